@@ -1,0 +1,1 @@
+"""Data sources, vectorization and batching shared by the tasks."""

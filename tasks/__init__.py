@@ -1,0 +1,1 @@
+"""One module per application; see tasks/base.py for the interface."""

@@ -1,27 +1,149 @@
-"""The `gallery` command line."""
+"""The `gallery` command line: list | train | evaluate | predict | export | finetune | demo.
+
+Every problem with the user's input ends in one line on stderr and exit code 2.
+"""
 
 import argparse
+import json
 import sys
 
+from gallery.errors import GalleryError
 
-def _demo(args):
+
+def _task_and_config(name, overrides):
+    from gallery.config import apply_overrides
+    from tasks import get_task
+
+    task = get_task(name)
+    return task, apply_overrides(task.config_class(), overrides)
+
+
+def cmd_list(args):
+    from tasks import TASKS, get_task
+
+    for name in TASKS:
+        print(f"{name:15s} {get_task(name).summary}")
+    return 0
+
+
+def cmd_train(args):
+    from gallery.training import train
+
+    task, config = _task_and_config(args.task, args.set)
+    train(task, config, source=args.data, out_dir=args.out)
+    return 0
+
+
+def cmd_evaluate(args):
+    from gallery.runs import load_run
+
+    task, config, model, meta = load_run(args.model, expected_task=args.task)
+    splits = task.load_data(config, args.data or _default_source(meta))
+    metrics = task.evaluate(config, model, splits.test, meta)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def _default_source(meta):
+    source = meta.get("source", "")
+    return None if source.endswith("(embedded)") else source
+
+
+def cmd_predict(args):
+    from gallery.runs import load_run
+
+    task, _, model, meta = load_run(args.model, expected_task=args.task)
+    for row in task.predict(model, meta, args.inputs):
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_export(args):
+    from gallery.export import export_saved_model
+    from gallery.runs import load_run
+
+    task, _, model, meta = load_run(args.model, expected_task=args.task)
+    out = args.out or f"saved_models/{task.name}/1"
+    path = export_saved_model(task, model, meta, out, overwrite=args.overwrite)
+    print(f"[{task.name}] exported SavedModel to {path} (signature serving_default)")
+    return 0
+
+
+def cmd_finetune(args):
+    from gallery.finetune import finetune, parse_label_map
+
+    freeze = [p for p in (args.freeze or "").split(",") if p.strip()]
+    finetune(args.from_run, args.data, task_name=args.task, freeze=freeze,
+             label_map=parse_label_map(args.label_map), overrides=args.set, out_dir=args.out)
+    return 0
+
+
+def cmd_demo(args):
     from gallery.demo import run_demo
 
-    return run_demo()
+    return run_demo(tasks=args.tasks, out_root=args.out)
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="gallery", description=__doc__)
+    parser = argparse.ArgumentParser(prog="gallery", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the main job: the gallery's examples end to end")
-    demo.set_defaults(func=_demo)
+
+    sub.add_parser("list", help="list the tasks").set_defaults(func=cmd_list)
+
+    train = sub.add_parser("train", help="train a task; writes a run folder")
+    train.add_argument("task")
+    train.add_argument("--data", help="embedded default if omitted; tfds:NAME; or a path")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a setting (repeatable)")
+    train.add_argument("--out", help="run folder (default runs/TASK-TIME)")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="test-split metrics of a trained run")
+    evaluate.add_argument("task", nargs="?")
+    evaluate.add_argument("--model", required=True, help="run folder")
+    evaluate.add_argument("--data", help="data to evaluate on (default: the run's own)")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    predict = sub.add_parser("predict", help="predict for inputs given on the command line")
+    predict.add_argument("task")
+    predict.add_argument("--model", required=True, help="run folder")
+    predict.add_argument("inputs", nargs="+", help="texts (or files, for other tasks)")
+    predict.set_defaults(func=cmd_predict)
+
+    export = sub.add_parser("export", help="export a SavedModel that serves raw inputs")
+    export.add_argument("task", nargs="?")
+    export.add_argument("--model", required=True, help="run folder")
+    export.add_argument("--out", help="version folder (default saved_models/TASK/1)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    export.set_defaults(func=cmd_export)
+
+    tune = sub.add_parser("finetune", help="fine-tune a trained run on your data")
+    tune.add_argument("task", nargs="?")
+    tune.add_argument("--from", dest="from_run", required=True, help="run folder to start from")
+    tune.add_argument("--data", required=True, help="your data (e.g. a .csv/.tsv file)")
+    tune.add_argument("--freeze", help="comma-separated layer prefixes: embedding,recurrent")
+    tune.add_argument("--label-map", help="rename your labels: old=new,old=new")
+    tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    tune.add_argument("--out", help="new run folder")
+    tune.set_defaults(func=cmd_finetune)
+
+    demo = sub.add_parser("demo", help="the main job: every task end to end, short profile")
+    demo.add_argument("--tasks", nargs="*", help="only these tasks")
+    demo.add_argument("--out", default="runs/demo", help="where the demo's runs go")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return args.func(args)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GalleryError as error:
+        print(f"gallery: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gallery: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,0 +1,74 @@
+"""Task configs: one dataclass per task, overridden with ``--set key=value``.
+
+Every task config derives from :class:`TrainConfig`, so every task has at least
+``epochs``, ``batch_size``, ``learning_rate``, ``seed``, ``cell`` and ``units``.
+"""
+
+import dataclasses
+import json
+import typing
+
+from gallery.errors import GalleryError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    epochs: int = 10              # upper bound; early stopping usually ends sooner
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    seed: int = 1234              # seeds weights, shuffling and dropout
+    cell: str = "lstm"            # lstm | gru | elman
+    units: int = 64
+    clipnorm: float = 1.0         # clip each gradient's norm at this value, 0 disables
+    patience: int = 2             # early stopping: epochs without validation improvement
+
+    def validate(self):
+        """Raise ``GalleryError`` on values no model can use."""
+        for name in ("epochs", "batch_size", "units"):
+            if getattr(self, name) <= 0:
+                raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise GalleryError(f"setting learning_rate must be positive, got {self.learning_rate}")
+        if self.cell not in ("lstm", "gru", "elman"):
+            raise GalleryError(f"setting cell must be lstm, gru or elman, got {self.cell!r}")
+        return self
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+def _parse(name, text, kind):
+    if kind is bool:
+        low = text.strip().lower()
+        if low in _TRUE | _FALSE:
+            return low in _TRUE
+        raise GalleryError(f"setting {name} takes true or false, got {text!r}")
+    try:
+        return kind(text)
+    except ValueError:
+        raise GalleryError(f"setting {name} takes a {kind.__name__}, got {text!r}") from None
+
+
+def apply_overrides(config, pairs):
+    """Return a copy of ``config`` with ``["key=value", ...]`` applied and validated."""
+    hints = typing.get_type_hints(type(config))
+    known = sorted(hints)
+    changes = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise GalleryError(f"--set takes key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        key = key.strip()
+        if key not in hints:
+            raise GalleryError(f"unknown setting {key!r}; known settings: {', '.join(known)}")
+        changes[key] = _parse(key, value, hints[key])
+    return dataclasses.replace(config, **changes).validate()
+
+
+def config_from_dict(config_cls, values):
+    """Rebuild a config from ``config.json`` contents, ignoring keys it no longer has."""
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    return config_cls(**{k: v for k, v in values.items() if k in names})

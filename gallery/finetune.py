@@ -1,0 +1,67 @@
+"""Fine-tuning: start from a trained run, train on the user's data, write a new run.
+
+What is kept: the preprocessing (e.g. the vocabulary: new words map to "unknown"),
+the weights, and the settings (overridable with ``--set``). Options:
+
+* ``freeze``: layer-name prefixes inside the core to keep fixed (``embedding``,
+  ``recurrent``);
+* ``label_map``: ``{"user label": "model label"}`` renames the data's labels first;
+* labels the model does not know → a new classifier head for the data's labels
+  (``task.remap_labels``); labels it knows → the model's head is kept.
+"""
+
+from gallery.config import apply_overrides
+from gallery.data.text import label_vocabulary
+from gallery.errors import GalleryError
+from gallery.runs import load_run
+from gallery.training import train
+
+
+def parse_label_map(text):
+    """``"0=negative,1=positive"`` → ``{"0": "negative", "1": "positive"}``."""
+    mapping = {}
+    for pair in filter(None, (p.strip() for p in (text or "").split(","))):
+        if "=" not in pair:
+            raise GalleryError(f"--label-map takes old=new pairs, got {pair!r}")
+        old, new = (s.strip() for s in pair.split("=", 1))
+        mapping[old] = new
+    return mapping
+
+
+def _rename_labels(splits, mapping):
+    for part in (splits.train, splits.validation, splits.test):
+        if not hasattr(part, "labels"):
+            raise GalleryError("--label-map: this task's data has no labels to map")
+        part.labels = [mapping.get(label, label) for label in part.labels]
+    splits.meta["labels"] = label_vocabulary(
+        splits.train.labels + splits.validation.labels + splits.test.labels)
+
+
+def freeze_layers(core, prefixes):
+    """Set ``trainable=False`` on core layers whose names start with a prefix."""
+    for prefix in prefixes:
+        matched = [layer for layer in core.layers if layer.name.startswith(prefix)]
+        if not matched:
+            names = ", ".join(layer.name for layer in core.layers)
+            raise GalleryError(f"--freeze {prefix!r} matches no layer; layers: {names}")
+        for layer in matched:
+            layer.trainable = False
+
+
+def finetune(run_dir, source, task_name=None, freeze=(), label_map=None, overrides=(),
+             out_dir=None, verbose=None):
+    """Fine-tune the run at ``run_dir`` on ``source``; return ``(run_dir, metrics)``."""
+    task, config, model, meta = load_run(run_dir, expected_task=task_name)
+    config = apply_overrides(config, overrides)
+    splits = task.load_data(config, source)
+    if label_map:
+        _rename_labels(splits, label_map)
+    new_meta = {**meta, "source": splits.meta["source"], "finetuned_from": str(run_dir)}
+    data_labels = splits.meta.get("labels")
+    if data_labels is not None and not set(data_labels) <= set(meta["labels"]):
+        print(f"[{task.name}] data labels {data_labels} differ from the model's "
+              f"{meta['labels']}: training a new classifier head", flush=True)
+        model, new_meta = task.remap_labels(model, new_meta, data_labels)
+    freeze_layers(model.get_layer("core"), freeze)
+    return train(task, config, model=model, splits=splits, meta=new_meta, out_dir=out_dir,
+                 verbose=verbose)

@@ -1,0 +1,60 @@
+"""`TextToIds`: raw strings in, right-padded token ids out, inside the model.
+
+Keeping vectorization in the model means an exported model serves raw strings. The
+steps, for a batch ``(B,)`` of ``tf.string``:
+
+1. invalid UTF-8 bytes become U+FFFD (so no input can make the graph fail);
+2. lower-case, strip punctuation, split on whitespace (``TextVectorization``);
+3. map words to ids (``0`` padding, ``1`` out-of-vocabulary);
+4. keep the first ``max_length`` tokens, pad on the right to the batch's longest,
+   and at least one column, so an empty string gives one all-padding row.
+
+Output: int64 ids ``(B, T)`` with ``1 <= T <= max_length``.
+"""
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="gallery")
+class TextToIds(keras.layers.Layer):
+    def __init__(self, vocabulary, max_length=200, **kwargs):
+        super().__init__(**kwargs)
+        if max_length <= 0:
+            raise ValueError(f"`max_length` must be positive; received {max_length}.")
+        self.vocabulary = list(vocabulary)
+        self.max_length = int(max_length)
+        self._vectorize = keras.layers.TextVectorization(
+            vocabulary=self.vocabulary or None, ragged=True, name="words")
+
+    @classmethod
+    def adapt_new(cls, texts, max_tokens, max_length, **kwargs):
+        """A layer with the ``max_tokens - 2`` most frequent words of ``texts``."""
+        counter = keras.layers.TextVectorization(max_tokens=max_tokens)
+        counter.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(512))
+        vocabulary = [w for w in counter.get_vocabulary() if w not in ("", "[UNK]")]
+        return cls(vocabulary, max_length=max_length, **kwargs)
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    @property
+    def vocabulary_size(self):
+        """Ids run from 0 (padding) and 1 (unknown) to ``vocabulary_size - 1``."""
+        return len(self.vocabulary) + 2
+
+    def call(self, texts):
+        texts = tf.strings.unicode_transcode(
+            tf.reshape(tf.cast(texts, tf.string), [-1]), "UTF-8", "UTF-8",
+            errors="replace", replacement_char=0xFFFD)
+        ids = self._vectorize(texts)[:, : self.max_length]
+        dense = ids.to_tensor(default_value=0)
+        width = tf.shape(dense)[1]
+        return tf.pad(dense, [[0, 0], [0, tf.maximum(1 - width, 0)]])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary": self.vocabulary,
+                "max_length": self.max_length}

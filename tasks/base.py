@@ -1,0 +1,81 @@
+"""The interface every task implements; everything else lives once in ``gallery/``.
+
+A task says how to load its data, build its model, batch its training data,
+evaluate, serve raw inputs and print predictions. ``gallery.training``,
+``gallery.export``, ``gallery.finetune`` and ``gallery.cli`` drive any task through
+these methods only.
+
+Model convention: ``build_model`` returns the **end-to-end model** (raw inputs →
+outputs), saved as ``model.keras``. Its layer named ``"core"`` is the part trained
+on batches from ``datasets`` (e.g. token ids → probabilities); preprocessing that
+must not be trained (vectorization) sits in front of it.
+"""
+
+import dataclasses
+
+from gallery.config import TrainConfig
+
+
+@dataclasses.dataclass
+class Splits:
+    """Train/validation/test data in the task's own form, plus facts saved with the model."""
+
+    train: object
+    validation: object
+    test: object
+    meta: dict  # e.g. {"labels": [...], "source": "..."}; written to meta.json
+
+
+class Task:
+    name = "task"
+    summary = ""
+    config_class = TrainConfig
+    #: The headline metric, as named in ``metrics.json``.
+    metric = "accuracy"
+    #: What early stopping watches (and restores the best epoch of).
+    monitor = "val_loss"
+    #: A short training profile for ``gallery demo``.
+    demo_overrides = ()
+
+    def load_data(self, config, source=None) -> Splits:
+        """``source``: None for the embedded default, ``tfds:NAME``, or a path."""
+        raise NotImplementedError
+
+    def build_model(self, config, splits):
+        """The end-to-end model (raw inputs → outputs), with a ``"core"`` layer."""
+        raise NotImplementedError
+
+    def datasets(self, config, model, splits):
+        """``(train, validation)`` ``tf.data`` datasets of batches for the core."""
+        raise NotImplementedError
+
+    def compile_core(self, config, core, optimizer):
+        """Compile the core with ``optimizer`` and the task's loss and metrics."""
+        raise NotImplementedError
+
+    def evaluate(self, config, model, data, meta) -> dict:
+        """Metrics of the end-to-end model on ``data`` (raw inputs)."""
+        raise NotImplementedError
+
+    def serving_function(self, model, meta):
+        """A ``tf.function`` with an input signature over raw inputs → dict of tensors."""
+        raise NotImplementedError
+
+    def predict(self, model, meta, inputs) -> list:
+        """Readable predictions (one dict per input) for CLI arguments ``inputs``."""
+        raise NotImplementedError
+
+    def remap_labels(self, model, meta, splits):
+        """Fine-tuning on data whose labels differ: return ``(model, meta)`` adapted."""
+        raise NotImplementedError
+
+    def demo_request(self, splits):
+        """Keyword tensors for the ``serving_default`` signature, from test data."""
+        raise NotImplementedError
+
+    def describe_response(self, request, response):
+        """Readable lines for a served request and its response."""
+        raise NotImplementedError
+
+    def after_training(self, config, model, splits, run_dir):
+        """Task-specific files for the run folder (plots, samples). Optional."""

@@ -1,0 +1,1 @@
+"""Sentiment (many-to-one): review text → positive/negative."""

@@ -1,0 +1,49 @@
+"""Settings of the sentiment task; each one can be changed with ``--set key=value``."""
+
+import dataclasses
+
+from gallery.config import TrainConfig
+from gallery.errors import GalleryError
+
+
+@dataclasses.dataclass
+class SentimentConfig(TrainConfig):
+    epochs: int = 8
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    cell: str = "lstm"
+    units: int = 64               # per direction
+    num_layers: int = 1
+    bidirectional: bool = True
+    embedding_dim: int = 128
+    lexicon: bool = True          # add fixed word-sentiment priors (tasks/sentiment/lexicon.py)
+    dropout: float = 0.4          # on embeddings, between layers and before the classifier
+    max_tokens: int = 20000       # vocabulary size, padding and unknown included
+    max_length: int = 100         # tokens kept per text (reviews are cut, not dropped)
+    pooling: str = "max"          # max | mean | last: how steps become one vector
+    bucket_boundaries: str = "8,16,24,32,48,64"  # token lengths that split training buckets
+
+    def validate(self):
+        super().validate()
+        if self.pooling not in ("max", "mean", "last"):
+            raise GalleryError(f"setting pooling must be max, mean or last, got {self.pooling!r}")
+        if not 0 <= self.dropout < 1:
+            raise GalleryError(f"setting dropout must be in [0, 1), got {self.dropout}")
+        for name in ("num_layers", "embedding_dim", "max_length"):
+            if getattr(self, name) <= 0:
+                raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
+        if self.max_tokens < 3:
+            raise GalleryError(f"setting max_tokens must be at least 3, got {self.max_tokens}")
+        self.boundaries()
+        return self
+
+    def boundaries(self):
+        try:
+            values = [int(v) for v in self.bucket_boundaries.split(",") if v.strip()]
+        except ValueError:
+            raise GalleryError("setting bucket_boundaries takes comma-separated integers, "
+                               f"got {self.bucket_boundaries!r}") from None
+        if values != sorted(set(values)) or any(v <= 0 for v in values):
+            raise GalleryError("setting bucket_boundaries must be increasing positive integers, "
+                               f"got {self.bucket_boundaries!r}")
+        return values

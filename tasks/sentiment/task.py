@@ -1,0 +1,98 @@
+"""The sentiment task: what is specific to classifying review text."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gallery.masking import bucket_by_length
+from gallery.predicting import predict_batches
+from tasks.base import Task
+from tasks.sentiment.config import SentimentConfig
+from tasks.sentiment.data import load_sentiment_data
+from tasks.sentiment.model import assemble, build_model
+
+
+class SentimentTask(Task):
+    name = "sentiment"
+    summary = "many-to-one: review text → positive/negative (or your labels)"
+    config_class = SentimentConfig
+    metric = "accuracy"
+    monitor = "val_accuracy"
+    demo_overrides = ("epochs=3",)
+
+    def load_data(self, config, source=None):
+        return load_sentiment_data(source)
+
+    def build_model(self, config, splits):
+        return build_model(config, splits.train.texts, len(splits.meta["labels"]))
+
+    # -- training batches: token ids bucketed by length --------------------------
+    def _examples(self, model, data, labels):
+        preprocessor = model.get_layer("preprocessor")
+        index = {label: i for i, label in enumerate(labels)}
+        ids = [np.asarray(preprocessor(tf.constant(data.texts[i:i + 512])))
+               for i in range(0, len(data), 512)]
+        width = max(a.shape[1] for a in ids)
+        padded = np.concatenate([np.pad(a, [(0, 0), (0, width - a.shape[1])]) for a in ids])
+        lengths = np.maximum((padded > 0).sum(axis=1), 1)
+        targets = np.array([index[label] for label in data.labels], "int32")
+        return tf.data.Dataset.from_tensor_slices((padded, lengths, targets)).map(
+            lambda x, n, y: (x[:n], y))
+
+    def datasets(self, config, model, splits):
+        labels = splits.meta["labels"]
+        train = self._examples(model, splits.train, labels).shuffle(
+            len(splits.train), seed=config.seed, reshuffle_each_iteration=True)
+        val = self._examples(model, splits.validation, labels)
+        boundaries = config.boundaries()
+        return (bucket_by_length(train, boundaries, config.batch_size).prefetch(2),
+                bucket_by_length(val, boundaries, 256).prefetch(2))
+
+    def compile_core(self, config, core, optimizer):
+        core.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                     metrics=["accuracy"])
+
+    # -- evaluation, serving, prediction ------------------------------------------
+    def evaluate(self, config, model, data, meta):
+        labels = meta["labels"]
+        probabilities = predict_batches(model, data.texts)
+        predicted = probabilities.argmax(axis=1)
+        truth = np.array([labels.index(label) for label in data.labels])
+        picked = probabilities[np.arange(len(truth)), truth]
+        return {"accuracy": float((predicted == truth).mean()),
+                "loss": float(-np.log(np.maximum(picked, 1e-7)).mean()),
+                "examples": int(len(truth))}
+
+    def serving_function(self, model, meta):
+        label_names = tf.constant(meta["labels"])
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(text):
+            probabilities = model(text, training=False)
+            best = tf.argmax(probabilities, axis=-1)
+            return {"label": tf.gather(label_names, best),
+                    "probability": tf.reduce_max(probabilities, axis=-1),
+                    "probabilities": probabilities}
+        return serve
+
+    def predict(self, model, meta, inputs):
+        probabilities = predict_batches(model, list(inputs))
+        labels = meta["labels"]
+        return [{"label": labels[int(p.argmax())], "probability": round(float(p.max()), 4),
+                 "text": text} for text, p in zip(inputs, probabilities)]
+
+    def demo_request(self, splits):
+        return {"text": tf.constant(splits.test.texts[:3] + ["", "not good at all"])}
+
+    def describe_response(self, request, response):
+        for text, label, p in zip(request["text"].numpy(), response["label"].numpy(),
+                                  response["probability"].numpy()):
+            yield f"{label.decode():10s} {p:.3f}  {text.decode()[:70]!r}"
+
+    def remap_labels(self, model, meta, new_labels):
+        """A new classifier head for a new label set; everything else is kept."""
+        core = model.get_layer("core")
+        features = core.get_layer("classifier").input
+        head = keras.layers.Dense(len(new_labels), activation="softmax", name="classifier")
+        new_core = keras.Model(core.input, head(features), name="core")
+        return assemble(model.get_layer("preprocessor"), new_core), {**meta, "labels": new_labels}

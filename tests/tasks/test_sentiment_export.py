@@ -1,0 +1,86 @@
+"""The exported SavedModel serves raw strings in a process that never imports gallery."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gallery.cli import main
+from gallery.predicting import predict_batches
+from gallery.runs import load_run
+
+REQUESTS = ["a wonderful and superb film", "dull terrible acting", "", "   ",
+            "caf\ufffd \u00fcber", "word " * 30000]
+
+SERVE_IN_FRESH_PROCESS = """
+import json, sys
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+texts = json.loads(sys.stdin.read())
+out = serve(text=tf.constant([t.encode("utf-8", "surrogateescape") for t in texts]
+                             + [b"\\xff\\xfe invalid utf-8"]))
+print(json.dumps({"label": [v.decode() for v in out["label"].numpy()],
+                  "probabilities": out["probabilities"].numpy().tolist(),
+                  "gallery_imported": any(m.startswith(("gallery", "tasks")) for m in sys.modules)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def export_dir(tiny_sentiment_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "sentiment" / "1"
+    assert main(["export", "sentiment", "--model", str(tiny_sentiment_run),
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_fresh_process_outputs_equal_keras_model(export_dir, tiny_sentiment_run):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", SERVE_IN_FRESH_PROCESS, str(export_dir)],
+                            input=json.dumps(REQUESTS), capture_output=True, text=True,
+                            env=env, cwd=pathlib.Path(export_dir).anchor, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["gallery_imported"] is False
+    _, _, model, meta = load_run(tiny_sentiment_run)
+    expected = predict_batches(model, REQUESTS + [b"\xff\xfe invalid utf-8"])
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-6)
+    assert served["label"][:2] == ["pos", "neg"]
+    assert set(served["label"]) <= set(meta["labels"])
+
+
+def test_saved_model_cli_lists_the_signature(export_dir):
+    cli = pathlib.Path(sys.executable).parent / "saved_model_cli"
+    if not cli.exists():
+        pytest.skip("saved_model_cli is not installed beside this Python")
+    result = subprocess.run([str(cli), "show", "--dir", str(export_dir), "--all"],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "signature_def['serving_default']" in out
+    assert "inputs['text']" in out and "dtype: DT_STRING" in out
+    for name in ("label", "probability", "probabilities"):
+        assert f"outputs['{name}']" in out
+
+
+def test_existing_version_is_not_overwritten(export_dir, tiny_sentiment_run, capsys):
+    before = sorted(p.name for p in export_dir.iterdir())
+    assert main(["export", "sentiment", "--model", str(tiny_sentiment_run),
+                 "--out", str(export_dir)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert sorted(p.name for p in export_dir.iterdir()) == before
+    assert main(["export", "sentiment", "--model", str(tiny_sentiment_run),
+                 "--out", str(export_dir), "--overwrite"]) == 0
+    assert not [p for p in export_dir.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_in_process_signature_on_hostile_strings(export_dir):
+    serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    out = serve(text=tf.constant([b"", b"\x80\x81", b"x" * 100_000]))
+    assert out["label"].shape == (3,)
+    assert np.isfinite(out["probability"].numpy()).all()

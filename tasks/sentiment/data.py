@@ -14,8 +14,7 @@ import numpy as np
 
 from gallery.data.embedded import package_file
 from gallery.data.sources import load_tfds, parse_source
-from gallery.data.text import LabelledText, label_vocabulary, read_labelled_file, \
-    split_three_ways
+from gallery.data.text import LabelledText, label_vocabulary, read_labelled_file, split_three_ways
 from gallery.errors import GalleryError
 from tasks.base import Splits
 

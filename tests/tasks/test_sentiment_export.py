@@ -24,9 +24,10 @@ serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
 texts = json.loads(sys.stdin.read())
 out = serve(text=tf.constant([t.encode("utf-8", "surrogateescape") for t in texts]
                              + [b"\\xff\\xfe invalid utf-8"]))
+ours = any(m.startswith(("gallery", "tasks")) for m in sys.modules)
 print(json.dumps({"label": [v.decode() for v in out["label"].numpy()],
                   "probabilities": out["probabilities"].numpy().tolist(),
-                  "gallery_imported": any(m.startswith(("gallery", "tasks")) for m in sys.modules)}))
+                  "gallery_imported": ours}))
 """
 
 

@@ -13,7 +13,7 @@ the weights, and the settings (overridable with ``--set``). Options:
 from gallery.config import apply_overrides
 from gallery.data.text import label_vocabulary
 from gallery.errors import GalleryError
-from gallery.runs import load_run
+from gallery.runs import load_run, write_json
 from gallery.training import train
 
 
@@ -63,5 +63,14 @@ def finetune(run_dir, source, task_name=None, freeze=(), label_map=None, overrid
               f"{meta['labels']}: training a new classifier head", flush=True)
         model, new_meta = task.remap_labels(model, new_meta, data_labels)
     freeze_layers(model.get_layer("core"), freeze)
-    return train(task, config, model=model, splits=splits, meta=new_meta, out_dir=out_dir,
-                 verbose=verbose)
+    before = task.evaluate(config, model, splits.validation, new_meta)[task.metric]
+    run_dir, metrics = train(task, config, model=model, splits=splits, meta=new_meta,
+                             out_dir=out_dir, verbose=verbose)
+    after = task.evaluate(config, model, splits.validation, new_meta)[task.metric]
+    metrics["finetune"] = {f"validation_{task.metric}_before": before,
+                           f"validation_{task.metric}_after": after,
+                           "frozen": list(freeze), "from": new_meta["finetuned_from"]}
+    write_json(run_dir / "metrics.json", metrics)
+    print(f"[{task.name}] validation {task.metric}: {before:.4f} before fine-tuning, "
+          f"{after:.4f} after", flush=True)
+    return run_dir, metrics

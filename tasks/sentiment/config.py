@@ -16,6 +16,8 @@ class SentimentConfig(TrainConfig):
     num_layers: int = 1
     bidirectional: bool = True
     embedding_dim: int = 128
+    pretrained: bool = True       # add MiniLM word vectors (gallery/data/word_vectors.py)
+    tune_pretrained: bool = False  # let training change those vectors
     lexicon: bool = True          # add fixed word-sentiment priors (tasks/sentiment/lexicon.py)
     dropout: float = 0.4          # on embeddings, between layers and before the classifier
     max_tokens: int = 20000       # vocabulary size, padding and unknown included
@@ -29,7 +31,11 @@ class SentimentConfig(TrainConfig):
             raise GalleryError(f"setting pooling must be max, mean or last, got {self.pooling!r}")
         if not 0 <= self.dropout < 1:
             raise GalleryError(f"setting dropout must be in [0, 1), got {self.dropout}")
-        for name in ("num_layers", "embedding_dim", "max_length"):
+        if self.embedding_dim < 0:
+            raise GalleryError(f"setting embedding_dim must be 0 or more, got {self.embedding_dim}")
+        if not (self.embedding_dim or self.pretrained or self.lexicon):
+            raise GalleryError("no word features: set embedding_dim > 0, pretrained or lexicon")
+        for name in ("num_layers", "max_length"):
             if getattr(self, name) <= 0:
                 raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
         if self.max_tokens < 3:

@@ -10,23 +10,33 @@ import keras
 from gallery.layers.pooling import MaskedPooling
 from gallery.layers.stack import recurrent_encoder
 from gallery.layers.text import TextToIds
+from gallery.data.word_vectors import DIM as PRETRAINED_DIM
+from gallery.data.word_vectors import word_vectors
 from tasks.sentiment.lexicon import NUM_FEATURES, lexicon_features
 
 
 def build_core(config, vocabulary_size, num_labels):
     """The trained part: ids ``(B, T)`` int → probabilities ``(B, C)``.
 
-    With ``config.lexicon`` a fixed (non-trainable) embedding ``"lexicon"`` of
-    ``NUM_FEATURES`` word priors is concatenated to the learned one; its values are
-    set by :func:`build_model` and saved with the weights.
+    Beside the learned embedding ``"embedding"`` ``(V, E)`` (none with ``E = 0``), two
+    fixed ones can be concatenated (their values are set by :func:`build_model` and saved with the
+    weights): ``"pretrained"`` ``(V, 384)`` word vectors (``config.pretrained``,
+    trainable with ``config.tune_pretrained``) and ``"lexicon"`` ``(V, NUM_FEATURES)``
+    word-sentiment priors (``config.lexicon``).
     """
     ids = keras.Input((None,), dtype="int64", name="token_ids")
-    x = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
-                               name="embedding")(ids)
+    parts = []
+    if config.embedding_dim:
+        parts.append(keras.layers.Embedding(vocabulary_size, config.embedding_dim,
+                                            mask_zero=True, name="embedding")(ids))
+    if config.pretrained:
+        parts.append(keras.layers.Embedding(vocabulary_size, PRETRAINED_DIM, mask_zero=True,
+                                            trainable=config.tune_pretrained,
+                                            name="pretrained")(ids))
     if config.lexicon:
-        priors = keras.layers.Embedding(vocabulary_size, NUM_FEATURES, mask_zero=True,
-                                        trainable=False, name="lexicon")(ids)
-        x = keras.layers.Concatenate(name="embedding_and_lexicon")([x, priors])
+        parts.append(keras.layers.Embedding(vocabulary_size, NUM_FEATURES, mask_zero=True,
+                                            trainable=False, name="lexicon")(ids))
+    x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="word_features")(parts)
     x = keras.layers.Dropout(config.dropout, name="embedding_dropout")(x)
     x = recurrent_encoder(x, config.cell, config.units, config.num_layers,
                           config.bidirectional, config.dropout,
@@ -51,4 +61,7 @@ def build_model(config, train_texts, num_labels):
     core = build_core(config, preprocessor.vocabulary_size, num_labels)
     if config.lexicon:
         core.get_layer("lexicon").set_weights([lexicon_features(preprocessor.vocabulary)])
+    if config.pretrained:
+        vectors, _ = word_vectors(["", "[UNK]"] + preprocessor.vocabulary)
+        core.get_layer("pretrained").set_weights([vectors])
     return assemble(preprocessor, core)

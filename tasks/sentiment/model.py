@@ -7,11 +7,11 @@ probabilities ``(B, C)`` over the label vocabulary.
 
 import keras
 
+from gallery.data.word_vectors import DIM as PRETRAINED_DIM
+from gallery.data.word_vectors import word_vectors
 from gallery.layers.pooling import MaskedPooling
 from gallery.layers.stack import recurrent_encoder
 from gallery.layers.text import TextToIds
-from gallery.data.word_vectors import DIM as PRETRAINED_DIM
-from gallery.data.word_vectors import word_vectors
 from tasks.sentiment.lexicon import NUM_FEATURES, lexicon_features
 
 

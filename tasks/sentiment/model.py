@@ -8,11 +8,11 @@ probabilities ``(B, C)`` over the label vocabulary.
 import keras
 
 from gallery.data.word_vectors import DIM as PRETRAINED_DIM
-from gallery.data.word_vectors import word_vectors
+from gallery.data.word_vectors import known_words, word_vectors
 from gallery.layers.pooling import MaskedPooling
 from gallery.layers.stack import recurrent_encoder
 from gallery.layers.text import TextToIds
-from tasks.sentiment.lexicon import NUM_FEATURES, lexicon_features
+from tasks.sentiment.lexicon import NUM_FEATURES, lexicon_features, lexicon_words
 
 
 def build_core(config, vocabulary_size, num_labels):
@@ -56,8 +56,18 @@ def assemble(preprocessor, core):
 
 
 def build_model(config, train_texts, num_labels):
+    """The end-to-end model, its vocabulary learned from ``train_texts``.
+
+    With ``config.extend_vocabulary`` the vocabulary also holds the words that have
+    fixed features (pretrained vectors, lexicon entries) but do not occur in the
+    training texts: a test review's rare word still carries its prior.
+    """
+    extra = []
+    if config.extend_vocabulary:
+        extra += known_words() if config.pretrained else []
+        extra += lexicon_words() if config.lexicon else []
     preprocessor = TextToIds.adapt_new(train_texts, config.max_tokens, config.max_length,
-                                       name="preprocessor")
+                                       extra_words=sorted(set(extra)), name="preprocessor")
     core = build_core(config, preprocessor.vocabulary_size, num_labels)
     if config.lexicon:
         core.get_layer("lexicon").set_weights([lexicon_features(preprocessor.vocabulary)])

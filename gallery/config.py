@@ -24,6 +24,8 @@ class TrainConfig:
     units: int = 64
     clipnorm: float = 1.0         # clip each gradient's norm at this value, 0 disables
     patience: int = 2             # early stopping: epochs without validation improvement
+    ema: float = 0.0              # keep an exponential moving average of the weights with
+                                  # this momentum (e.g. 0.99) and use it; 0 disables
 
     def validate(self):
         """Raise ``GalleryError`` on values no model can use."""
@@ -32,6 +34,8 @@ class TrainConfig:
                 raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise GalleryError(f"setting learning_rate must be positive, got {self.learning_rate}")
+        if not 0.0 <= self.ema < 1.0:
+            raise GalleryError(f"setting ema must be in [0, 1), got {self.ema}")
         if self.cell not in ("lstm", "gru", "elman"):
             raise GalleryError(f"setting cell must be lstm, gru or elman, got {self.cell!r}")
         return self

@@ -26,8 +26,11 @@ def seed_everything(seed):
 
 
 def make_optimizer(config):
-    clip = {"clipnorm": config.clipnorm} if config.clipnorm > 0 else {}
-    return keras.optimizers.Adam(config.learning_rate, **clip)
+    """Adam with gradient-norm clipping and, optionally, a moving average of weights."""
+    options = {"clipnorm": config.clipnorm} if config.clipnorm > 0 else {}
+    if config.ema:
+        options.update(use_ema=True, ema_momentum=config.ema)
+    return keras.optimizers.Adam(config.learning_rate, **options)
 
 
 def fit_core(task, config, model, splits, verbose=None):
@@ -35,8 +38,10 @@ def fit_core(task, config, model, splits, verbose=None):
     core = model.get_layer("core")
     task.compile_core(config, core, make_optimizer(config))
     train_ds, val_ds = task.datasets(config, model, splits)
-    stop = keras.callbacks.EarlyStopping(monitor=task.monitor, patience=config.patience,
-                                         restore_best_weights=True)
+    callbacks = [keras.callbacks.EarlyStopping(monitor=task.monitor, patience=config.patience,
+                                               restore_best_weights=True)]
+    if config.ema:  # validate (and keep as best) the averaged weights, not the raw ones
+        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     with warnings.catch_warnings():
@@ -44,7 +49,7 @@ def fit_core(task, config, model, splits, verbose=None):
         # shuffling, which the dataset already does.
         warnings.filterwarnings("ignore", message=".*(ran out of data|shuffle=True).*")
         history = core.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                           callbacks=[stop], verbose=verbose)
+                           callbacks=callbacks, verbose=verbose)
     return {k: [float(v) for v in values] for k, values in history.history.items()}
 
 

@@ -24,6 +24,7 @@ class SentimentConfig(TrainConfig):
     dropout: float = 0.3          # on embeddings, between layers and before the classifier
     max_tokens: int = 20000       # vocabulary size, padding and unknown included
     max_length: int = 100         # tokens kept per text (reviews are cut, not dropped)
+    ensemble: int = 1             # independent branches (encoder + classifier), averaged
     pooling: str = "max"          # max | mean | last: how steps become one vector
     bucket_boundaries: str = "8,16,24,32,48,64"  # token lengths that split training buckets
 
@@ -37,7 +38,7 @@ class SentimentConfig(TrainConfig):
             raise GalleryError(f"setting embedding_dim must be 0 or more, got {self.embedding_dim}")
         if not (self.embedding_dim or self.pretrained or self.lexicon):
             raise GalleryError("no word features: set embedding_dim > 0, pretrained or lexicon")
-        for name in ("num_layers", "max_length"):
+        for name in ("num_layers", "max_length", "ensemble"):
             if getattr(self, name) <= 0:
                 raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
         if self.max_tokens < 3:

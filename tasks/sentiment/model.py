@@ -1,8 +1,13 @@
-"""Sentiment model: text → ids → embedding → recurrent encoder → pooling → softmax.
+"""Sentiment model: text → ids → word features → recurrent encoder → pooling → softmax.
 
-Shapes: texts ``(B,)`` string → ids ``(B, T)`` → embeddings ``(B, T, E)`` (mask on)
+Shapes: texts ``(B,)`` string → ids ``(B, T)`` → word features ``(B, T, F)`` (mask on)
 → encoder ``(B, T, H)`` (``H = 2·units`` bidirectional) → pooled ``(B, H)`` →
 probabilities ``(B, C)`` over the label vocabulary.
+
+With ``config.ensemble = K > 1`` the word features feed ``K`` independent branches
+(encoder, pooling, classifier), each with its own initialisation and its own loss;
+the core returns their probabilities stacked ``(B, K, C)`` and the end-to-end model
+averages them (``"branch_mean"``). ``K = 1`` is the same structure with one branch.
 """
 
 import keras
@@ -15,16 +20,15 @@ from gallery.layers.text import TextToIds
 from tasks.sentiment.lexicon import NUM_FEATURES, lexicon_features, lexicon_words
 
 
-def build_core(config, vocabulary_size, num_labels):
-    """The trained part: ids ``(B, T)`` int → probabilities ``(B, C)``.
+def word_features(ids, config, vocabulary_size):
+    """``(B, T)`` ids → ``(B, T, F)``: learned and/or fixed embeddings, concatenated.
 
     Beside the learned embedding ``"embedding"`` ``(V, E)`` (none with ``E = 0``), two
-    fixed ones can be concatenated (their values are set by :func:`build_model` and saved with the
-    weights): ``"pretrained"`` ``(V, 384)`` word vectors (``config.pretrained``,
+    fixed ones can be concatenated (values set by :func:`build_model`, saved with the
+    weights): ``"pretrained"`` ``(V, 384)`` word vectors (``config.pretrained``;
     trainable with ``config.tune_pretrained``) and ``"lexicon"`` ``(V, NUM_FEATURES)``
     word-sentiment priors (``config.lexicon``).
     """
-    ids = keras.Input((None,), dtype="int64", name="token_ids")
     parts = []
     if config.embedding_dim:
         parts.append(keras.layers.Embedding(vocabulary_size, config.embedding_dim,
@@ -37,22 +41,51 @@ def build_core(config, vocabulary_size, num_labels):
         parts.append(keras.layers.Embedding(vocabulary_size, NUM_FEATURES, mask_zero=True,
                                             trainable=False, name="lexicon")(ids))
     x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="word_features")(parts)
-    x = keras.layers.Dropout(config.dropout, name="embedding_dropout")(x)
-    x = recurrent_encoder(x, config.cell, config.units, config.num_layers,
+    return keras.layers.Dropout(config.dropout, name="embedding_dropout")(x)
+
+
+def branch_features(x, config, k):
+    """Branch ``k``: ``(B, T, F)`` → recurrent encoder → pooled ``(B, H)``."""
+    h = recurrent_encoder(x, config.cell, config.units, config.num_layers,
                           config.bidirectional, config.dropout,
-                          return_sequences=config.pooling != "last", name="recurrent",
-                          seed=config.seed)
+                          return_sequences=config.pooling != "last", name=f"recurrent{k}",
+                          seed=config.seed + 1000 * k)
     if config.pooling != "last":
-        x = MaskedPooling(config.pooling, name="pooling")(x)
-    x = keras.layers.Dropout(config.dropout, name="head_dropout")(x)
-    probabilities = keras.layers.Dense(num_labels, activation="softmax", name="classifier")(x)
-    return keras.Model(ids, probabilities, name="core")
+        h = MaskedPooling(config.pooling, name=f"pooling{k}")(h)
+    return keras.layers.Dropout(config.dropout, name=f"head_dropout{k}")(h)
+
+
+def classify_branches(features, num_labels):
+    """One softmax classifier per branch; probabilities stacked ``(B, K, C)``."""
+    stacked = [keras.layers.Reshape((1, num_labels), name=f"branch{k}")(
+        keras.layers.Dense(num_labels, activation="softmax", name=f"classifier{k}")(f))
+        for k, f in enumerate(features)]
+    if len(stacked) == 1:
+        return stacked[0]
+    return keras.layers.Concatenate(axis=1, name="branches")(stacked)
+
+
+def build_core(config, vocabulary_size, num_labels):
+    """The trained part: ids ``(B, T)`` int → probabilities ``(B, K, C)``."""
+    ids = keras.Input((None,), dtype="int64", name="token_ids")
+    x = word_features(ids, config, vocabulary_size)
+    features = [branch_features(x, config, k) for k in range(config.ensemble)]
+    return keras.Model(ids, classify_branches(features, num_labels), name="core")
+
+
+def with_new_labels(core, num_labels):
+    """The same core with fresh classifiers for ``num_labels`` labels (fine-tuning)."""
+    count = sum(1 for layer in core.layers if layer.name.startswith("classifier"))
+    features = [core.get_layer(f"classifier{k}").input for k in range(count)]
+    return keras.Model(core.input, classify_branches(features, num_labels), name="core")
 
 
 def assemble(preprocessor, core):
-    """Raw strings ``(B,)`` → probabilities: what is saved, exported and fine-tuned."""
+    """Raw strings ``(B,)`` → probabilities ``(B, C)``: what is saved and exported."""
     texts = keras.Input((), dtype="string", name="text")
-    return keras.Model(texts, core(preprocessor(texts)), name="sentiment")
+    branches = core(preprocessor(texts))
+    return keras.Model(texts, keras.layers.GlobalAveragePooling1D(name="branch_mean")(branches),
+                       name="sentiment")
 
 
 def build_model(config, train_texts, num_labels):

@@ -9,7 +9,7 @@ from gallery.predicting import predict_batches
 from tasks.base import Task
 from tasks.sentiment.config import SentimentConfig
 from tasks.sentiment.data import load_sentiment_data
-from tasks.sentiment.model import assemble, build_model
+from tasks.sentiment.model import assemble, build_model, with_new_labels
 
 
 class SentimentTask(Task):
@@ -41,16 +41,20 @@ class SentimentTask(Task):
 
     def datasets(self, config, model, splits):
         labels = splits.meta["labels"]
+        branches = model.get_layer("core").output.shape[1]  # every branch learns every label
+
+        def per_branch(x, y):
+            return x, tf.fill([branches], y)
         train = self._examples(model, splits.train, labels).shuffle(
-            len(splits.train), seed=config.seed, reshuffle_each_iteration=True)
-        val = self._examples(model, splits.validation, labels)
+            len(splits.train), seed=config.seed, reshuffle_each_iteration=True).map(per_branch)
+        val = self._examples(model, splits.validation, labels).map(per_branch)
         boundaries = config.boundaries()
         return (bucket_by_length(train, boundaries, config.batch_size).prefetch(2),
                 bucket_by_length(val, boundaries, 256).prefetch(2))
 
     def compile_core(self, config, core, optimizer):
         core.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                     metrics=["accuracy"])
+                     metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
     # -- evaluation, serving, prediction ------------------------------------------
     def evaluate(self, config, model, data, meta):
@@ -90,9 +94,6 @@ class SentimentTask(Task):
             yield f"{label.decode():10s} {p:.3f}  {text.decode()[:70]!r}"
 
     def remap_labels(self, model, meta, new_labels):
-        """A new classifier head for a new label set; everything else is kept."""
-        core = model.get_layer("core")
-        features = core.get_layer("classifier").input
-        head = keras.layers.Dense(len(new_labels), activation="softmax", name="classifier")
-        new_core = keras.Model(core.input, head(features), name="core")
-        return assemble(model.get_layer("preprocessor"), new_core), {**meta, "labels": new_labels}
+        """New classifier heads for a new label set; everything else is kept."""
+        core = with_new_labels(model.get_layer("core"), len(new_labels))
+        return assemble(model.get_layer("preprocessor"), core), {**meta, "labels": new_labels}

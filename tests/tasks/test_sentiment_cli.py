@@ -93,3 +93,15 @@ def test_training_is_reproducible(tmp_path):
         assert main(args) == 0
         results.append((tmp_path / name / "history.json").read_text())
     assert results[0] == results[1]
+
+
+def test_training_with_weight_averaging(tmp_path):
+    from conftest import TINY_SENTIMENT
+
+    data = write_review_file(tmp_path / "r.tsv", rows=120, seed=4)
+    args = ["train", "sentiment", "--data", str(data), "--out", str(tmp_path / "ema")]
+    for item in TINY_SENTIMENT + ["ema=0.9", "epochs=2"]:
+        args += ["--set", item]
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "ema" / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 2 and 0.0 <= metrics["accuracy"] <= 1.0

@@ -47,7 +47,7 @@ def test_cli_finetune_keeps_head_with_label_map_and_freezes(tiny_sentiment_run, 
     core = model.get_layer("core")
     assert not core.get_layer("embedding").trainable
     assert all(not layer.trainable for layer in core.layers if layer.name.startswith("recurrent"))
-    assert core.get_layer("classifier").trainable
+    assert core.get_layer("classifier0").trainable
 
 
 @pytest.mark.parametrize("args,message", [

@@ -23,6 +23,7 @@ def _model(**settings):
     {}, {"cell": "gru", "pooling": "mean"}, {"cell": "elman", "pooling": "last"},
     {"bidirectional": "false", "num_layers": 2, "pooling": "last"},
     {"bidirectional": "true", "num_layers": 2, "lexicon": "false"},
+    {"ensemble": 3, "cell": "gru"},
 ])
 def test_score_alone_equals_score_in_a_batch_of_longer_texts(settings):
     model = _model(**settings)
@@ -60,3 +61,14 @@ def test_lexicon_rows_follow_the_vocabulary():
     assert negative[1] == 1.0 and negative[0] == 0.0
     assert not priors[:2].any()                            # padding and unknown: no prior
     assert not model.get_layer("core").get_layer("lexicon").trainable
+
+
+def test_ensemble_averages_independent_branches():
+    model = _model(ensemble=3)
+    core = model.get_layer("core")
+    ids = model.get_layer("preprocessor")(tf.constant(TEXTS))
+    branches = np.asarray(core(ids))
+    assert branches.shape == (len(TEXTS), 3, 2)
+    assert not np.allclose(branches[:, 0], branches[:, 1])  # own initialisation each
+    np.testing.assert_allclose(np.asarray(model(tf.constant(TEXTS))), branches.mean(axis=1),
+                               atol=1e-6)

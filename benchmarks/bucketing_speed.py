@@ -12,6 +12,7 @@ and the ratio, over alternating timed epochs in one process.
 import argparse
 import os
 import time
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -36,13 +37,14 @@ def main(argv=None):
     core = model.get_layer("core")
     task.compile_core(config, core, make_optimizer(config))
     bucketed, _ = task.datasets(config, model, splits)
-    examples = task._examples(model, splits.train, splits.meta["labels"])
+    examples = task.examples(model, splits.train, splits.meta["labels"])
     longest = max(int(x.shape[0]) for x, _ in examples)
     padded = examples.shuffle(len(splits.train), seed=config.seed).padded_batch(
-        config.batch_size, padded_shapes=([longest], []))
+        config.batch_size, padded_shapes=([longest], [None]))
     real_tokens = sum(int(np.count_nonzero(x)) for x, _ in examples)
 
     pipelines = {"length buckets": bucketed, f"pad to max ({longest})": padded}
+    warnings.filterwarnings("ignore", message=".*(ran out of data|shuffle=True).*")
     for dataset in pipelines.values():  # trace both before timing
         core.fit(dataset.take(2), epochs=1, verbose=0)
     seconds = {name: [] for name in pipelines}

@@ -27,27 +27,25 @@ class SentimentTask(Task):
         return build_model(config, splits.train.texts, len(splits.meta["labels"]))
 
     # -- training batches: token ids bucketed by length --------------------------
-    def _examples(self, model, data, labels):
+    def examples(self, model, data, labels):
+        """Unbatched ``(ids (T,), labels (K,))`` for the core: one label per branch."""
         preprocessor = model.get_layer("preprocessor")
+        branches = model.get_layer("core").output.shape[1]
         index = {label: i for i, label in enumerate(labels)}
         ids = [np.asarray(preprocessor(tf.constant(data.texts[i:i + 512])))
                for i in range(0, len(data), 512)]
         width = max(a.shape[1] for a in ids)
         padded = np.concatenate([np.pad(a, [(0, 0), (0, width - a.shape[1])]) for a in ids])
         lengths = np.maximum((padded > 0).sum(axis=1), 1)
-        targets = np.array([index[label] for label in data.labels], "int32")
+        targets = np.array([[index[label]] * branches for label in data.labels], "int32")
         return tf.data.Dataset.from_tensor_slices((padded, lengths, targets)).map(
             lambda x, n, y: (x[:n], y))
 
     def datasets(self, config, model, splits):
         labels = splits.meta["labels"]
-        branches = model.get_layer("core").output.shape[1]  # every branch learns every label
-
-        def per_branch(x, y):
-            return x, tf.fill([branches], y)
-        train = self._examples(model, splits.train, labels).shuffle(
-            len(splits.train), seed=config.seed, reshuffle_each_iteration=True).map(per_branch)
-        val = self._examples(model, splits.validation, labels).map(per_branch)
+        train = self.examples(model, splits.train, labels).shuffle(
+            len(splits.train), seed=config.seed, reshuffle_each_iteration=True)
+        val = self.examples(model, splits.validation, labels)
         boundaries = config.boundaries()
         return (bucket_by_length(train, boundaries, config.batch_size).prefetch(2),
                 bucket_by_length(val, boundaries, 256).prefetch(2))

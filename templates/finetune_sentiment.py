@@ -16,7 +16,9 @@ import sys
 BASE_RUN = "runs/sentiment"           # a run folder written by `gallery train sentiment`
 MY_DATA = "my_reviews.tsv"            # your labelled text
 OUT = "runs/sentiment-finetuned"      # where the fine-tuned run goes
-FREEZE = ["embedding"]               # layers kept fixed; add "recurrent" for tiny data sets
+FREEZE = []                           # layer-name prefixes kept fixed: "recurrent" for tiny
+                                      # data sets, "embedding" if the base has one
+                                      # (the pretrained/lexicon features are fixed anyway)
 LABEL_MAP = {}                        # e.g. {"0": "negative", "1": "positive"}
 SETTINGS = ["epochs=5", "learning_rate=0.001", "patience=2"]  # any `--set` key works
 

@@ -1,0 +1,106 @@
+"""Greedy and beam-search decoding that run inside the TensorFlow graph.
+
+Both take a ``step_fn(tokens (N,) int32, state) -> (logits (N, V), new_state)``,
+where ``state`` is any nest of ``(N, ...)`` tensors (e.g. ``[h, c]`` of an LSTM
+decoder, or that plus encoder outputs for attention), and run a symbolic
+``tf.while_loop`` for ``max_length`` steps, so they can be part of an exported
+SavedModel. Every sequence starts from ``start_id``; once it emits ``end_id`` it is
+finished: later positions are ``end_id`` padding and add nothing to its score.
+
+Results (``B`` = batch):
+    tokens  (B, max_length) int32: the chosen sequence, ``end_id`` after the end
+    lengths (B,) int32: tokens before (excluding) the first ``end_id``
+    scores  (B,) float32: the sum of log-probabilities of the emitted tokens
+            (the end token included), divided by the length penalty for beams.
+"""
+
+import tensorflow as tf
+
+_NEG_INF = -1e9
+
+
+def _length_penalty(lengths, alpha):
+    """GNMT's ``((5 + len) / 6) ** alpha``; ``alpha = 0`` is no penalty."""
+    return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
+
+
+def greedy_decode(step_fn, initial_state, batch_size, start_id, end_id, max_length):
+    """The most likely token at every step."""
+    tokens0 = tf.fill([batch_size], tf.cast(start_id, tf.int32))
+    finished0 = tf.zeros([batch_size], tf.bool)
+    scores0 = tf.zeros([batch_size], tf.float32)
+    output0 = tf.TensorArray(tf.int32, size=max_length)
+
+    def body(t, tokens, state, finished, scores, output):
+        logits, state = step_fn(tokens, state)
+        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+        best = tf.cast(tf.argmax(log_probs, axis=-1), tf.int32)
+        best = tf.where(finished, tf.cast(end_id, tf.int32), best)
+        gained = tf.gather(log_probs, best, batch_dims=1)
+        scores = scores + tf.where(finished, 0.0, gained)
+        output = output.write(t, best)
+        return t + 1, best, state, finished | tf.equal(best, end_id), scores, output
+
+    def not_done(t, tokens, state, finished, scores, output):
+        return tf.logical_and(t < max_length, tf.logical_not(tf.reduce_all(finished)))
+
+    t, _, _, _, scores, output = tf.while_loop(
+        not_done, body, (0, tokens0, initial_state, finished0, scores0, output0))
+    tokens = tf.transpose(output.stack()[:t])  # (B, t)
+    tokens = tf.pad(tokens, [[0, 0], [0, max_length - t]], constant_values=end_id)
+    return tokens, _lengths(tokens, end_id), scores
+
+
+def _lengths(tokens, end_id):
+    is_end = tf.cast(tf.equal(tokens, end_id), tf.int32)
+    return tf.reduce_sum(tf.cast(tf.equal(tf.cumsum(is_end, axis=1), 0), tf.int32), axis=1)
+
+
+def beam_search(step_fn, initial_state, batch_size, start_id, end_id, max_length,
+                beam_width=4, length_penalty=0.0):
+    """Keep the ``beam_width`` best partial sequences per example at every step.
+
+    Finished beams stay in the beam with their final score; the best by
+    ``score / ((5 + length) / 6) ** length_penalty`` is returned. ``beam_width=1``
+    gives exactly :func:`greedy_decode`'s tokens.
+    """
+    k = beam_width
+    state = tf.nest.map_structure(lambda s: tf.repeat(s, k, axis=0), initial_state)
+    tokens0 = tf.fill([batch_size * k], tf.cast(start_id, tf.int32))
+    # only beam 0 is live at the start, so the first step does not pick k copies
+    scores0 = tf.tile(tf.concat([[0.0], tf.fill([k - 1], _NEG_INF)], 0)[None], [batch_size, 1])
+    finished0 = tf.zeros([batch_size, k], tf.bool)
+    sequences0 = tf.fill([batch_size, k, max_length], tf.cast(end_id, tf.int32))
+
+    def body(t, tokens, state, finished, scores, sequences):
+        logits, state = step_fn(tokens, state)
+        vocab = tf.shape(logits)[-1]
+        log_probs = tf.reshape(tf.nn.log_softmax(tf.cast(logits, tf.float32)),
+                               [batch_size, k, vocab])
+        # a finished beam can only "emit" end_id again, at no cost
+        end_only = tf.one_hot(end_id, vocab, on_value=0.0, off_value=_NEG_INF)
+        log_probs = tf.where(finished[..., None], end_only[None, None], log_probs)
+        total = tf.reshape(scores[..., None] + log_probs, [batch_size, k * vocab])
+        scores, index = tf.math.top_k(total, k=k)
+        parent = index // vocab
+        token = tf.cast(index % vocab, tf.int32)
+        finished = tf.gather(finished, parent, batch_dims=1) | tf.equal(token, end_id)
+        sequences = tf.gather(sequences, parent, batch_dims=1)
+        sequences = tf.where(tf.one_hot(t, max_length, on_value=True, off_value=False),
+                             token[..., None], sequences)
+        flat_parent = tf.reshape(parent + k * tf.range(batch_size)[:, None], [-1])
+        state = tf.nest.map_structure(lambda s: tf.gather(s, flat_parent), state)
+        return t + 1, tf.reshape(token, [-1]), state, finished, scores, sequences
+
+    def not_done(t, tokens, state, finished, scores, sequences):
+        return tf.logical_and(t < max_length, tf.logical_not(tf.reduce_all(finished)))
+
+    _, _, _, _, scores, sequences = tf.while_loop(
+        not_done, body, (0, tokens0, state, finished0, scores0, sequences0))
+    lengths = tf.reshape(_lengths(tf.reshape(sequences, [-1, max_length]), end_id),
+                         [batch_size, k])
+    # a sequence's length for the penalty counts its end token when it has one
+    normalised = scores / _length_penalty(tf.minimum(lengths + 1, max_length), length_penalty)
+    best = tf.cast(tf.argmax(normalised, axis=1), tf.int32)
+    return (tf.gather(sequences, best, batch_dims=1), tf.gather(lengths, best, batch_dims=1),
+            tf.gather(normalised, best, batch_dims=1))

@@ -52,8 +52,8 @@ def _default_source(meta):
 def cmd_predict(args):
     from gallery.runs import load_run
 
-    task, _, model, meta = load_run(args.model, expected_task=args.task)
-    for row in task.predict(model, meta, args.inputs):
+    task, config, model, meta = load_run(args.model, expected_task=args.task)
+    for row in task.predict(config, model, meta, args.inputs):
         print(json.dumps(row, ensure_ascii=False))
     return 0
 
@@ -62,9 +62,9 @@ def cmd_export(args):
     from gallery.export import export_saved_model
     from gallery.runs import load_run
 
-    task, _, model, meta = load_run(args.model, expected_task=args.task)
+    task, config, model, meta = load_run(args.model, expected_task=args.task)
     out = args.out or f"saved_models/{task.name}/1"
-    path = export_saved_model(task, model, meta, out, overwrite=args.overwrite)
+    path = export_saved_model(task, config, model, meta, out, overwrite=args.overwrite)
     print(f"[{task.name}] exported SavedModel to {path} (signature serving_default)")
     return 0
 

@@ -26,8 +26,8 @@ def _demo_task(name, out_root):
     config = apply_overrides(task.config_class(), task.demo_overrides)
     started = time.time()
     run_dir, metrics = train(task, config, out_dir=out_root / name)
-    _, _, model, meta = load_run(run_dir)
-    export_dir = export_saved_model(task, model, meta, out_root / "exports" / name / "1",
+    _, config, model, meta = load_run(run_dir)
+    export_dir = export_saved_model(task, config, model, meta, out_root / "exports" / name / "1",
                                     overwrite=True)
     served = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     request = task.demo_request(task.load_data(config, None))

@@ -14,7 +14,7 @@ import keras
 from gallery.errors import GalleryError
 
 
-def export_saved_model(task, model, meta, out_dir, overwrite=False):
+def export_saved_model(task, config, model, meta, out_dir, overwrite=False):
     """Write ``model`` as a SavedModel at ``out_dir``; return the path."""
     out_dir = pathlib.Path(out_dir)
     if out_dir.exists() and not overwrite:
@@ -24,7 +24,7 @@ def export_saved_model(task, model, meta, out_dir, overwrite=False):
     try:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serving_default", task.serving_function(model, meta))
+        archive.add_endpoint("serving_default", task.serving_function(config, model, meta))
         archive.write_out(str(staging / "model"), verbose=False)
         if out_dir.exists():
             shutil.rmtree(out_dir)

@@ -54,6 +54,8 @@ def finetune(run_dir, source, task_name=None, freeze=(), label_map=None, overrid
     task, config, model, meta = load_run(run_dir, expected_task=task_name)
     config = apply_overrides(config, overrides)
     splits = task.load_data(config, source)
+    for key in task.model_meta_keys:  # e.g. the vocabulary the model was trained with
+        splits.meta[key] = meta[key]
     if label_map:
         _rename_labels(splits, label_map)
     new_meta = {**meta, "source": splits.meta["source"], "finetuned_from": str(run_dir)}

@@ -7,6 +7,7 @@ from gallery.errors import GalleryError
 #: task name → "module:Class"; imported only when used (each task pulls its own data code).
 TASKS = {
     "sentiment": "tasks.sentiment.task:SentimentTask",
+    "captioning": "tasks.captioning.task:CaptioningTask",
 }
 
 

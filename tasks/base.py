@@ -34,6 +34,9 @@ class Task:
     metric = "accuracy"
     #: What early stopping watches (and restores the best epoch of).
     monitor = "val_loss"
+    #: Keys of ``meta.json`` that belong to the trained model (e.g. its vocabulary) and
+    #: are kept when fine-tuning on new data.
+    model_meta_keys = ()
     #: A short training profile for ``gallery demo``.
     demo_overrides = ()
 
@@ -57,11 +60,11 @@ class Task:
         """Metrics of the end-to-end model on ``data`` (raw inputs)."""
         raise NotImplementedError
 
-    def serving_function(self, model, meta):
+    def serving_function(self, config, model, meta):
         """A ``tf.function`` with an input signature over raw inputs → dict of tensors."""
         raise NotImplementedError
 
-    def predict(self, model, meta, inputs) -> list:
+    def predict(self, config, model, meta, inputs) -> list:
         """Readable predictions (one dict per input) for CLI arguments ``inputs``."""
         raise NotImplementedError
 

@@ -63,3 +63,39 @@ def tiny_sentiment_run(tmp_path_factory):
         args += ["--set", item]
     assert main(args) == 0
     return run
+
+
+TINY_CAPTIONING = ["epochs=2", "train_images=256", "val_images=64", "test_images=64",
+                   "units=16", "filters=4", "embedding_dim=8", "batch_size=32"]
+
+
+@pytest.fixture(scope="session")
+def tiny_captioning_run(tmp_path_factory):
+    """A small captioning model trained through the CLI on the embedded house numbers."""
+    from gallery.cli import main
+
+    run = tmp_path_factory.mktemp("captioning") / "run"
+    args = ["train", "captioning", "--out", str(run)]
+    for item in TINY_CAPTIONING:
+        args += ["--set", item]
+    assert main(args) == 0
+    return run
+
+
+def write_caption_folder(folder, count=12, seed=0, dark_on_light=False):
+    """A user-style folder: captions.tsv and PNG files of composed house numbers."""
+    import numpy as np
+    from PIL import Image
+
+    from tasks.captioning.data import compose, mnist_digits
+
+    digits, labels = mnist_digits()
+    data = compose(digits[::7], labels[::7], count, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["filename\tcaption"]
+    for i, (image, caption) in enumerate(zip(data.images, data.captions)):
+        pixels = (image[..., 0] * 255).astype(np.uint8)
+        Image.fromarray(255 - pixels if dark_on_light else pixels).save(folder / f"img{i}.png")
+        lines.append(f"img{i}.png\t{caption}")
+    (folder / "captions.tsv").write_text("\n".join(lines) + "\n")
+    return data

@@ -20,8 +20,8 @@ def parse_source(source):
     return "path", pathlib.Path(text)
 
 
-def load_tfds(name, splits, **kwargs):
-    """``tfds.load`` with ``as_supervised=True``; a clear error when it cannot load.
+def load_tfds(name, splits, as_supervised=True, **kwargs):
+    """``tfds.load(..., with_info=True)``; a clear error when it cannot load.
 
     Downloads only when the data set is not prepared locally (never in tests, which
     use ``tfds.testing.mock_data``).
@@ -29,7 +29,8 @@ def load_tfds(name, splits, **kwargs):
     import tensorflow_datasets as tfds
 
     try:
-        return tfds.load(name, split=splits, as_supervised=True, with_info=True, **kwargs)
+        return tfds.load(name, split=splits, as_supervised=as_supervised, with_info=True,
+                         **kwargs)
     except Exception as error:  # tfds raises many kinds; the user needs one line
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise GalleryError(f"could not load TFDS data set {name!r}: {first}") from None

@@ -65,7 +65,7 @@ class SentimentTask(Task):
                 "loss": float(-np.log(np.maximum(picked, 1e-7)).mean()),
                 "examples": int(len(truth))}
 
-    def serving_function(self, model, meta):
+    def serving_function(self, config, model, meta):
         label_names = tf.constant(meta["labels"])
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
@@ -77,7 +77,7 @@ class SentimentTask(Task):
                     "probabilities": probabilities}
         return serve
 
-    def predict(self, model, meta, inputs):
+    def predict(self, config, model, meta, inputs):
         probabilities = predict_batches(model, list(inputs))
         labels = meta["labels"]
         return [{"label": labels[int(p.argmax())], "probability": round(float(p.max()), 4),

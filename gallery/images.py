@@ -1,0 +1,33 @@
+"""Turning encoded image bytes into model inputs inside the graph, without failing.
+
+``decode_image_batch`` decodes a batch of PNG/JPEG/GIF/BMP bytes to grayscale
+``(B, H, W, 1)`` float32 in ``[0, 1]`` (aspect ratio kept, padded; inverted when the
+background is bright, so dark ink on white paper looks like the training images).
+A corrupt, truncated, empty or non-image entry does not fail the call: it becomes a
+blank image with ``ok = False``. (``tf.io.decode_image`` raises on bad data, and
+graph code cannot catch that; a ``tf.data`` pipeline with ``ignore_errors`` can.)
+"""
+
+import tensorflow as tf
+
+
+def _decode_one(data, height, width):
+    image = tf.io.decode_image(data, channels=1, expand_animations=False, dtype=tf.float32)
+    image = tf.cond(tf.reduce_mean(image) > 0.5, lambda: 1.0 - image, lambda: image)
+    return tf.image.resize_with_pad(image, height, width)
+
+
+def decode_image_batch(images, height, width):
+    """``images (B,)`` tf.string → ``(pixels (B, height, width, 1), ok (B,) bool)``."""
+    images = tf.reshape(images, [-1])
+    count = tf.shape(images)[0]
+    decoded = (tf.data.Dataset.from_tensor_slices((tf.range(count), images))
+               .map(lambda i, data: (i, _decode_one(data, height, width)))
+               .ignore_errors()
+               .batch(tf.cast(tf.maximum(count, 1), tf.int64)))
+    pixels = tf.zeros([count, height, width, 1], tf.float32)
+    ok = tf.zeros([count], tf.bool)
+    for index, batch in decoded:  # at most one batch: every image that decoded
+        pixels = tf.tensor_scatter_nd_update(pixels, index[:, None], batch)
+        ok = tf.tensor_scatter_nd_update(ok, index[:, None], tf.ones_like(index, tf.bool))
+    return pixels, ok

@@ -1,0 +1,1 @@
+"""Captioning (one-to-many): image → word sequence."""

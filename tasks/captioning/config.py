@@ -1,0 +1,40 @@
+"""Settings of the captioning task; each one can be changed with ``--set key=value``."""
+
+import dataclasses
+
+from gallery.config import TrainConfig
+from gallery.errors import GalleryError
+
+
+@dataclasses.dataclass
+class CaptioningConfig(TrainConfig):
+    epochs: int = 15
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    patience: int = 3
+    cell: str = "lstm"            # the decoder's cell
+    units: int = 128              # decoder state size
+    embedding_dim: int = 32       # word embedding size
+    filters: int = 32             # first conv block; doubled in each of the 3 blocks
+    dropout: float = 0.2          # on the image features
+    train_images: int = 12000     # composed from the training digits (embedded data)
+    val_images: int = 1000
+    test_images: int = 2000       # composed from digits never used in training
+    height: int = 40              # image size the model sees (others are resized)
+    width: int = 112
+    max_digits: int = 4           # digits per composed image: 1 to this
+    max_words: int = 12           # decoding stops after this many words
+    beam_width: int = 3           # 1: greedy decoding
+    length_penalty: float = 0.0   # GNMT alpha for beam search; 0: none
+
+    def validate(self):
+        super().validate()
+        for name in ("train_images", "val_images", "test_images", "height", "width",
+                     "max_digits", "max_words", "beam_width", "filters", "embedding_dim"):
+            if getattr(self, name) <= 0:
+                raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
+        if self.height < 8 or self.width < 8:
+            raise GalleryError("settings height and width must be at least 8 pixels")
+        if not 0 <= self.dropout < 1:
+            raise GalleryError(f"setting dropout must be in [0, 1), got {self.dropout}")
+        return self

@@ -1,0 +1,140 @@
+"""The captioning task: what is specific to describing images with words."""
+
+import io
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gallery.errors import GalleryError
+from gallery.images import decode_image_batch
+from gallery.metrics import corpus_bleu, exact_match
+from tasks.base import Task
+from tasks.captioning.config import CaptioningConfig
+from tasks.captioning.data import load_captioning_data
+from tasks.captioning.model import END, START, UNKNOWN, Captioner, build_model, build_vocabulary
+
+
+def png_bytes(pixels):
+    """``(H, W, 1)`` float in [0, 1] → PNG bytes."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray((np.clip(pixels[..., 0], 0, 1) * 255).astype(np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+class CaptioningTask(Task):
+    name = "captioning"
+    summary = "one-to-many: image → word sequence (house numbers from handwritten digits)"
+    config_class = CaptioningConfig
+    metric = "exact_match"
+    monitor = "val_loss"
+    model_meta_keys = ("vocabulary",)
+    demo_overrides = ("epochs=3", "train_images=4000", "test_images=500")
+
+    def load_data(self, config, source=None):
+        splits = load_captioning_data(config, source)
+        splits.meta["vocabulary"] = build_vocabulary(splits.train.captions)
+        return splits
+
+    def build_model(self, config, splits):
+        return build_model(config, len(splits.meta["vocabulary"]))
+
+    def _encode(self, captions, vocabulary, max_words):
+        index = {w: i for i, w in enumerate(vocabulary)}
+        width = max_words + 1
+        caption_in = np.zeros((len(captions), width), np.int32)
+        caption_out = np.zeros((len(captions), width), np.int32)
+        for row, caption in enumerate(captions):
+            ids = [index.get(w, UNKNOWN) for w in caption.split()][:max_words]
+            caption_in[row, :len(ids) + 1] = [START] + ids
+            caption_out[row, :len(ids) + 1] = ids + [END]
+        return caption_in, caption_out
+
+    def datasets(self, config, model, splits):
+        vocabulary = splits.meta["vocabulary"]
+
+        def make(data, shuffle):
+            cin, cout = self._encode(data.captions, vocabulary, config.max_words)
+            dataset = tf.data.Dataset.from_tensor_slices(((data.images, cin), cout))
+            if shuffle:
+                dataset = dataset.shuffle(len(data), seed=config.seed,
+                                          reshuffle_each_iteration=True)
+            return dataset.batch(config.batch_size).prefetch(2)
+        return make(splits.train, True), make(splits.validation, False)
+
+    def compile_core(self, config, core, optimizer):
+        core.compile(optimizer=optimizer,
+                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
+                                                                     ignore_class=0),
+                     metrics=[keras.metrics.SparseCategoricalAccuracy(name="word_accuracy")])
+
+    def _captioner(self, config, model, meta):
+        captioner = Captioner(model, meta["vocabulary"], config)
+        return tf.function(captioner, input_signature=[
+            tf.TensorSpec([None, config.height, config.width, 1], tf.float32)])
+
+    def caption_pixels(self, config, model, meta, images, batch_size=256):
+        captioner = self._captioner(config, model, meta)
+        captions = []
+        for start in range(0, len(images), batch_size):
+            text, _ = captioner(tf.constant(images[start:start + batch_size]))
+            captions += [t.decode() for t in text.numpy()]
+        return captions
+
+    def evaluate(self, config, model, data, meta):
+        predicted = self.caption_pixels(config, model, meta, data.images)
+        return {"exact_match": exact_match(predicted, data.captions),
+                "bleu": corpus_bleu(predicted, data.captions), "examples": len(data)}
+
+    def serving_function(self, config, model, meta):
+        captioner = Captioner(model, meta["vocabulary"], config)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image")])
+        def serve(image):
+            pixels, ok = decode_image_batch(image, config.height, config.width)
+            captions, scores = captioner(pixels)
+            return {"caption": tf.where(ok, captions, ""),
+                    "score": tf.where(ok, scores, float("-inf"))}
+        return serve
+
+    def predict(self, config, model, meta, inputs):
+        images = []
+        for name in inputs:
+            path = pathlib.Path(name)
+            if not path.is_file():
+                raise GalleryError(f"image file not found: {name}")
+            images.append(path.read_bytes())
+        out = self.serving_function(config, model, meta)(tf.constant(images))
+        return [{"image": name, "caption": c.decode(), "score": round(float(s), 4)}
+                for name, c, s in zip(inputs, out["caption"].numpy(), out["score"].numpy())]
+
+    def demo_request(self, splits):
+        return {"image": tf.constant([png_bytes(p) for p in splits.test.images[:4]]
+                                     + [b"not an image"])}
+
+    def describe_response(self, request, response):
+        for caption, score in zip(response["caption"].numpy(), response["score"].numpy()):
+            yield f"{caption.decode()!r:30s} score {score:.3f}"
+
+    def after_training(self, config, model, splits, run_dir):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        count = min(12, len(splits.test))
+        predicted = self.caption_pixels(config, model, splits.meta, splits.test.images[:count])
+        fig, axes = plt.subplots(count // 3 or 1, 3, figsize=(10, 1.3 * (count // 3 or 1)),
+                                 squeeze=False)
+        for ax, image, truth, guess in zip(axes.ravel(), splits.test.images, splits.test.captions,
+                                           predicted):
+            ax.imshow(image[..., 0], cmap="gray")
+            ax.set_title(f"{guess}\n(true: {truth})", fontsize=7,
+                         color="green" if guess == truth else "red")
+            ax.axis("off")
+        fig.tight_layout()
+        fig.savefig(run_dir / "test_captions.png", dpi=100)
+        plt.close(fig)

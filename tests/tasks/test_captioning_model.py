@@ -1,0 +1,143 @@
+"""Captioning end to end: run folder, decoding, export served from image bytes, bad input."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import write_caption_folder
+
+from gallery.cli import main
+from gallery.runs import load_run
+from tasks.captioning.task import png_bytes
+
+SERVE = """
+import json, sys
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+images = [open(p, "rb").read() for p in sys.argv[2:]]
+out = serve(image=tf.constant(images))
+ours = any(m.startswith(("gallery", "tasks")) for m in sys.modules)
+print(json.dumps({"caption": [c.decode() for c in out["caption"].numpy()], "ours": ours}))
+"""
+
+
+def _image_bytes(pixels, fmt="PNG", colour=False, size=None):
+    from PIL import Image
+
+    picture = Image.fromarray((pixels[..., 0] * 255).astype(np.uint8))
+    if colour:
+        picture = picture.convert("RGB")
+    if size:
+        picture = picture.resize(size)
+    buffer = io.BytesIO()
+    picture.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_captioning_run):
+    task, config, model, meta = load_run(tiny_captioning_run)
+    splits = task.load_data(config)
+    return task, config, model, meta, splits
+
+
+def test_run_folder_and_metrics(tiny_captioning_run):
+    names = {p.name for p in tiny_captioning_run.iterdir()}
+    assert {"model.keras", "metrics.json", "test_captions.png", "training_curves.png"} <= names
+    metrics = json.loads((tiny_captioning_run / "metrics.json").read_text())
+    assert {"exact_match", "bleu"} <= set(metrics)
+    assert metrics["examples"] == 64
+
+
+def test_beam_width_one_equals_greedy_on_the_trained_decoder(loaded):
+    from gallery.decoding import beam_search, greedy_decode
+    from tasks.captioning.model import END, START, Captioner
+
+    task, config, model, meta, splits = loaded
+    captioner = Captioner(model, meta["vocabulary"], config)
+    states = list(captioner.encoder(tf.constant(splits.test.images[:16])))
+    greedy = greedy_decode(captioner.step, states, 16, START, END, 8)
+    beam = beam_search(captioner.step, states, 16, START, END, 8, beam_width=1)
+    np.testing.assert_array_equal(greedy[0], beam[0])
+    np.testing.assert_allclose(greedy[2], beam[2], rtol=1e-5)
+
+
+def test_export_serves_png_bytes_in_a_fresh_process(tiny_captioning_run, loaded, tmp_path):
+    task, config, model, meta, splits = loaded
+    out = tmp_path / "export"
+    assert main(["export", "captioning", "--model", str(tiny_captioning_run),
+                 "--out", str(out)]) == 0
+    files = []
+    for i in range(3):
+        path = tmp_path / f"held_out{i}.png"
+        path.write_bytes(png_bytes(splits.test.images[i]))
+        files.append(str(path))
+    result = subprocess.run([sys.executable, "-c", SERVE, str(out), *files],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, cwd="/")
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["ours"] is False
+    expected = task.caption_pixels(config, model, meta, splits.test.images[:3])
+    assert served["caption"] == expected
+
+
+def test_serving_gives_defined_output_for_bad_images(loaded):
+    task, config, model, meta, splits = loaded
+    serve = task.serving_function(config, model, meta)
+    good = _image_bytes(splits.test.images[0])
+    requests = [good, b"", b"\x89PNG\r\n\x1a\n truncated", good[: len(good) // 2],
+                b"just some text", _image_bytes(splits.test.images[0], "JPEG", colour=True),
+                _image_bytes(splits.test.images[0], size=(3000, 1100))]
+    out = serve(tf.constant(requests))
+    captions = [c.decode() for c in out["caption"].numpy()]
+    assert captions[1:5] == ["", "", "", ""]
+    assert np.isneginf(out["score"].numpy()[1:5]).all()
+    assert np.isfinite(out["score"].numpy()[[0, 5, 6]]).all()
+
+
+def test_cli_predict_and_bad_paths(tiny_captioning_run, loaded, tmp_path, capsys):
+    _, _, _, _, splits = loaded
+    path = tmp_path / "one.png"
+    path.write_bytes(png_bytes(splits.test.images[0]))
+    assert main(["predict", "captioning", "--model", str(tiny_captioning_run), str(path)]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["image"] == str(path) and isinstance(row["caption"], str)
+    assert main(["predict", "captioning", "--model", str(tiny_captioning_run),
+                 str(tmp_path / "missing.png")]) == 2
+    assert "image file not found" in capsys.readouterr().err
+    assert main(["train", "captioning", "--data", str(tmp_path / "nowhere")]) == 2
+    assert main(["train", "captioning", "--set", "height=0"]) == 2
+
+
+def test_finetune_on_a_user_folder(tiny_captioning_run, tmp_path):
+    write_caption_folder(tmp_path / "mine", count=30, seed=3)
+    out = tmp_path / "tuned"
+    assert main(["finetune", "captioning", "--from", str(tiny_captioning_run), "--data",
+                 str(tmp_path / "mine"), "--set", "epochs=1", "--out", str(out)]) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    original = json.loads((tiny_captioning_run / "meta.json").read_text())
+    assert meta["vocabulary"] == original["vocabulary"]  # the model's words are kept
+    assert "finetune" in json.loads((out / "metrics.json").read_text())
+
+
+def test_finetune_template(tiny_captioning_run, tmp_path):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "templates" / "finetune_captioning.py"
+    spec = importlib.util.spec_from_file_location("finetune_captioning", path)
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    template.SETTINGS = ["epochs=3", "learning_rate=0.005", "patience=3"]
+    write_caption_folder(tmp_path / "mine", count=60, seed=8)
+    metrics = template.main(str(tiny_captioning_run), str(tmp_path / "mine"),
+                            str(tmp_path / "tuned"))
+    report = metrics["finetune"]
+    assert report["frozen"] == ["conv"]
+    assert 0.0 <= report["validation_exact_match_after"] <= 1.0

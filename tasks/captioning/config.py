@@ -8,20 +8,21 @@ from gallery.errors import GalleryError
 
 @dataclasses.dataclass
 class CaptioningConfig(TrainConfig):
-    epochs: int = 15
+    epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 2e-3
     patience: int = 3
     cell: str = "lstm"            # the decoder's cell
     units: int = 128              # decoder state size
     embedding_dim: int = 32       # word embedding size
-    filters: int = 32             # first conv block; doubled in each of the 3 blocks
+    filters: int = 16             # first conv block; doubled in each of the 3 blocks
     dropout: float = 0.2          # on the image features
     train_images: int = 12000     # composed from the training digits (embedded data)
     val_images: int = 1000
     test_images: int = 2000       # composed from digits never used in training
     height: int = 40              # image size the model sees (others are resized)
     width: int = 112
+    augment: bool = False         # rotate/scale training digits a little (slower; no gain seen)
     max_digits: int = 4           # digits per composed image: 1 to this
     max_words: int = 12           # decoding stops after this many words
     beam_width: int = 3           # 1: greedy decoding

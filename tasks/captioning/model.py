@@ -1,7 +1,8 @@
 """Captioning model: a convolutional encoder sets the initial state of a recurrent decoder.
 
 Training (teacher forcing), shapes for a batch of ``B``:
-image ``(B, H, W, 1)`` → 3 × [conv 3×3, ReLU, max-pool 2] → flatten → dropout →
+image ``(B, H, W, 1)`` → 3 × [conv 3×3, ReLU, max-pool 2] → mean over the height
+(the column order, i.e. reading order, is kept) → flatten → dropout →
 one ``Dense(units, tanh)`` per decoder state (``"init_state0"``, ...) → decoder
 ``Recurrent`` (``"decoder"``) over the embedded caption input ``(B, T)`` =
 ``<start> w1 … wn`` → logits ``(B, T, V)`` for ``w1 … wn <end>``; padding (id 0)
@@ -34,6 +35,8 @@ def build_core(config, vocabulary_size):
         x = keras.layers.Conv2D(config.filters * 2 ** block, 3, padding="same",
                                 activation="relu", name=f"conv{block}")(x)
         x = keras.layers.MaxPooling2D(name=f"pool{block}")(x)
+    # average over the image height, keep the left-to-right order of the columns
+    x = keras.layers.AveragePooling2D((config.height // 8, 1), name="height_pool")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dropout(config.dropout, name="feature_dropout")(x)
     cell = make_cell(config.cell, config.units, seed=config.seed)

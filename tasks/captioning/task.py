@@ -1,6 +1,7 @@
 """The captioning task: what is specific to describing images with words."""
 
 import io
+import itertools
 import pathlib
 
 import keras
@@ -32,7 +33,7 @@ class CaptioningTask(Task):
     metric = "exact_match"
     monitor = "val_loss"
     model_meta_keys = ("vocabulary",)
-    demo_overrides = ("epochs=3", "train_images=4000", "test_images=500")
+    demo_overrides = ("epochs=8", "train_images=4000", "test_images=500")
 
     def load_data(self, config, source=None):
         splits = load_captioning_data(config, source)
@@ -55,15 +56,30 @@ class CaptioningTask(Task):
 
     def datasets(self, config, model, splits):
         vocabulary = splits.meta["vocabulary"]
+        validation = splits.validation
+        cin, cout = self._encode(validation.captions, vocabulary, config.max_words)
+        val = tf.data.Dataset.from_tensor_slices(((validation.images, cin), cout))
+        return self._training_batches(config, splits.train, vocabulary), \
+            val.batch(config.batch_size).prefetch(2)
 
-        def make(data, shuffle):
+    def _training_batches(self, config, train, vocabulary):
+        """Shuffled batches; composed data is drawn anew for every epoch after the first."""
+        epochs = itertools.count()
+
+        def batches():
+            epoch = next(epochs)
+            data = train if epoch == 0 or train.fresh is None else \
+                train.fresh(config.seed * 1000 + epoch)
             cin, cout = self._encode(data.captions, vocabulary, config.max_words)
-            dataset = tf.data.Dataset.from_tensor_slices(((data.images, cin), cout))
-            if shuffle:
-                dataset = dataset.shuffle(len(data), seed=config.seed,
-                                          reshuffle_each_iteration=True)
-            return dataset.batch(config.batch_size).prefetch(2)
-        return make(splits.train, True), make(splits.validation, False)
+            order = np.random.default_rng(config.seed + epoch).permutation(len(data))
+            for start in range(0, len(order), config.batch_size):
+                index = order[start:start + config.batch_size]
+                yield (data.images[index], cin[index]), cout[index]
+        width = config.max_words + 1
+        signature = ((tf.TensorSpec((None, config.height, config.width, 1), tf.float32),
+                      tf.TensorSpec((None, width), tf.int32)),
+                     tf.TensorSpec((None, width), tf.int32))
+        return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)
 
     def compile_core(self, config, core, optimizer):
         core.compile(optimizer=optimizer,

@@ -82,3 +82,14 @@ def test_tfds_coco_captions_with_mock_data():
         splits = load_captioning_data(_config(), "tfds:coco_captions")
     assert splits.train.images.shape[1:] == (40, 112, 1)
     assert len(splits.test) == 4 and all(isinstance(c, str) for c in splits.test.captions)
+
+
+def test_training_data_is_drawn_anew_each_epoch_and_augment_changes_digits():
+    splits = load_captioning_data(_config())
+    again = splits.train.fresh(77)
+    assert len(again) == len(splits.train)
+    assert not np.array_equal(again.images, splits.train.images)
+    digits, labels = mnist_digits()
+    plain = compose(digits, labels, 5, seed=4)
+    varied = compose(digits, labels, 5, seed=4, augment=True)
+    assert plain.captions == varied.captions and not np.array_equal(plain.images, varied.images)

@@ -33,7 +33,7 @@ class CaptioningTask(Task):
     metric = "exact_match"
     monitor = "val_loss"
     model_meta_keys = ("vocabulary",)
-    demo_overrides = ("epochs=8", "train_images=4000", "test_images=500")
+    demo_overrides = ("epochs=12", "train_images=6000", "test_images=500")
 
     def load_data(self, config, source=None):
         splits = load_captioning_data(config, source)

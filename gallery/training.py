@@ -1,9 +1,9 @@
 """The one training path every task uses.
 
 ``train`` seeds everything, loads the task's data, builds (or takes) the model,
-trains its ``"core"`` with Adam, gradient clipping and early stopping on the
-validation loss, evaluates the end-to-end model on the test split, and writes the
-run folder.
+trains its ``"core"`` with Adam, gradient clipping and early stopping on the task's
+validation metric (``task.monitor``), evaluates the end-to-end model on the test
+split, and writes the run folder.
 """
 
 import dataclasses

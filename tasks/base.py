@@ -68,8 +68,10 @@ class Task:
         """Readable predictions (one dict per input) for CLI arguments ``inputs``."""
         raise NotImplementedError
 
-    def remap_labels(self, model, meta, splits):
-        """Fine-tuning on data whose labels differ: return ``(model, meta)`` adapted."""
+    def remap_labels(self, model, meta, new_labels):
+        """Fine-tuning on data with labels the model does not know: return
+        ``(model, meta)`` with a new output head for ``new_labels``. Only tasks whose
+        ``meta`` has ``"labels"`` need it."""
         raise NotImplementedError
 
     def demo_request(self, splits):

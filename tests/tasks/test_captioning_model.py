@@ -141,3 +141,46 @@ def test_finetune_template(tiny_captioning_run, tmp_path):
     report = metrics["finetune"]
     assert report["frozen"] == ["conv"]
     assert 0.0 <= report["validation_exact_match_after"] <= 1.0
+
+
+@pytest.mark.parametrize("settings", [["cell=lstm"], ["cell=gru", "attention=true"],
+                                      ["cell=lstm", "attention=true"]])
+def test_step_decoding_matches_the_teacher_forced_graph(settings):
+    """Greedy decoding step by step picks what the training graph would score highest."""
+    from gallery.config import apply_overrides
+    from gallery.decoding import greedy_decode
+    from tasks.captioning.config import CaptioningConfig
+    from tasks.captioning.model import END, START, Captioner, build_model
+
+    config = apply_overrides(CaptioningConfig(), ["units=12", "filters=4", *settings])
+    vocabulary = ["<pad>", "<start>", "<end>", "<unk>"] + [f"w{i}" for i in range(8)]
+    model = build_model(config, len(vocabulary))
+    pixels = tf.constant(np.random.default_rng(0).random((3, 40, 112, 1), "float32"))
+    captioner = Captioner(model, vocabulary, config)
+    states = list(captioner.encoder(pixels))
+    tokens, lengths, _ = greedy_decode(captioner.step, states, 3, START, END, 6)
+    caption_in = tf.concat([tf.fill([3, 1], START), tokens[:, :-1]], axis=1)
+    logits = model.get_layer("core")([pixels, caption_in], training=False)
+    forced = tf.argmax(logits, axis=-1, output_type=tf.int32).numpy()
+    for row, n in enumerate(lengths.numpy()):
+        np.testing.assert_array_equal(forced[row, :n + 1], tokens.numpy()[row, :n + 1])
+
+
+def test_attention_model_serves_with_beam_search(tmp_path):
+    from gallery.config import apply_overrides
+    from gallery.export import export_saved_model
+    from tasks import get_task
+    from tasks.captioning.config import CaptioningConfig
+    from tasks.captioning.model import build_model
+
+    task = get_task("captioning")
+    config = apply_overrides(CaptioningConfig(), ["units=12", "filters=4", "attention=true",
+                                                  "beam_width=3"])
+    vocabulary = ["<pad>", "<start>", "<end>", "<unk>", "one", "two"]
+    model = build_model(config, len(vocabulary))
+    out = export_saved_model(task, config, model, {"vocabulary": vocabulary}, tmp_path / "x")
+    serve = tf.saved_model.load(str(out)).signatures["serving_default"]
+    image = png_bytes(np.random.default_rng(1).random((40, 112, 1), "float32"))
+    result = serve(image=tf.constant([image, b"broken"]))
+    captions = [c.decode() for c in result["caption"].numpy()]
+    assert captions[1] == "" and set(captions[0].split()) <= set(vocabulary)

@@ -15,9 +15,9 @@ class CaptioningConfig(TrainConfig):
     cell: str = "lstm"            # the decoder's cell
     units: int = 128              # decoder state size
     embedding_dim: int = 32       # word embedding size
-    filters: int = 16             # first conv block; doubled in each of the 3 blocks
+    filters: int = 24             # first conv block; doubled in each of the 3 blocks
     attention: bool = False       # decoder attends over the image's columns
-    dropout: float = 0.2          # on the image features
+    dropout: float = 0.4          # on the image features
     train_images: int = 12000     # composed from the training digits (embedded data)
     val_images: int = 1000
     test_images: int = 2000       # composed from digits never used in training

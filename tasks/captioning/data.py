@@ -133,8 +133,9 @@ def fit_image(image, height, width):
         image = tf.cast(image, tf.float32) / 255.0
     if image.shape[-1] != 1:
         image = tf.image.rgb_to_grayscale(image[..., :3])
-    image = tf.image.resize_with_pad(image, height, width)
-    return image
+    if float(tf.reduce_mean(image)) > 0.5:
+        image = 1.0 - image  # dark ink on light paper → bright ink on dark, as in serving
+    return tf.image.resize_with_pad(image, height, width)
 
 
 def _read_folder(folder, config):
@@ -159,8 +160,6 @@ def _read_folder(folder, config):
                 array = np.asarray(picture.convert("L"), np.float32)[..., None] / 255.0
         except (UnidentifiedImageError, OSError) as error:
             raise GalleryError(f"{path.name} is not a readable image ({error})") from None
-        if array.mean() > 0.5:
-            array = 1.0 - array  # dark ink on light paper → bright ink on dark
         images.append(np.asarray(fit_image(array, config.height, config.width)))
         captions.append(" ".join(caption.lower().split()))
     if missing:

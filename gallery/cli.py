@@ -27,10 +27,12 @@ def cmd_list(args):
 
 
 def cmd_train(args):
+    from gallery.distribute import make_strategy
     from gallery.training import train
 
+    strategy = make_strategy(args.strategy, args.cpu_devices)  # before TensorFlow runs
     task, config = _task_and_config(args.task, args.set)
-    train(task, config, source=args.data, out_dir=args.out)
+    train(task, config, source=args.data, out_dir=args.out, strategy=strategy)
     return 0
 
 
@@ -95,7 +97,14 @@ def build_parser():
     train.add_argument("--data", help="embedded default if omitted; tfds:NAME; or a path")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a setting (repeatable)")
-    train.add_argument("--out", help="run folder (default runs/TASK-TIME)")
+    train.add_argument("--out", help="run folder (default runs/TASK-TIME); an unfinished "
+                       "run there (or, without --out, the newest matching one) is resumed")
+    train.add_argument("--strategy", default="default",
+                       choices=["default", "mirrored", "multiworker"],
+                       help="tf.distribute strategy: one device, all devices of this "
+                       "machine, or the machines in TF_CONFIG")
+    train.add_argument("--cpu-devices", type=int, metavar="N",
+                       help="split the CPU into N logical devices (for mirrored on a CPU)")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="test-split metrics of a trained run")

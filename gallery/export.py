@@ -5,6 +5,7 @@ place, so an interrupted export never leaves a half-written version folder. An
 existing version is kept unless ``overwrite=True``.
 """
 
+import os
 import pathlib
 import shutil
 import tempfile
@@ -14,20 +15,42 @@ import keras
 from gallery.errors import GalleryError
 
 
+def _remove_abandoned_staging(parent, name):
+    """Delete staging folders of exports whose process died (e.g. killed mid-export)."""
+    for folder in parent.glob(f".{name}-*"):
+        try:
+            pid = int(folder.name.split("-")[1])
+            os.kill(pid, 0)  # still running: leave it alone
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
+
+
 def export_saved_model(task, config, model, meta, out_dir, overwrite=False):
-    """Write ``model`` as a SavedModel at ``out_dir``; return the path."""
+    """Write ``model`` as a SavedModel at ``out_dir``; return the path.
+
+    The SavedModel is written into ``.NAME-PID-*`` beside ``out_dir`` and renamed into
+    place; with ``overwrite``, the old version is renamed away first and deleted last,
+    so ``out_dir`` is at every moment either absent, the old export or the new one.
+    """
     out_dir = pathlib.Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise GalleryError(f"{out_dir} exists; choose a new version folder or pass --overwrite")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_staging(out_dir.parent, out_dir.name)
+        staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-{os.getpid()}-",
+                                                dir=out_dir.parent))
+    except OSError as error:
+        raise GalleryError(f"cannot write {out_dir}: {error.strerror or error}") from None
     try:
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint("serving_default", task.serving_function(config, model, meta))
         archive.write_out(str(staging / "model"), verbose=False)
         if out_dir.exists():
-            shutil.rmtree(out_dir)
+            out_dir.rename(staging / "old")
         (staging / "model").rename(out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -6,7 +6,9 @@ settings), ``meta.json`` (task name, labels, data source), ``metrics.json``,
 """
 
 import json
+import os
 import pathlib
+import shutil
 
 import keras
 
@@ -38,7 +40,42 @@ def load_run(run_dir, expected_task=None):
         raise GalleryError(f"{run_dir} holds a {task.name} model, not {expected_task}")
     config = config_from_dict(task.config_class, read_json(folder / "config.json"))
     try:
-        model = keras.models.load_model(model_path, safe_mode=True)
+        model = keras.models.load_model(model_path, safe_mode=True, compile=False)
     except Exception as error:  # a corrupt or foreign file: say so in one line
+        if "safe_mode" in str(error) or "arbitrary code" in str(error):
+            raise GalleryError(
+                f"refused to load {model_path}: it carries Python code (e.g. a Lambda "
+                "layer), and gallery loads models in Keras safe mode only") from None
         raise GalleryError(f"cannot load {model_path}: {str(error).splitlines()[0]}") from None
     return task, config, model, meta
+
+
+#: Free space a run folder needs before training starts (model, checkpoints, plots).
+MIN_FREE_MB = int(os.environ.get("GALLERY_MIN_FREE_MB", "256"))
+
+
+def prepare_run_folder(path, min_free_mb=None):
+    """Create ``path`` and prove it writable with room to spare, before any training.
+
+    Raises ``GalleryError`` (one line) for a folder that cannot be created or written,
+    or a disk with less than ``min_free_mb`` MB free (default ``GALLERY_MIN_FREE_MB``
+    or 256), so a run does not fail only when it saves, an hour later.
+    """
+    path = pathlib.Path(path)
+    min_free_mb = MIN_FREE_MB if min_free_mb is None else min_free_mb
+    probe = path / f".write-test-{os.getpid()}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as handle:
+            handle.write(b"0" * 4096)
+            handle.flush()
+            os.fsync(handle.fileno())
+        probe.unlink()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise GalleryError(f"cannot write the run folder {path}: {reason}") from None
+    free_mb = shutil.disk_usage(path).free / 2**20
+    if free_mb < min_free_mb:
+        raise GalleryError(f"only {free_mb:.0f} MB free at {path}; training needs at least "
+                           f"{min_free_mb} MB (GALLERY_MIN_FREE_MB)")
+    return path

@@ -3,11 +3,14 @@
 ``train`` seeds everything, loads the task's data, builds (or takes) the model,
 trains its ``"core"`` with Adam, gradient clipping and early stopping on the task's
 validation metric (``task.monitor``), evaluates the end-to-end model on the test
-split, and writes the run folder.
+split, and writes the run folder. Every epoch is checkpointed (``gallery.checkpointing``)
+so a killed run resumes where it was; a NaN/inf loss stops training and keeps the last
+good weights; training can run under a ``tf.distribute`` strategy.
 """
 
 import dataclasses
 import pathlib
+import shutil
 import sys
 import time
 import warnings
@@ -16,7 +19,11 @@ import keras
 import tensorflow as tf
 
 from gallery import plots
-from gallery.runs import write_json
+from gallery.checkpointing import STATE, EpochCheckpoint, fingerprint, read_state
+from gallery.data.epochs import EpochClock, EpochClockCallback
+from gallery.distribute import work_around_multiworker_build, worker_role
+from gallery.errors import GalleryError
+from gallery.runs import prepare_run_folder, write_json
 
 
 def seed_everything(seed):
@@ -33,48 +40,133 @@ def make_optimizer(config):
     return keras.optimizers.Adam(config.learning_rate, **options)
 
 
-def fit_core(task, config, model, splits, verbose=None):
-    """Train ``model``'s core on the task's batches; return the Keras history dict."""
+def fit_core(task, config, model, splits, verbose=None, checkpoint=None):
+    """Train ``model``'s core on the task's batches; return the history dict.
+
+    With ``checkpoint`` (an :class:`~gallery.checkpointing.EpochCheckpoint`), the
+    training state is saved after every epoch and restored from the folder if an
+    earlier, interrupted run left one there; the history then covers all epochs.
+    """
     core = model.get_layer("core")
     task.compile_core(config, core, make_optimizer(config))
-    train_ds, val_ds = task.datasets(config, model, splits)
-    callbacks = [keras.callbacks.EarlyStopping(monitor=task.monitor, patience=config.patience,
-                                               restore_best_weights=True)]
-    if config.ema:  # validate (and keep as best) the averaged weights, not the raw ones
-        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    work_around_multiworker_build(core, tf.distribute.get_strategy())
+    clock = EpochClock()
+    train_ds, val_ds = task.datasets(config, model, splits, clock=clock)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor=task.monitor, patience=config.patience, restore_best_weights=True)
+    callbacks = [EpochClockCallback(clock), keras.callbacks.TerminateOnNaN(), early_stopping]
+    ema_swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True) if config.ema else None
+    if ema_swap:  # validate (and keep as best) the averaged weights, not the raw ones
+        callbacks.insert(0, ema_swap)
+    if checkpoint is not None:
+        checkpoint.early_stopping, checkpoint.ema_swap = early_stopping, ema_swap
+        callbacks.append(checkpoint)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     with warnings.catch_warnings():
         # Bucketed tf.data input has no known length; Keras warns about that and about
         # shuffling, which the dataset already does.
         warnings.filterwarnings("ignore", message=".*(ran out of data|shuffle=True).*")
-        history = core.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                           callbacks=callbacks, verbose=verbose)
+        try:
+            history = core.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                               callbacks=callbacks, verbose=verbose)
+        finally:
+            core._initial_epoch = None  # a resumed start must not leak into a later fit
+    if checkpoint is not None:
+        return checkpoint.history
     return {k: [float(v) for v in values] for k, values in history.history.items()}
 
 
+def _recover_from_non_finite(task, config, checkpoint):
+    """After a NaN/inf loss: put the last good weights back, or stop with an error."""
+    bad = checkpoint.non_finite_epoch
+    good = checkpoint.restore_last_good()
+    advice = (f"lower learning_rate (now {config.learning_rate}) or clipnorm "
+              f"(now {config.clipnorm})")
+    if good == 0:
+        raise GalleryError(f"[{task.name}] the training loss became NaN/inf in epoch {bad}, "
+                           f"before any epoch finished; nothing was saved. Try: {advice}")
+    best = checkpoint.early_stopping.best_weights if checkpoint.early_stopping else None
+    if best:
+        checkpoint.model.set_weights(best)
+    return (f"the training loss became NaN/inf in epoch {bad}; the model is the best of "
+            f"epochs 1-{good} and the checkpoint of epoch {good} is kept in "
+            f"{checkpoint.folder}. Try: {advice}")
+
+
+def find_unfinished_run(task_name, run_id, root="runs"):
+    """The newest ``root/TASK-*`` folder holding an unfinished run with this fingerprint."""
+    candidates = sorted(pathlib.Path(root).glob(f"{task_name}-*/checkpoint/{STATE}"),
+                        key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in candidates:
+        if (read_state(path.parent) or {}).get("fingerprint") == run_id:
+            return path.parent.parent
+    return None
+
+
+def resolve_run_folder(task, config, out_dir, run_id):
+    """Where this run writes: ``out_dir``, an unfinished run to resume, or a new folder."""
+    if out_dir is None:
+        found = find_unfinished_run(task.name, run_id)
+        return found or pathlib.Path(f"runs/{task.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out_dir = pathlib.Path(out_dir)
+    state = read_state(out_dir / "checkpoint")
+    if state is not None and state.get("fingerprint") != run_id:
+        raise GalleryError(f"{out_dir} holds an unfinished run with other settings or data; "
+                           "run its own command again to resume it, or choose another --out")
+    return out_dir
+
+
 def train(task, config, source=None, out_dir=None, model=None, splits=None, meta=None,
-          verbose=None):
+          verbose=None, strategy=None):
     """Train ``task`` and write a run folder; return ``(run_dir, metrics)``.
 
     ``model``/``splits``/``meta`` let fine-tuning pass a loaded model and its data.
+    ``strategy``: a ``tf.distribute`` strategy (``gallery.distribute.make_strategy``);
+    the model is built and trained in its scope. Only the chief writes the run folder;
+    other workers return ``(None, {})``.
+
+    An unfinished run of the same task, settings and data (in ``out_dir``, or the
+    newest ``runs/TASK-*`` when ``out_dir`` is not given) is resumed from its last
+    epoch checkpoint.
     """
     config = config.validate()
-    out_dir = pathlib.Path(out_dir or f"runs/{task.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    strategy = strategy or tf.distribute.get_strategy()
+    chief, worker = worker_role(strategy)
+    data_id = source if source is not None else (meta or {}).get("source")
+    run_id = fingerprint(task.name, dataclasses.asdict(config), data_id,
+                         (meta or {}).get("finetuned_from"), strategy.num_replicas_in_sync)
+    out_dir = prepare_run_folder(resolve_run_folder(task, config, out_dir, run_id))
+    folder = out_dir / "checkpoint" if chief else out_dir / "checkpoint" / f"worker-{worker}"
+    checkpoint = EpochCheckpoint(folder, run_id, write=True)
+    resumed = read_state(folder)
     seed_everything(config.seed)
     if splits is None:
         splits = task.load_data(config, source)
     meta = {**(meta or splits.meta), "task": task.name}
-    if model is None:
-        model = task.build_model(config, splits)
-    print(f"[{task.name}] data: {meta.get('source')}; train {len(splits.train)}, "
-          f"validation {len(splits.validation)}, test {len(splits.test)}", flush=True)
-    started = time.time()
-    history = fit_core(task, config, model, splits, verbose=verbose)
-    seconds = time.time() - started
+    with strategy.scope():
+        if model is None:
+            model = task.build_model(config, splits)
+        print(f"[{task.name}] data: {meta.get('source')}; train {len(splits.train)}, "
+              f"validation {len(splits.validation)}, test {len(splits.test)}"
+              + (f"; {strategy.num_replicas_in_sync} replicas" if
+                 strategy.num_replicas_in_sync > 1 else ""), flush=True)
+        if resumed:
+            print(f"[{task.name}] resuming {out_dir} after epoch {resumed['epoch']}",
+                  flush=True)
+        started = time.time()
+        history = fit_core(task, config, model, splits, verbose=verbose, checkpoint=checkpoint)
+        seconds = time.time() - started
+    stopped = _recover_from_non_finite(task, config, checkpoint) \
+        if checkpoint.non_finite_epoch else None
+    if not chief:  # the chief writes the run folder
+        if not stopped:
+            shutil.rmtree(folder, ignore_errors=True)
+        return None, {}
     metrics = task.evaluate(config, model, splits.test, meta)
     metrics.update(train_seconds=round(seconds, 1), epochs_run=len(history.get("loss", [])))
+    if stopped:
+        metrics["stopped"] = stopped
     model.save(out_dir / "model.keras")
     write_json(out_dir / "config.json", dataclasses.asdict(config))
     write_json(out_dir / "meta.json", meta)
@@ -82,6 +174,9 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
     write_json(out_dir / "history.json", history)
     plots.training_curves(history, out_dir / "training_curves.png", title=task.name)
     task.after_training(config, model, splits, out_dir)
+    if stopped:
+        raise GalleryError(f"[{task.name}] {stopped}; run folder: {out_dir}")
+    shutil.rmtree(out_dir / "checkpoint", ignore_errors=True)
     print(f"[{task.name}] test {task.metric}: {metrics[task.metric]:.4f} "
           f"({seconds:.0f} s training); run folder: {out_dir}", flush=True)
     return out_dir, metrics

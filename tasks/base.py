@@ -48,8 +48,15 @@ class Task:
         """The end-to-end model (raw inputs → outputs), with a ``"core"`` layer."""
         raise NotImplementedError
 
-    def datasets(self, config, model, splits):
-        """``(train, validation)`` ``tf.data`` datasets of batches for the core."""
+    def datasets(self, config, model, splits, clock=None):
+        """``(train, validation)`` ``tf.data`` datasets of batches for the core.
+
+        A pass over the training dataset gives the batches of epoch
+        ``clock.next_pass()`` (a ``gallery.data.epochs.EpochClock``; ``None``: passes
+        count from 0), and they depend only on ``(config.seed, epoch)``, so a run
+        resumed from a checkpoint sees the data an uninterrupted run would
+        (``gallery.data.epochs.shuffled_per_epoch`` does this for ``tf.data``).
+        """
         raise NotImplementedError
 
     def compile_core(self, config, core, optimizer):

@@ -1,13 +1,13 @@
 """The captioning task: what is specific to describing images with words."""
 
 import io
-import itertools
 import pathlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from gallery.data.epochs import EpochClock
 from gallery.errors import GalleryError
 from gallery.images import decode_image_batch
 from gallery.metrics import corpus_bleu, exact_match
@@ -54,20 +54,20 @@ class CaptioningTask(Task):
             caption_out[row, :len(ids) + 1] = ids + [END]
         return caption_in, caption_out
 
-    def datasets(self, config, model, splits):
+    def datasets(self, config, model, splits, clock=None):
         vocabulary = splits.meta["vocabulary"]
         validation = splits.validation
         cin, cout = self._encode(validation.captions, vocabulary, config.max_words)
         val = tf.data.Dataset.from_tensor_slices(((validation.images, cin), cout))
-        return self._training_batches(config, splits.train, vocabulary), \
+        return self._training_batches(config, splits.train, vocabulary, clock), \
             val.batch(config.batch_size).prefetch(2)
 
-    def _training_batches(self, config, train, vocabulary):
+    def _training_batches(self, config, train, vocabulary, clock=None):
         """Shuffled batches; composed data is drawn anew for every epoch after the first."""
-        epochs = itertools.count()
+        clock = clock or EpochClock()
 
         def batches():
-            epoch = next(epochs)
+            epoch = clock.next_pass()
             data = train if epoch == 0 or train.fresh is None else \
                 train.fresh(config.seed * 1000 + epoch)
             cin, cout = self._encode(data.captions, vocabulary, config.max_words)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gallery.data.epochs import shuffled_per_epoch
 from gallery.masking import bucket_by_length
 from gallery.predicting import predict_batches
 from tasks.base import Task
@@ -41,10 +42,10 @@ class SentimentTask(Task):
         return tf.data.Dataset.from_tensor_slices((padded, lengths, targets)).map(
             lambda x, n, y: (x[:n], y))
 
-    def datasets(self, config, model, splits):
+    def datasets(self, config, model, splits, clock=None):
         labels = splits.meta["labels"]
-        train = self.examples(model, splits.train, labels).shuffle(
-            len(splits.train), seed=config.seed, reshuffle_each_iteration=True)
+        train = shuffled_per_epoch(self.examples(model, splits.train, labels),
+                                   len(splits.train), config.seed, clock)
         val = self.examples(model, splits.validation, labels)
         boundaries = config.boundaries()
         return (bucket_by_length(train, boundaries, config.batch_size).prefetch(2),

@@ -52,9 +52,11 @@ def _default_source(meta):
 
 
 def cmd_predict(args):
+    from gallery.config import apply_overrides
     from gallery.runs import load_run
 
     task, config, model, meta = load_run(args.model, expected_task=args.task)
+    config = apply_overrides(config, args.set)
     for row in task.predict(config, model, meta, args.inputs):
         print(json.dumps(row, ensure_ascii=False))
     return 0
@@ -116,7 +118,9 @@ def build_parser():
     predict = sub.add_parser("predict", help="predict for inputs given on the command line")
     predict.add_argument("task")
     predict.add_argument("--model", required=True, help="run folder")
-    predict.add_argument("inputs", nargs="+", help="texts (or files, for other tasks)")
+    predict.add_argument("inputs", nargs="+", help="texts, image files or primes (per task)")
+    predict.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="change a prediction setting, e.g. temperature=0.5")
     predict.set_defaults(func=cmd_predict)
 
     export = sub.add_parser("export", help="export a SavedModel that serves raw inputs")

@@ -1,4 +1,4 @@
-"""Greedy and beam-search decoding that run inside the TensorFlow graph.
+"""Greedy, beam-search and sampling decoders that run inside the TensorFlow graph.
 
 Both take a ``step_fn(tokens (N,) int32, state) -> (logits (N, V), new_state)``,
 where ``state`` is any nest of ``(N, ...)`` tensors (e.g. ``[h, c]`` of an LSTM
@@ -104,3 +104,40 @@ def beam_search(step_fn, initial_state, batch_size, start_id, end_id, max_length
     best = tf.cast(tf.argmax(normalised, axis=1), tf.int32)
     return (tf.gather(sequences, best, batch_dims=1), tf.gather(lengths, best, batch_dims=1),
             tf.gather(normalised, best, batch_dims=1))
+
+
+def sample_decode(step_fn, initial_state, first_tokens, length, temperature=1.0, seed=0):
+    """Sample ``length`` tokens, each from ``softmax(logits / temperature)``.
+
+    No end token: every sequence gets ``length`` tokens (a character model writes
+    on). ``temperature <= 0`` takes the most likely token (greedy). Sampling is
+    stateless, seeded by ``(seed, step)``: the same seed gives the same text.
+
+    Args:
+        step_fn: as above.
+        initial_state: nest of ``(B, ...)`` tensors, e.g. after reading a prime text.
+        first_tokens: ``(B,)`` int32, the first input (e.g. the prime's last token).
+        length: int32 scalar, tokens to produce.
+        temperature: float32 scalar; lower is more conservative.
+        seed: int scalar.
+
+    Returns: ``(B, length)`` int32 tokens.
+    """
+    temperature = tf.cast(temperature, tf.float32)
+    seed = tf.cast(seed, tf.int32)
+    output0 = tf.TensorArray(tf.int32, size=length)
+
+    def body(t, tokens, state, output):
+        logits, state = step_fn(tokens, state)
+        logits = tf.cast(logits, tf.float32)
+        greedy = tf.cast(tf.argmax(logits, axis=-1), tf.int32)
+        scaled = logits / tf.maximum(temperature, 1e-6)
+        drawn = tf.random.stateless_categorical(scaled, 1, seed=tf.stack([seed, t]),
+                                                dtype=tf.int32)[:, 0]
+        chosen = tf.where(temperature > 0, drawn, greedy)
+        return t + 1, chosen, state, output.write(t, chosen)
+
+    _, _, _, output = tf.while_loop(
+        lambda t, *_: t < length, body,
+        (tf.constant(0), tf.cast(first_tokens, tf.int32), initial_state, output0))
+    return tf.reshape(tf.transpose(output.stack()), [tf.shape(first_tokens)[0], length])

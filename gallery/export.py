@@ -48,6 +48,8 @@ def export_saved_model(task, config, model, meta, out_dir, overwrite=False):
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint("serving_default", task.serving_function(config, model, meta))
+        for name, function in task.extra_endpoints(config, model, meta).items():
+            archive.add_endpoint(name, function)
         archive.write_out(str(staging / "model"), verbose=False)
         if out_dir.exists():
             out_dir.rename(staging / "old")

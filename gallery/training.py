@@ -40,6 +40,28 @@ def make_optimizer(config):
     return keras.optimizers.Adam(config.learning_rate, **options)
 
 
+class ResetRecurrentStates(keras.callbacks.Callback):
+    """Zero the states of stateful recurrent layers at each epoch and before validation.
+
+    Stateful training (truncated BPTT over consecutive chunks) carries each stream's
+    state from batch to batch; a new pass over the data starts from zero.
+    """
+
+    def _reset(self):
+        for layer in self.model._flatten_layers(include_self=False):
+            if getattr(layer, "stateful", False):
+                layer.reset_state()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._reset()
+
+    def on_test_begin(self, logs=None):
+        self._reset()
+
+    def on_test_end(self, logs=None):
+        self._reset()
+
+
 def fit_core(task, config, model, splits, verbose=None, checkpoint=None):
     """Train ``model``'s core on the task's batches; return the history dict.
 
@@ -54,7 +76,8 @@ def fit_core(task, config, model, splits, verbose=None, checkpoint=None):
     train_ds, val_ds = task.datasets(config, model, splits, clock=clock)
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=task.monitor, patience=config.patience, restore_best_weights=True)
-    callbacks = [EpochClockCallback(clock), keras.callbacks.TerminateOnNaN(), early_stopping]
+    callbacks = [EpochClockCallback(clock), *task.callbacks(config),
+                 keras.callbacks.TerminateOnNaN(), early_stopping]
     ema_swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True) if config.ema else None
     if ema_swap:  # validate (and keep as best) the averaged weights, not the raw ones
         callbacks.insert(0, ema_swap)

@@ -8,6 +8,7 @@ from gallery.errors import GalleryError
 TASKS = {
     "sentiment": "tasks.sentiment.task:SentimentTask",
     "captioning": "tasks.captioning.task:CaptioningTask",
+    "charlm": "tasks.charlm.task:CharLMTask",
 }
 
 

@@ -59,6 +59,10 @@ class Task:
         """
         raise NotImplementedError
 
+    def callbacks(self, config):
+        """Extra Keras callbacks for training (e.g. resetting stateful layers)."""
+        return []
+
     def compile_core(self, config, core, optimizer):
         """Compile the core with ``optimizer`` and the task's loss and metrics."""
         raise NotImplementedError
@@ -70,6 +74,10 @@ class Task:
     def serving_function(self, config, model, meta):
         """A ``tf.function`` with an input signature over raw inputs → dict of tensors."""
         raise NotImplementedError
+
+    def extra_endpoints(self, config, model, meta):
+        """More SavedModel signatures besides ``serving_default``: ``{name: tf.function}``."""
+        return {}
 
     def predict(self, config, model, meta, inputs) -> list:
         """Readable predictions (one dict per input) for CLI arguments ``inputs``."""

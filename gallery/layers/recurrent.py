@@ -17,7 +17,10 @@ Cells that are not gallery cells (e.g. Keras's own) run through ``RNN``'s loop.
 
 import keras
 from keras import ops
-from keras.src import backend  # backend.rnn: the symbolic time loop keras.layers.RNN uses
+from keras.src import (
+    backend,  # backend.rnn: the symbolic time loop keras.layers.RNN uses
+    tree,
+)
 
 from gallery.layers.cells import RecurrentCell
 
@@ -76,6 +79,12 @@ class Recurrent(keras.layers.RNN):
         _check_mask(sequences, mask)
         return super().call(sequences, initial_state=initial_state, mask=mask,
                             training=training)
+
+    def reset_state(self):
+        """Zero a stateful layer's states (nested per layer for a stack)."""
+        if self.states is not None:
+            for state in tree.flatten(self.states):
+                state.assign(ops.zeros_like(state))
 
     def _maybe_config_dropout_masks(self, cell, input_sequence, input_state):
         # RNN runs one step of every stacked cell here to prepare dropout masks;

@@ -1,0 +1,36 @@
+"""Settings of the character language model; each can be changed with ``--set key=value``."""
+
+import dataclasses
+
+from gallery.config import TrainConfig
+from gallery.errors import GalleryError
+
+
+@dataclasses.dataclass
+class CharLMConfig(TrainConfig):
+    epochs: int = 6
+    batch_size: int = 32          # parallel text streams; each one's state is carried on
+    seq_length: int = 100         # BPTT truncation: characters per chunk (gradient horizon)
+    learning_rate: float = 3e-3
+    cell: str = "lstm"
+    units: int = 256
+    num_layers: int = 1
+    embedding_dim: int = 32
+    dropout: float = 0.0          # on the recurrent layers' inputs
+    clipnorm: float = 1.0         # clip each gradient's norm: long BPTT chains can explode
+    patience: int = 2
+    max_chars: int = 600_000      # of the embedded corpus (Python standard library source)
+    temperature: float = 0.8      # sampling: lower is more conservative, 0 is greedy
+    sample_length: int = 300      # characters generated per prime
+    sample_seed: int = 0          # the same seed gives the same sample
+
+    def validate(self):
+        super().validate()
+        for name in ("seq_length", "num_layers", "embedding_dim", "max_chars"):
+            if getattr(self, name) <= 0:
+                raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
+        if self.sample_length < 0 or self.temperature < 0:
+            raise GalleryError("settings sample_length and temperature must be >= 0")
+        if not 0 <= self.dropout < 1:
+            raise GalleryError(f"setting dropout must be in [0, 1), got {self.dropout}")
+        return self

@@ -1,0 +1,138 @@
+"""The character language model: what is specific to predicting the next character."""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gallery.errors import GalleryError
+from gallery.training import ResetRecurrentStates
+from tasks.base import Task
+from tasks.charlm.config import CharLMConfig
+from tasks.charlm.data import load_charlm_data
+from tasks.charlm.model import CharStepper, build_model, streams
+
+SAMPLE_PRIMES = ("def ", "class ", "import ")
+
+
+def encode_text(text, vocabulary):
+    index = {c: i + 1 for i, c in enumerate(vocabulary)}
+    return np.fromiter((index.get(c, 0) for c in text), np.int32, len(text))
+
+
+def chunk_batches(ids, batch, length):
+    """``(inputs, targets)`` arrays ``(chunks, batch, length)``: consecutive chunks of
+    ``batch`` parallel streams, targets shifted by one character."""
+    rows = streams(ids, batch)
+    if rows.shape[1] < 2:
+        raise GalleryError(f"{len(ids)} characters are too few for {batch} streams; "
+                           "lower batch_size or give more text")
+    length = min(length, rows.shape[1] - 1)
+    count = (rows.shape[1] - 1) // length
+    x = rows[:, :count * length].reshape(batch, count, length).transpose(1, 0, 2)
+    y = rows[:, 1:count * length + 1].reshape(batch, count, length).transpose(1, 0, 2)
+    return x, y
+
+
+class CharLMTask(Task):
+    name = "charlm"
+    summary = "many-to-many, shifted by one: text → the next character (and text generation)"
+    config_class = CharLMConfig
+    metric = "bits_per_char"
+    monitor = "val_loss"
+    model_meta_keys = ("vocabulary",)
+    demo_overrides = ("epochs=1", "max_chars=60000", "units=64", "sample_length=60")
+
+    def load_data(self, config, source=None):
+        return load_charlm_data(source, config.max_chars)
+
+    def build_model(self, config, splits):
+        return build_model(config, len(splits.meta["vocabulary"]))
+
+    def datasets(self, config, model, splits, clock=None):
+        """The same consecutive chunks every epoch: stateful training needs their order."""
+        vocabulary = splits.meta["vocabulary"]
+        pairs = [chunk_batches(encode_text(part.text, vocabulary), config.batch_size,
+                               config.seq_length) for part in (splits.train, splits.validation)]
+        return tuple(tf.data.Dataset.from_tensor_slices(p).prefetch(2) for p in pairs)
+
+    def callbacks(self, config):
+        return [ResetRecurrentStates()]
+
+    def compile_core(self, config, core, optimizer):
+        core.compile(optimizer=optimizer,
+                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                     metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+    # -- evaluation ---------------------------------------------------------------------
+    def evaluate(self, config, model, data, meta):
+        """Bits per character on ``data``'s text, the state carried across chunks."""
+        stepper = CharStepper(model, meta["vocabulary"])
+        ids = encode_text(data.text, meta["vocabulary"])
+        batch = max(1, min(config.batch_size, len(ids) // (config.seq_length + 1)))
+        x, y = chunk_batches(ids, batch, config.seq_length)
+        run = tf.function(stepper.run, reduce_retracing=True)
+        state = stepper.zero_state(batch)
+        nats, correct = 0.0, 0
+        for inputs, targets in zip(x, y):
+            logits, state = run(tf.constant(inputs), state)
+            nats += float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                targets, logits)))
+            correct += int(tf.reduce_sum(tf.cast(tf.equal(
+                tf.argmax(logits, -1, output_type=tf.int32), targets), tf.int32)))
+        count = x.size
+        return {"bits_per_char": nats / count / math.log(2), "accuracy": correct / count,
+                "characters": int(count)}
+
+    # -- generation ---------------------------------------------------------------------
+    def serving_function(self, config, model, meta):
+        stepper = CharStepper(model, meta["vocabulary"])
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="prime")])
+        def serve(prime):
+            text = stepper.generate(prime, config.sample_length, config.temperature,
+                                    config.sample_seed)
+            return {"text": text}
+        return serve
+
+    def extra_endpoints(self, config, model, meta):
+        """``generate(prime, length, temperature, seed)`` with every knob an input."""
+        stepper = CharStepper(model, meta["vocabulary"])
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="prime"),
+                                      tf.TensorSpec([], tf.int32, name="length"),
+                                      tf.TensorSpec([], tf.float32, name="temperature"),
+                                      tf.TensorSpec([], tf.int32, name="seed")])
+        def generate(prime, length, temperature, seed):
+            length = tf.clip_by_value(length, 0, 100_000)
+            return {"text": stepper.generate(prime, length, temperature, seed)}
+        return {"generate": generate}
+
+    def generate(self, config, model, meta, primes):
+        stepper = CharStepper(model, meta["vocabulary"])
+        text = stepper.generate(tf.constant(list(primes), tf.string), config.sample_length,
+                                config.temperature, config.sample_seed)
+        return [t.decode("utf-8", errors="replace") for t in text.numpy()]
+
+    def predict(self, config, model, meta, inputs):
+        texts = self.generate(config, model, meta, inputs)
+        return [{"prime": prime, "text": text, "temperature": config.temperature}
+                for prime, text in zip(inputs, texts)]
+
+    def demo_request(self, splits):
+        return {"prime": tf.constant(["def ", ""])}
+
+    def describe_response(self, request, response):
+        for prime, text in zip(request["prime"].numpy(), response["text"].numpy()):
+            yield f"{prime.decode()!r} → {text.decode(errors='replace')[:70]!r}"
+
+    def after_training(self, config, model, splits, run_dir):
+        """``samples.txt``: continuations of a few primes at three temperatures."""
+        lines = []
+        for temperature in (0.0, 0.5, 1.0):
+            settings = type(config)(**{**config.__dict__, "temperature": temperature})
+            for prime, text in zip(SAMPLE_PRIMES, self.generate(
+                    settings, model, splits.meta, SAMPLE_PRIMES)):
+                lines.append(f"== temperature {temperature}, prime {prime!r}\n{prime}{text}\n")
+        (run_dir / "samples.txt").write_text("\n".join(lines), encoding="utf-8")

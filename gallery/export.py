@@ -47,8 +47,12 @@ def export_saved_model(task, config, model, meta, out_dir, overwrite=False):
     try:
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serving_default", task.serving_function(config, model, meta))
-        for name, function in task.extra_endpoints(config, model, meta).items():
+        endpoints = {"serving_default": task.serving_function(config, model, meta),
+                     **task.extra_endpoints(config, model, meta)}
+        for name, function in endpoints.items():
+            # Lookup tables a function uses outside the model: ``function.resources``.
+            for resource in getattr(function, "resources", ()):
+                archive.track(resource)
             archive.add_endpoint(name, function)
         archive.write_out(str(staging / "model"), verbose=False)
         if out_dir.exists():

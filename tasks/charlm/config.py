@@ -8,7 +8,7 @@ from gallery.errors import GalleryError
 
 @dataclasses.dataclass
 class CharLMConfig(TrainConfig):
-    epochs: int = 6
+    epochs: int = 7
     batch_size: int = 32          # parallel text streams; each one's state is carried on
     seq_length: int = 100         # BPTT truncation: characters per chunk (gradient horizon)
     learning_rate: float = 3e-3
@@ -19,7 +19,7 @@ class CharLMConfig(TrainConfig):
     dropout: float = 0.0          # on the recurrent layers' inputs
     clipnorm: float = 1.0         # clip each gradient's norm: long BPTT chains can explode
     patience: int = 2
-    max_chars: int = 600_000      # of the embedded corpus (Python standard library source)
+    max_chars: int = 1_200_000     # of the embedded corpus (Python standard library source)
     temperature: float = 0.8      # sampling: lower is more conservative, 0 is greedy
     sample_length: int = 300      # characters generated per prime
     sample_seed: int = 0          # the same seed gives the same sample

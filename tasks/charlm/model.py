@@ -56,6 +56,7 @@ class CharStepper(tf.Module):
         self.cells = trained.cells
         self.rnn = Recurrent(trained.cell, return_sequences=True, return_state=True)
         codepoints = [ord(c) for c in vocabulary]
+        # Code point → id, 0 for characters outside the vocabulary.
         self.lookup = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(codepoints, tf.int32), tf.range(1, len(codepoints) + 1)),

@@ -94,6 +94,7 @@ class CharLMTask(Task):
             text = stepper.generate(prime, config.sample_length, config.temperature,
                                     config.sample_seed)
             return {"text": text}
+        serve.resources = [stepper.lookup]  # export tracks the vocabulary table
         return serve
 
     def extra_endpoints(self, config, model, meta):
@@ -107,6 +108,7 @@ class CharLMTask(Task):
         def generate(prime, length, temperature, seed):
             length = tf.clip_by_value(length, 0, 100_000)
             return {"text": stepper.generate(prime, length, temperature, seed)}
+        generate.resources = [stepper.lookup]
         return {"generate": generate}
 
     def generate(self, config, model, meta, primes):

@@ -1,0 +1,153 @@
+"""The character language model: seed example §6, stateful TBPTT, sampling, export, CLI."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gallery.cli import main
+from gallery.config import apply_overrides
+from gallery.runs import load_run
+from gallery.training import ResetRecurrentStates
+from tasks.charlm.config import CharLMConfig
+from tasks.charlm.model import CharStepper, build_model
+from tasks.charlm.task import chunk_batches, encode_text
+
+TINY = ["epochs=2", "units=32", "embedding_dim=8", "batch_size=4", "seq_length=20",
+        "sample_length=12", "learning_rate=0.01"]
+
+
+def config(*items, **changes):
+    return apply_overrides(CharLMConfig(), list(items) + [f"{k}={v}" for k, v in changes.items()])
+
+
+def test_hello_seed_example_6():
+    """seed_examples.md §6: after training on "hello", h→e, he→l, hel→l, hell→o."""
+    vocabulary = ["e", "h", "l", "o"]
+    cfg = config(units=16, embedding_dim=8, batch_size=1, learning_rate=0.05)
+    model = build_model(cfg, len(vocabulary))
+    core = model.get_layer("core")
+    core.compile(keras.optimizers.Adam(0.05),
+                 keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = encode_text("hell", vocabulary)[None]
+    y = encode_text("ello", vocabulary)[None]
+    core.fit(x, y, epochs=150, batch_size=1, verbose=0, callbacks=[ResetRecurrentStates()])
+    stepper = CharStepper(model, vocabulary)
+    logits, _ = stepper.run(tf.constant(x), stepper.zero_state(1))
+    predicted = stepper.decode(tf.argmax(logits, -1, output_type=tf.int32)).numpy()[0]
+    assert predicted.decode() == "ello"  # the same input "l" → "l", then "o"
+    greedy = stepper.generate(tf.constant(["h"]), 4, 0.0, 0).numpy()[0].decode()
+    assert greedy == "ello"
+
+
+def test_chunks_continue_each_stream():
+    ids = np.arange(1, 203, dtype=np.int32)  # 2 streams of 101: 10 chunks + 1 target
+    x, y = chunk_batches(ids, batch=2, length=10)
+    assert x.shape == y.shape == (10, 2, 10)
+    np.testing.assert_array_equal(y, x + 1)  # targets: the next character
+    np.testing.assert_array_equal(x[1, 0, 0], x[0, 0, -1] + 1)  # batch i+1 continues batch i
+    np.testing.assert_array_equal(x[0, 1, 0], 102)  # stream 1 starts halfway
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "elman"])
+def test_stateful_chunks_equal_one_pass_over_the_stream(cell):
+    """Carrying the state across chunks (TBPTT) computes what one long pass computes."""
+    cfg = config(cell=cell, units=12, embedding_dim=6, batch_size=2, num_layers=2)
+    model = build_model(cfg, 20)
+    core = model.get_layer("core")
+    stream = np.random.default_rng(0).integers(0, 21, (2, 40)).astype("int32")
+    ResetRecurrentStates().set_model(core)
+    reset = ResetRecurrentStates()
+    reset.set_model(core)
+    reset.on_epoch_begin(0)
+    chunked = np.concatenate([np.asarray(core(stream[:, i:i + 10])) for i in range(0, 40, 10)],
+                             axis=1)
+    stepper = CharStepper(model, [chr(65 + i) for i in range(20)])
+    whole, _ = stepper.run(tf.constant(stream), stepper.zero_state(2))
+    np.testing.assert_allclose(chunked, whole, atol=1e-5)
+    reset.on_epoch_begin(1)  # and a reset starts from zero again
+    np.testing.assert_allclose(core(stream[:, :10]), whole[:, :10], atol=1e-5)
+
+
+def write_text(path, chars=6000):
+    path.write_text(("def add(a, b):\n    return a + b\n\n" * 400)[:chars])
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("charlm")
+    args = ["train", "charlm", "--data", str(write_text(folder / "code.txt")),
+            "--out", str(folder / "run")]
+    for item in TINY:
+        args += ["--set", item]
+    assert main(args) == 0
+    return folder / "run"
+
+
+def test_run_folder_and_metrics(tiny_run):
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert 0 < metrics["bits_per_char"] < 3  # the text repeats: far below log2(V)
+    assert "temperature 0.5" in (tiny_run / "samples.txt").read_text()
+
+
+def test_sampling_is_seeded_and_temperature_zero_is_greedy(tiny_run):
+    task, cfg, model, meta = load_run(tiny_run)
+    a = task.generate(cfg, model, meta, ["def ", "ret"])
+    assert a == task.generate(cfg, model, meta, ["def ", "ret"])
+    assert all(len(t) == cfg.sample_length for t in a)
+    greedy = apply_overrides(cfg, ["temperature=0", "sample_length=30"])
+    text = task.generate(greedy, model, meta, ["def add(a, b):\n    return"])[0]
+    assert text.startswith(" a + b")  # learnt the repeated text
+
+
+def test_predict_cli_with_settings(tiny_run, capsys):
+    assert main(["predict", "charlm", "--model", str(tiny_run), "--set", "temperature=0",
+                 "--set", "sample_length=5", "def add", ""]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [len(r["text"]) for r in rows] == [5, 5] and rows[0]["temperature"] == 0.0
+
+
+SERVE = """
+import json, sys
+import tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+primes = tf.constant([b"def ", b"", "\\u263a\\u4e2d".encode(), b"\\xff\\xfe", b"x" * 10000])
+out = loaded.signatures["serving_default"](prime=primes)
+gen = loaded.signatures["generate"](prime=primes[:1], length=tf.constant(7),
+                                    temperature=tf.constant(0.0), seed=tf.constant(3))
+ours = any(m.startswith(("gallery", "tasks")) for m in sys.modules)
+print(json.dumps({"text": [t.decode("utf-8", "replace") for t in out["text"].numpy()],
+                  "greedy": gen["text"].numpy()[0].decode(), "ours": ours}))
+"""
+
+
+def test_export_generates_in_a_fresh_process(tiny_run, tmp_path):
+    out = tmp_path / "saved" / "charlm" / "1"
+    assert main(["export", "charlm", "--model", str(tiny_run), "--out", str(out)]) == 0
+    result = subprocess.run([sys.executable, "-c", SERVE, str(out)], capture_output=True,
+                            text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            cwd=pathlib.Path(out).anchor, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["ours"] is False
+    task, cfg, model, meta = load_run(tiny_run)
+    assert [len(t) for t in served["text"]] == [cfg.sample_length] * 5
+    assert served["text"][0] == task.generate(cfg, model, meta, ["def "])[0]
+    greedy = apply_overrides(cfg, ["temperature=0", "sample_length=7"])
+    assert served["greedy"] == task.generate(greedy, model, meta, ["def "])[0]
+
+
+def test_bad_text_files(tmp_path, capsys):
+    short = tmp_path / "short.txt"
+    short.write_text("too short")
+    for data in (short, tmp_path / "missing.txt", "tfds:imdb_reviews"):
+        assert main(["train", "charlm", "--data", str(data), "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("gallery: error:") and "\n" not in err

@@ -1,4 +1,4 @@
-"""The `gallery` command line: list | train | evaluate | predict | export | finetune | demo.
+"""The `gallery` command line: list, train, evaluate, predict, export, finetune, lesson, demo.
 
 Every problem with the user's input ends in one line on stderr and exit code 2.
 """
@@ -82,6 +82,18 @@ def cmd_finetune(args):
     return 0
 
 
+def cmd_lesson(args):
+    from lessons import LESSONS, run_lesson
+
+    if args.name == "list":
+        for name, summary in LESSONS.items():
+            print(f"{name:13s} {summary}")
+        return 0
+    run_lesson(args.name, out_dir=args.out, model=args.model, prime=args.prime,
+               temperature=args.temperature)
+    return 0
+
+
 def cmd_demo(args):
     from gallery.demo import run_demo
 
@@ -139,6 +151,15 @@ def build_parser():
     tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     tune.add_argument("--out", help="new run folder")
     tune.set_defaults(func=cmd_finetune)
+
+    lesson = sub.add_parser("lesson", help="run a lesson on how recurrent networks behave")
+    lesson.add_argument("name", help="a lesson name, or `list`")
+    lesson.add_argument("--out", help="folder for plots and results.json")
+    lesson.add_argument("--model", help="a trained charlm run (activations lesson)")
+    lesson.add_argument("--prime", help="text the charlm lesson continues (default 'def ')")
+    lesson.add_argument("--temperature", type=float,
+                        help="sampling temperature for the charlm lesson")
+    lesson.set_defaults(func=cmd_lesson)
 
     demo = sub.add_parser("demo", help="the main job: every task end to end, short profile")
     demo.add_argument("--tasks", nargs="*", help="only these tasks")

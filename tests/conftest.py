@@ -99,3 +99,27 @@ def write_caption_folder(folder, count=12, seed=0, dark_on_light=False):
         lines.append(f"img{i}.png\t{caption}")
     (folder / "captions.tsv").write_text("\n".join(lines) + "\n")
     return data
+
+
+TINY_CHARLM = ["epochs=2", "units=32", "embedding_dim=8", "batch_size=4", "seq_length=20",
+               "sample_length=12", "learning_rate=0.01"]
+
+
+def write_code_text(path, chars=6000):
+    """A small, very regular Python-like text for the character model."""
+    path.write_text(("def add(a, b):\n    return a + b\n\n" * 400)[:chars])
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_charlm_run(tmp_path_factory):
+    """A small character model trained through the CLI on a repetitive text file."""
+    from gallery.cli import main
+
+    folder = tmp_path_factory.mktemp("charlm")
+    args = ["train", "charlm", "--data", str(write_code_text(folder / "code.txt")),
+            "--out", str(folder / "run")]
+    for item in TINY_CHARLM:
+        args += ["--set", item]
+    assert main(args) == 0
+    return folder / "run"

@@ -19,9 +19,6 @@ from tasks.charlm.config import CharLMConfig
 from tasks.charlm.model import CharStepper, build_model
 from tasks.charlm.task import chunk_batches, encode_text
 
-TINY = ["epochs=2", "units=32", "embedding_dim=8", "batch_size=4", "seq_length=20",
-        "sample_length=12", "learning_rate=0.01"]
-
 
 def config(*items, **changes):
     return apply_overrides(CharLMConfig(), list(items) + [f"{k}={v}" for k, v in changes.items()])
@@ -75,20 +72,9 @@ def test_stateful_chunks_equal_one_pass_over_the_stream(cell):
     np.testing.assert_allclose(core(stream[:, :10]), whole[:, :10], atol=1e-5)
 
 
-def write_text(path, chars=6000):
-    path.write_text(("def add(a, b):\n    return a + b\n\n" * 400)[:chars])
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("charlm")
-    args = ["train", "charlm", "--data", str(write_text(folder / "code.txt")),
-            "--out", str(folder / "run")]
-    for item in TINY:
-        args += ["--set", item]
-    assert main(args) == 0
-    return folder / "run"
+@pytest.fixture
+def tiny_run(tiny_charlm_run):
+    return tiny_charlm_run
 
 
 def test_run_folder_and_metrics(tiny_run):

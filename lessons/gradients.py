@@ -121,6 +121,7 @@ def train_adding(clipnorm, epochs=6, seed=0):
 
 
 def run(out_dir, steps=200, epochs=6, seed=0, verbose=True):
+    keras.utils.set_random_seed(seed)  # the cells' initial weights
     x = tf.random.stateless_normal([32, steps, 16], seed=[seed, 0]) * INPUT_SCALE
     norms = {name: state_gradient_norms(cell, x, seed) for name, cell in cells(seed=seed).items()}
     t = np.arange(1, steps + 1)

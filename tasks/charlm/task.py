@@ -42,7 +42,7 @@ class CharLMTask(Task):
     metric = "bits_per_char"
     monitor = "val_loss"
     model_meta_keys = ("vocabulary",)
-    demo_overrides = ("epochs=1", "max_chars=60000", "units=64", "sample_length=60")
+    demo_overrides = ("epochs=3", "max_chars=200000", "units=128", "sample_length=60")
 
     def load_data(self, config, source=None):
         return load_charlm_data(source, config.max_chars)

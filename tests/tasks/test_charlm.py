@@ -137,3 +137,12 @@ def test_bad_text_files(tmp_path, capsys):
         assert main(["train", "charlm", "--data", str(data), "--out", str(tmp_path / "r")]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("gallery: error:") and "\n" not in err
+
+
+def test_finetune_on_new_text_lowers_its_bits_per_char(tiny_run, tmp_path):
+    text = tmp_path / "other.txt"
+    text.write_text(("while x < 10:\n    x += 1\n" * 400)[:6000])
+    assert main(["finetune", "charlm", "--from", str(tiny_run), "--data", str(text),
+                 "--out", str(tmp_path / "tuned"), "--set", "epochs=2"]) == 0
+    tuned = json.loads((tmp_path / "tuned" / "metrics.json").read_text())["finetune"]
+    assert tuned["validation_bits_per_char_after"] < tuned["validation_bits_per_char_before"]

@@ -1,12 +1,19 @@
-"""Training-step speed of the gallery's LSTM/GRU against Keras's built-in layers.
+"""Training-step speed of the gallery's LSTM/GRU against Keras's built-ins (and PyTorch).
 
-One training step = forward, backward and an Adam update, compiled with
-``tf.function``, float32, on the CPU. All models run in this process, in
-alternating rounds, and the script prints each model's median step time and the
-ratio ``keras_time / ours_time`` (above 1: ours is faster).
+One training step = forward, backward and an Adam update of a recurrent layer plus
+a Dense(1) head, float32, on the CPU, compiled with ``tf.function``. Every model
+runs in this process, in alternating rounds; the script prints each one's median
+step time, its speed relative to the Keras built-in (above 1: faster), and its
+achieved GFLOP/s against a large-matmul roofline measured in the same run.
 
-    python benchmarks/recurrent_speed.py [--batch 64 --steps 100 --features 128
-                                          --units 256 --rounds 7]
+Cases: B=64, T=100, D=128, H=256; the same with T=500; and a masked batch whose
+lengths are spread uniformly over 10–100 (padding masked with ``keras.layers.Masking``).
+Models: ``keras`` (``keras.layers.LSTM``/``GRU``), ``ours`` (``Recurrent`` with the
+fused loop and hand-written backward pass, ``gallery/layers/fused.py``),
+``ours, autodiff loop`` (``use_fused=False``: the projected loop differentiated by
+TensorFlow), and ``torch`` (``torch.nn.LSTM``/``GRU``, if PyTorch is installed).
+
+    python benchmarks/recurrent_speed.py [--rounds 7] [--cases base,long,masked]
 """
 
 import argparse
@@ -22,10 +29,13 @@ import tensorflow as tf  # noqa: E402
 
 from gallery.layers import GRUCell, LSTMCell, Recurrent  # noqa: E402
 
+GATES = {"LSTM": 4, "GRU": 3}
+
 
 def make_step(layer, x, y):
-    """A compiled training step for ``layer`` followed by a Dense(1) head."""
-    model = keras.Sequential([keras.Input(x.shape[1:]), layer, keras.layers.Dense(1)])
+    """A compiled training step for ``layer`` (after zero-padding masking) + Dense(1)."""
+    model = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Masking(0.0), layer,
+                              keras.layers.Dense(1)])
     optimizer = keras.optimizers.Adam(1e-3)
     optimizer.build(model.trainable_variables)
 
@@ -41,52 +51,118 @@ def make_step(layer, x, y):
     return step
 
 
+def make_torch_step(kind, x, y):
+    """The same step in PyTorch, or ``None`` when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count() or 1)
+    xt, yt = torch.from_numpy(np.asarray(x)), torch.from_numpy(np.asarray(y))
+    rnn = getattr(torch.nn, kind)(xt.shape[-1], 256 if kind else 0, batch_first=True)
+    head = torch.nn.Linear(rnn.hidden_size, 1)
+    params = list(rnn.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(params, 1e-3)
+
+    def step():
+        optimizer.zero_grad()
+        out, _ = rnn(xt)
+        loss = ((head(out[:, -1]) - yt) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+    step()
+    return step
+
+
 def time_step(step, repeats):
     start = time.perf_counter()
     for _ in range(repeats):
-        step()
+        result = step()
+        if isinstance(result, tf.Tensor):
+            result.numpy()
     return (time.perf_counter() - start) / repeats
+
+
+def roofline(size=2048, repeats=5):
+    """GFLOP/s of a large float32 matmul here (best of ``repeats``)."""
+    a = tf.random.normal([size, size])
+    b = tf.random.normal([size, size])
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    matmul().numpy()
+    best = min(time_step(matmul, 1) for _ in range(repeats))
+    return 2 * size ** 3 / best / 1e9
+
+
+def step_flops(kind, batch, steps, features, units):
+    """Matmul FLOPs of one training step: forward ``2·B·T·(D+H)·gH``, backward twice that."""
+    return 3 * 2 * batch * steps * (features + units) * GATES[kind] * units
+
+
+def make_case(name, batch, features, rng):
+    if name == "long":
+        steps, lengths = 500, None
+    elif name == "masked":
+        steps, lengths = 100, rng.integers(10, 101, batch)
+    else:
+        steps, lengths = 100, None
+    x = rng.normal(size=(batch, steps, features)).astype("float32")
+    if lengths is not None:
+        x[np.arange(steps)[None] >= lengths[:, None]] = 0.0
+    return x, lengths
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--features", type=int, default=128)
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=3, help="steps timed per round")
+    parser.add_argument("--cases", default="base,long,masked")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
-    x = tf.constant(rng.normal(size=(args.batch, args.steps, args.features)).astype("float32"))
-    y = tf.constant(rng.normal(size=(args.batch, 1)).astype("float32"))
     h = args.units
+    peak = roofline()
+    print(f"B={args.batch} D={args.features} H={h}; tf {tf.__version__}, keras "
+          f"{keras.__version__}; {args.rounds} alternating rounds of {args.repeats} steps; "
+          f"large-matmul roofline {peak:.0f} GFLOP/s")
 
-    def generic(cell):
+    def autodiff(cell):
         layer = Recurrent(cell)
-        layer.use_fast_path = False
+        layer.use_fused = False
         return layer
 
-    pairs = {
-        "LSTM": {"keras": lambda: keras.layers.LSTM(h), "ours": lambda: Recurrent(LSTMCell(h)),
-                 "ours, per-step projection": lambda: generic(LSTMCell(h))},
-        "GRU": {"keras": lambda: keras.layers.GRU(h), "ours": lambda: Recurrent(GRUCell(h)),
-                "ours, per-step projection": lambda: generic(GRUCell(h))},
-    }
-    print(f"B={args.batch} T={args.steps} D={args.features} H={h}; tf {tf.__version__}, "
-          f"keras {keras.__version__}; {args.rounds} alternating rounds of {args.repeats} steps")
-    for name, makers in pairs.items():
-        steps = {label: make_step(make(), x, y) for label, make in makers.items()}
-        times = {label: [] for label in steps}
-        for _ in range(args.rounds):
-            for label, step in steps.items():
-                times[label].append(time_step(step, args.repeats))
-        reference = statistics.median(times["keras"])
-        for label, samples in times.items():
-            median = statistics.median(samples)
-            print(f"{name:5s} {label:27s} {median * 1e3:8.1f} ms/step   "
-                  f"speed vs keras.layers.{name}: {reference / median:.2f}x")
+    for case in args.cases.split(","):
+        x_np, lengths = make_case(case, args.batch, args.features, rng)
+        x = tf.constant(x_np)
+        y = tf.constant(rng.normal(size=(args.batch, 1)).astype("float32"))
+        steps = x.shape[1]
+        for kind, cell in (("LSTM", LSTMCell), ("GRU", GRUCell)):
+            makers = {"keras": lambda: getattr(keras.layers, kind)(h),
+                      "ours": lambda: Recurrent(cell(h)),
+                      "ours, autodiff loop": lambda: autodiff(cell(h))}
+            runs = {label: make_step(make(), x, y) for label, make in makers.items()}
+            if lengths is None:
+                torch_step = make_torch_step(kind, x_np, y.numpy())
+                if torch_step is not None:
+                    runs["torch"] = torch_step
+            times = {label: [] for label in runs}
+            for _ in range(args.rounds):
+                for label, step in runs.items():
+                    times[label].append(time_step(step, args.repeats))
+            reference = statistics.median(times["keras"])
+            flops = step_flops(kind, args.batch, steps, args.features, h)
+            label_case = {"base": "T=100", "long": "T=500", "masked": "T=100, lengths 10-100"}
+            for label, samples in times.items():
+                median = statistics.median(samples)
+                gflops = flops / median / 1e9
+                print(f"{kind:4s} {label_case[case]:22s} {label:20s} {median * 1e3:8.1f} ms/step"
+                      f"  {reference / median:5.2f}x vs keras  {gflops:6.1f} GFLOP/s"
+                      f" ({gflops / peak:4.0%} of roofline)", flush=True)
+            if lengths is None and "torch" not in runs:
+                print(f"{kind:4s} {label_case[case]:22s} torch                 not installed "
+                      "(pip install torch to compare)")
 
 
 if __name__ == "__main__":

@@ -16,12 +16,14 @@ Cells that are not gallery cells (e.g. Keras's own) run through ``RNN``'s loop.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 from keras.src import (
     backend,  # backend.rnn: the symbolic time loop keras.layers.RNN uses
     tree,
 )
 
+from gallery.layers import fused
 from gallery.layers.cells import RecurrentCell
 
 
@@ -62,6 +64,10 @@ class Recurrent(keras.layers.RNN):
     #: Use the projected, layer-by-layer loop for gallery cells. Set to ``False`` on
     #: an instance to force the generic per-step loop (used by the parity tests).
     use_fast_path = True
+    #: On the fast path, run LSTM/GRU/Elman cells with the fused loop and its
+    #: hand-written backward pass (``gallery/layers/fused.py``). ``False``: autodiff
+    #: through the projected loop (kept for the benchmark's before/after).
+    use_fused = True
 
     @property
     def cells(self):
@@ -126,6 +132,13 @@ class Recurrent(keras.layers.RNN):
             shape = ops.shape(x)
             x = keras.random.dropout(x, cell.dropout, noise_shape=(1, shape[1], shape[2]),
                                      seed=cell.seed_generator)
+        algebra = fused.algebra_for(cell) if self.use_fast_path and self.use_fused else None
+        if algebra is not None:
+            outputs, new_states = fused.fused_loop(
+                algebra, cell.project_inputs(x), list(states),
+                tf.convert_to_tensor(cell.recurrent_kernel), mask=mask,
+                zero_output_for_mask=zero_output_for_mask, training=bool(training))
+            return outputs[-1], outputs, new_states
         if self.use_fast_path:
             inputs, step = cell.project_inputs(x), cell.step_projected
         else:

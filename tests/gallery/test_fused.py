@@ -1,0 +1,75 @@
+"""The fused loop (hand-written backward pass, XLA in training) against autodiff and Keras."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gallery.layers import ElmanCell, GRUCell, LSTMCell, Recurrent
+from gallery.layers.fused import algebra_for
+
+CELLS = {
+    "lstm": (lambda: LSTMCell(6), keras.layers.LSTMCell),
+    "gru": (lambda: GRUCell(6), keras.layers.GRUCell),
+    "elman_tanh": (lambda: ElmanCell(6), keras.layers.SimpleRNNCell),
+    "elman_relu": (lambda: ElmanCell(6, activation="relu"),
+                   lambda n: keras.layers.SimpleRNNCell(n, activation="relu")),
+}
+X = tf.constant(np.random.default_rng(0).normal(size=(3, 9, 5)).astype("float32"))
+MASK = tf.constant(np.arange(9)[None] < np.array([9, 5, 2])[:, None])
+
+
+def outputs_and_grads(layer, training, mask, fused):
+    for sub in [layer] + list(getattr(layer, "_layers", [])) + \
+            [getattr(layer, n, None) for n in ("forward_layer", "backward_layer")]:
+        if isinstance(sub, Recurrent):
+            sub.use_fused = fused
+    with tf.GradientTape() as tape:
+        out = layer(X, mask=mask, training=training)
+        flat = tf.nest.flatten(out)
+        loss = sum(tf.reduce_sum(o * (k + 1.0)) for k, o in enumerate(flat))
+    return flat, tape.gradient(loss, layer.trainable_variables)
+
+
+def assert_close(a, b):
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["plain", "xla"])
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("name", list(CELLS))
+@pytest.mark.parametrize("shape", ["stack2_backwards", "bidirectional"])
+def test_fused_equals_autodiff_loop(name, masked, training, shape):
+    keras.utils.set_random_seed(3)
+    make = CELLS[name][0]
+    if shape == "bidirectional":
+        layer = keras.layers.Bidirectional(Recurrent(make(), return_sequences=True))
+    else:
+        layer = Recurrent([make(), make()], return_sequences=True, return_state=True,
+                          go_backwards=True)
+    mask = MASK if masked else None
+    assert_close(*[outputs_and_grads(layer, training, mask, fused)[0] for fused in (True, False)])
+    assert_close(*[outputs_and_grads(layer, training, mask, fused)[1] for fused in (True, False)])
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_fused_gradients_equal_keras_builtins(name):
+    keras.utils.set_random_seed(4)
+    ours_cell, keras_cell = CELLS[name]
+    ours = Recurrent(ours_cell(), return_sequences=True)
+    theirs = keras.layers.RNN(keras_cell(6), return_sequences=True)
+    ours(X), theirs(X)
+    theirs.set_weights(ours.get_weights())
+    a, ga = outputs_and_grads(ours, True, MASK, True)
+    with tf.GradientTape() as tape:
+        b = theirs(X, mask=MASK, training=True)
+        loss = tf.reduce_sum(b)
+    gb = tape.gradient(loss, theirs.trainable_variables)
+    assert_close(a, [b])
+    assert_close(ga, gb)
+
+
+def test_the_original_gru_form_uses_the_generic_loop():
+    assert algebra_for(GRUCell(4, reset_after=False)) is None
+    assert algebra_for(GRUCell(4)) is not None

@@ -17,7 +17,19 @@ from gallery.errors import GalleryError
 
 
 def write_json(path, value):
-    pathlib.Path(path).write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    """Write ``value`` as JSON to a temporary name and rename it: never half a file."""
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def save_model(model, path):
+    """``model.save`` to a temporary name beside ``path``, then rename (atomic)."""
+    path = pathlib.Path(path)
+    tmp = path.with_name(f".tmp-{path.name}")  # keeps the .keras suffix Keras requires
+    model.save(tmp)
+    os.replace(tmp, path)
 
 
 def read_json(path):

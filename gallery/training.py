@@ -23,7 +23,7 @@ from gallery.checkpointing import STATE, EpochCheckpoint, fingerprint, read_stat
 from gallery.data.epochs import EpochClock, EpochClockCallback
 from gallery.distribute import work_around_multiworker_build, worker_role
 from gallery.errors import GalleryError
-from gallery.runs import prepare_run_folder, write_json
+from gallery.runs import prepare_run_folder, save_model, write_json
 
 
 def seed_everything(seed):
@@ -190,7 +190,7 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
     metrics.update(train_seconds=round(seconds, 1), epochs_run=len(history.get("loss", [])))
     if stopped:
         metrics["stopped"] = stopped
-    model.save(out_dir / "model.keras")
+    save_model(model, out_dir / "model.keras")
     write_json(out_dir / "config.json", dataclasses.asdict(config))
     write_json(out_dir / "meta.json", meta)
     write_json(out_dir / "metrics.json", metrics)

@@ -226,3 +226,14 @@ def test_export_killed_midway_leaves_no_version_folder(tmp_path, tiny_sentiment_
     assert not list(target.parent.glob(".1-*"))  # the killed export's staging is cleaned up
     again = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True)
     assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+def test_run_folder_files_are_written_atomically(tmp_path):
+    from gallery.runs import read_json, save_model, write_json
+
+    write_json(tmp_path / "metrics.json", {"a": 1})
+    inputs = keras.Input((2,))
+    save_model(keras.Model(inputs, keras.layers.Dense(1)(inputs)), tmp_path / "model.keras")
+    assert read_json(tmp_path / "metrics.json") == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "model.keras"]
+    assert keras.models.load_model(tmp_path / "model.keras").count_params() == 3

@@ -27,15 +27,22 @@ class TrainConfig:
     ema: float = 0.0              # keep an exponential moving average of the weights with
                                   # this momentum (e.g. 0.99) and use it; 0 disables
 
-    def validate(self):
-        """Raise ``GalleryError`` on values no model can use."""
-        for name in ("epochs", "batch_size", "units"):
+    def require_positive(self, *names):
+        """``GalleryError`` unless every named setting is > 0."""
+        for name in names:
             if getattr(self, name) <= 0:
                 raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise GalleryError(f"setting learning_rate must be positive, got {self.learning_rate}")
-        if not 0.0 <= self.ema < 1.0:
-            raise GalleryError(f"setting ema must be in [0, 1), got {self.ema}")
+
+    def require_fraction(self, *names):
+        """``GalleryError`` unless every named setting is in [0, 1)."""
+        for name in names:
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise GalleryError(f"setting {name} must be in [0, 1), got {getattr(self, name)}")
+
+    def validate(self):
+        """Raise ``GalleryError`` on values no model can use."""
+        self.require_positive("epochs", "batch_size", "units", "learning_rate")
+        self.require_fraction("ema")
         if self.cell not in ("lstm", "gru", "elman"):
             raise GalleryError(f"setting cell must be lstm, gru or elman, got {self.cell!r}")
         return self

@@ -31,12 +31,10 @@ class CaptioningConfig(TrainConfig):
 
     def validate(self):
         super().validate()
-        for name in ("train_images", "val_images", "test_images", "height", "width",
-                     "max_digits", "max_words", "beam_width", "filters", "embedding_dim"):
-            if getattr(self, name) <= 0:
-                raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
+        self.require_positive("train_images", "val_images", "test_images", "height", "width",
+                              "max_digits", "max_words", "beam_width", "filters",
+                              "embedding_dim")
+        self.require_fraction("dropout")
         if self.height < 8 or self.width < 8:
             raise GalleryError("settings height and width must be at least 8 pixels")
-        if not 0 <= self.dropout < 1:
-            raise GalleryError(f"setting dropout must be in [0, 1), got {self.dropout}")
         return self

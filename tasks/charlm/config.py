@@ -26,11 +26,8 @@ class CharLMConfig(TrainConfig):
 
     def validate(self):
         super().validate()
-        for name in ("seq_length", "num_layers", "embedding_dim", "max_chars"):
-            if getattr(self, name) <= 0:
-                raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
+        self.require_positive("seq_length", "num_layers", "embedding_dim", "max_chars")
+        self.require_fraction("dropout")
         if self.sample_length < 0 or self.temperature < 0:
             raise GalleryError("settings sample_length and temperature must be >= 0")
-        if not 0 <= self.dropout < 1:
-            raise GalleryError(f"setting dropout must be in [0, 1), got {self.dropout}")
         return self

@@ -32,15 +32,12 @@ class SentimentConfig(TrainConfig):
         super().validate()
         if self.pooling not in ("max", "mean", "last"):
             raise GalleryError(f"setting pooling must be max, mean or last, got {self.pooling!r}")
-        if not 0 <= self.dropout < 1:
-            raise GalleryError(f"setting dropout must be in [0, 1), got {self.dropout}")
+        self.require_fraction("dropout")
         if self.embedding_dim < 0:
             raise GalleryError(f"setting embedding_dim must be 0 or more, got {self.embedding_dim}")
         if not (self.embedding_dim or self.pretrained or self.lexicon):
             raise GalleryError("no word features: set embedding_dim > 0, pretrained or lexicon")
-        for name in ("num_layers", "max_length", "ensemble"):
-            if getattr(self, name) <= 0:
-                raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
+        self.require_positive("num_layers", "max_length", "ensemble")
         if self.max_tokens < 3:
             raise GalleryError(f"setting max_tokens must be at least 3, got {self.max_tokens}")
         self.boundaries()

@@ -1,5 +1,6 @@
-"""Sequence metrics shared by the tasks: exact match and corpus BLEU (sacrebleu)."""
+"""Metrics shared by the tasks: exact match, corpus BLEU (sacrebleu), per-frame scores."""
 
+import numpy as np
 import sacrebleu
 
 
@@ -14,3 +15,58 @@ def exact_match(hypotheses, references):
 def corpus_bleu(hypotheses, references):
     """sacreBLEU with its default tokenization, one reference per hypothesis (0–100)."""
     return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
+
+
+# -- per-frame labelling (frame tagging) ------------------------------------------------
+def confusion_matrix(true, predicted, classes):
+    """``(classes, classes)`` counts; rows are true labels, columns predictions."""
+    matrix = np.zeros((classes, classes), np.int64)
+    np.add.at(matrix, (np.asarray(true), np.asarray(predicted)), 1)
+    return matrix
+
+
+def macro_f1(matrix):
+    """Mean over classes of F1 from a confusion matrix (classes never seen nor predicted
+    are left out)."""
+    matrix = np.asarray(matrix, np.float64)
+    tp = np.diag(matrix)
+    support, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    present = (support + predicted) > 0
+    f1 = np.where(present, 2 * tp / np.maximum(support + predicted, 1), 0.0)
+    return float(f1[present].mean()) if present.any() else 0.0
+
+
+def segments(labels):
+    """Runs of equal labels: ``[(label, start, end_exclusive), ...]``."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return []
+    cuts = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    starts = np.concatenate([[0], cuts])
+    ends = np.concatenate([cuts, [labels.size]])
+    return [(int(labels[s]), int(s), int(e)) for s, e in zip(starts, ends)]
+
+
+def segmental_f1(true, predicted, iou=0.5):
+    """F1 of predicted segments against true ones (Lea et al. 2017).
+
+    A predicted segment is a hit when it overlaps a not-yet-matched true segment of
+    the same label with intersection-over-union ``>= iou``.
+    """
+    truth, found = segments(true), segments(predicted)
+    used, hits = set(), 0
+    for label, start, end in found:
+        best, best_iou = None, 0.0
+        for k, (t_label, t_start, t_end) in enumerate(truth):
+            if t_label != label or k in used:
+                continue
+            inter = max(0, min(end, t_end) - max(start, t_start))
+            union = max(end, t_end) - min(start, t_start)
+            if inter / union > best_iou:
+                best, best_iou = k, inter / union
+        if best is not None and best_iou >= iou:
+            used.add(best)
+            hits += 1
+    precision = hits / max(len(found), 1)
+    recall = hits / max(len(truth), 1)
+    return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)

@@ -23,3 +23,19 @@ def training_curves(history, path, title=""):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def label_timelines(pairs, names, path):
+    """One strip per stream: true labels above, predicted below, one colour per label."""
+    fig, axes = plt.subplots(len(pairs), 1, figsize=(12, 1.3 * len(pairs) + 0.6), squeeze=False)
+    cmap = plt.get_cmap("tab10", max(len(names), 1))
+    for ax, (true, predicted) in zip(axes[:, 0], pairs):
+        ax.imshow([true, predicted], aspect="auto", cmap=cmap, vmin=-0.5,
+                  vmax=len(names) - 0.5, interpolation="nearest")
+        ax.set_yticks([0, 1], ["true", "predicted"])
+    axes[-1, 0].set_xlabel("step")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i)) for i in range(len(names))]
+    fig.legend(handles, names, loc="upper center", ncol=len(names), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -9,6 +9,7 @@ TASKS = {
     "sentiment": "tasks.sentiment.task:SentimentTask",
     "captioning": "tasks.captioning.task:CaptioningTask",
     "charlm": "tasks.charlm.task:CharLMTask",
+    "frame_tagging": "tasks.frame_tagging.task:FrameTaggingTask",
 }
 
 

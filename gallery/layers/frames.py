@@ -1,0 +1,50 @@
+"""Layers for streams of frames: raw sensor frames in, normalised frames and a mask out."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="gallery")
+class FrameNormalizer(keras.layers.Layer):
+    """``(frames (B, T, C) float, lengths (B,) int)`` → ``(normalised (B, T, C), mask (B, T))``.
+
+    ``(x − mean) / std`` per channel with the training statistics (fixed, saved in the
+    config). Values that are NaN or ±inf become 0 after normalising, i.e. the channel
+    mean: a defined answer for a broken sensor reading. ``lengths`` are clipped to
+    ``[0, T]``; steps at or beyond a stream's length are masked and zeroed.
+    """
+
+    def __init__(self, mean, std, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = [float(v) for v in mean]
+        self.std = [float(v) for v in std]
+
+    def call(self, frames, lengths):
+        frames = ops.cast(frames, "float32")
+        x = (frames - ops.array(self.mean)) / ops.array(self.std)
+        x = ops.where(ops.isfinite(x), x, ops.zeros_like(x))
+        steps = ops.shape(frames)[1]
+        lengths = ops.clip(ops.cast(lengths, "int32"), 0, steps)
+        mask = ops.arange(steps)[None, :] < lengths[:, None]
+        return x * ops.cast(mask, x.dtype)[:, :, None], mask
+
+    def compute_output_spec(self, frames, lengths):
+        return (keras.KerasTensor(frames.shape, "float32"),
+                keras.KerasTensor(frames.shape[:2], "bool"))
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "std": self.std}
+
+
+@keras.saving.register_keras_serializable(package="gallery")
+class WithMask(keras.layers.Layer):
+    """``[x (B, T, D), mask (B, T) bool]`` → ``x`` carrying ``mask`` as its Keras mask."""
+
+    def call(self, inputs):
+        return inputs[0]
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.cast(inputs[1], "bool")
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs[0].shape, inputs[0].dtype)

@@ -1,0 +1,36 @@
+"""Settings of the frame-tagging task; each can be changed with ``--set key=value``."""
+
+import dataclasses
+
+from gallery.config import TrainConfig
+from gallery.errors import GalleryError
+
+
+@dataclasses.dataclass
+class FrameTaggingConfig(TrainConfig):
+    epochs: int = 40
+    batch_size: int = 16          # streams per batch
+    learning_rate: float = 3e-3
+    patience: int = 6
+    cell: str = "lstm"
+    units: int = 64               # per direction
+    num_layers: int = 2
+    bidirectional: bool = True    # false: a causal model (each label sees only the past)
+    frame_units: int = 64         # per-frame encoder (Dense) width
+    dropout: float = 0.2
+    train_streams: int = 400      # streams stitched from the training recordings
+    val_streams: int = 80
+    test_streams: int = 200       # stitched from the test recordings only
+    min_length: int = 200         # steps per stream
+    max_length: int = 400
+    min_crop: int = 40            # steps taken from one recording
+    max_crop: int = 100
+
+    def validate(self):
+        super().validate()
+        self.require_positive("num_layers", "frame_units", "train_streams", "val_streams",
+                              "test_streams", "min_length", "min_crop")
+        self.require_fraction("dropout")
+        if self.max_length < self.min_length or self.max_crop < self.min_crop:
+            raise GalleryError("settings max_length/max_crop must be >= min_length/min_crop")
+        return self

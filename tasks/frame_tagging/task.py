@@ -1,0 +1,177 @@
+"""Frame tagging (synced many-to-many): one label for every frame of a stream."""
+
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gallery import plots
+from gallery.data.epochs import EpochClock
+from gallery.errors import GalleryError
+from gallery.metrics import confusion_matrix, macro_f1, segmental_f1, segments
+from tasks.base import Task
+from tasks.frame_tagging.config import FrameTaggingConfig
+from tasks.frame_tagging.data import load_frame_data
+from tasks.frame_tagging.model import build_model
+
+
+def pad_streams(frames, channels):
+    """A list of ``(T_i, C)`` arrays → ``(B, T_max, C)`` zero-padded and lengths ``(B,)``."""
+    lengths = np.array([len(f) for f in frames], np.int32)
+    out = np.zeros((len(frames), max(int(lengths.max(initial=0)), 1), channels), np.float32)
+    for row, f in enumerate(frames):
+        out[row, :len(f)] = f
+    return out, lengths
+
+
+def read_stream_file(path, channels):
+    """A stream file → ``(T, C)`` float32. ``.npy``: an array ``(T, C)``. ``.csv``: one
+    frame per line, ``C`` numbers; a header line is skipped; empty fields are NaN
+    (served as the channel mean)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise GalleryError(f"stream file {path} does not exist")
+    if path.suffix == ".npy":
+        try:
+            frames = np.load(path, allow_pickle=False)
+        except ValueError as error:
+            raise GalleryError(f"cannot read {path}: {error}") from None
+    else:
+        rows = []
+        for number, line in enumerate(path.read_text(errors="replace").splitlines()):
+            if not line.strip():
+                continue
+            fields = line.replace(";", ",").split(",")
+            try:
+                rows.append([float(v) if v.strip() else np.nan for v in fields])
+            except ValueError:
+                if number == 0 and not rows:
+                    continue  # a header
+                raise GalleryError(f"{path}:{number + 1}: not a row of numbers") from None
+        frames = np.array(rows, np.float32) if rows else np.zeros((0, channels), np.float32)
+    frames = np.asarray(frames, np.float32)
+    if frames.ndim != 2 or frames.shape[1] != channels:
+        raise GalleryError(f"{path}: expected frames of {channels} channels (T, {channels}), "
+                           f"got shape {frames.shape}")
+    return frames
+
+
+class FrameTaggingTask(Task):
+    name = "frame_tagging"
+    summary = "synced many-to-many: sensor stream → one activity label per step"
+    config_class = FrameTaggingConfig
+    metric = "accuracy"
+    monitor = "val_loss"
+    model_meta_keys = ("labels", "channels", "mean", "std")
+    demo_overrides = ("epochs=4", "train_streams=120", "val_streams=20", "test_streams=40")
+
+    def load_data(self, config, source=None):
+        return load_frame_data(config, source)
+
+    def build_model(self, config, splits):
+        return build_model(config, splits.meta)
+
+    # -- training batches ---------------------------------------------------------------
+    def _normalised(self, frames, meta):
+        x = (frames - np.array(meta["mean"], np.float32)) / np.array(meta["std"], np.float32)
+        return np.where(np.isfinite(x), x, 0.0).astype(np.float32)
+
+    def _batches(self, streams, meta, batch_size, order):
+        channels = meta["channels"]
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            x, lengths = pad_streams([streams.frames[i] for i in index], channels)
+            mask = np.arange(x.shape[1])[None] < lengths[:, None]
+            y = np.zeros(mask.shape, np.int32)
+            for row, i in enumerate(index):
+                y[row, :lengths[row]] = streams.labels[i]
+            yield (self._normalised(x, meta) * mask[..., None], mask), y, \
+                mask.astype(np.float32)
+
+    def datasets(self, config, model, splits, clock=None):
+        clock = clock or EpochClock()
+        meta, channels = splits.meta, splits.meta["channels"]
+        signature = ((tf.TensorSpec((None, None, channels), tf.float32),
+                      tf.TensorSpec((None, None), tf.bool)),
+                     tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.float32))
+
+        def train():
+            order = np.random.default_rng([config.seed, clock.next_pass()]).permutation(
+                len(splits.train))
+            yield from self._batches(splits.train, meta, config.batch_size, order)
+
+        def validation():
+            yield from self._batches(splits.validation, meta, config.batch_size,
+                                     np.arange(len(splits.validation)))
+        return tuple(tf.data.Dataset.from_generator(g, output_signature=signature).prefetch(2)
+                     for g in (train, validation))
+
+    def compile_core(self, config, core, optimizer):
+        core.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                     weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+    # -- evaluation -----------------------------------------------------------------------
+    def label_streams(self, model, frames_list, channels, batch_size=32):
+        """Per-frame class ids for each stream (``(T_i,)`` arrays)."""
+        out = []
+        for start in range(0, len(frames_list), batch_size):
+            chunk = frames_list[start:start + batch_size]
+            x, lengths = pad_streams(chunk, channels)
+            probabilities = np.asarray(model([tf.constant(x), tf.constant(lengths)],
+                                             training=False))
+            out += [probabilities[i, :n].argmax(-1) for i, n in enumerate(lengths)]
+        return out
+
+    def evaluate(self, config, model, data, meta):
+        predicted = self.label_streams(model, data.frames, meta["channels"])
+        true = np.concatenate(data.labels)
+        flat = np.concatenate(predicted)
+        matrix = confusion_matrix(true, flat, len(meta["labels"]))
+        return {"accuracy": float((true == flat).mean()), "macro_f1": macro_f1(matrix),
+                "segmental_f1_iou50": float(np.mean([segmental_f1(t, p) for t, p in
+                                                     zip(data.labels, predicted)])),
+                "confusion_matrix": matrix.tolist(), "frames": int(true.size),
+                "streams": len(data)}
+
+    def after_training(self, config, model, splits, run_dir):
+        """``timeline.png``: true and predicted labels of a few test streams."""
+        streams = splits.test.frames[:4]
+        predicted = self.label_streams(model, streams, splits.meta["channels"])
+        plots.label_timelines([(t, p) for t, p in zip(splits.test.labels[:4], predicted)],
+                              splits.meta["labels"], run_dir / "timeline.png")
+
+    # -- serving and prediction ----------------------------------------------------------
+    def serving_function(self, config, model, meta):
+        names = tf.constant(meta["labels"])
+
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, None, meta["channels"]], tf.float32, name="frames"),
+            tf.TensorSpec([None], tf.int32, name="lengths")])
+        def serve(frames, lengths):
+            probabilities = model([frames, lengths], training=False)
+            valid = tf.sequence_mask(tf.clip_by_value(lengths, 0, tf.shape(frames)[1]),
+                                     tf.shape(frames)[1])
+            labels = tf.gather(names, tf.argmax(probabilities, axis=-1))
+            return {"labels": tf.where(valid, labels, ""), "probabilities": probabilities}
+        return serve
+
+    def predict(self, config, model, meta, inputs):
+        frames = [read_stream_file(path, meta["channels"]) for path in inputs]
+        rows = []
+        for path, f, ids in zip(inputs, frames, self.label_streams(model, frames,
+                                                                     meta["channels"])):
+            rows.append({"file": str(path), "frames": int(len(f)),
+                         "segments": [[meta["labels"][k], s, e] for k, s, e in segments(ids)]})
+        return rows
+
+    def demo_request(self, splits):
+        x, lengths = pad_streams(splits.test.frames[:2], splits.meta["channels"])
+        return {"frames": tf.constant(x), "lengths": tf.constant(lengths)}
+
+    def describe_response(self, request, response):
+        for labels, n in zip(response["labels"].numpy(), request["lengths"].numpy()):
+            names = [v.decode() for v in labels[:n]]
+            ids = np.unique(names, return_inverse=True)[1]
+            runs = [f"{names[s]} {s}-{e}" for _, s, e in segments(ids)]
+            yield f"{n} frames: " + ", ".join(runs[:6]) + (" ..." if len(runs) > 6 else "")

@@ -1,0 +1,177 @@
+"""Frame tagging: data, metrics, masking, the causal option, export, CLI and bad input."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gallery.cli import main
+from gallery.config import apply_overrides
+from gallery.metrics import confusion_matrix, macro_f1, segmental_f1, segments
+from gallery.runs import load_run
+from tasks.frame_tagging.config import FrameTaggingConfig
+from tasks.frame_tagging.data import basic_motions, load_motions, stitch
+from tasks.frame_tagging.model import build_model
+
+TINY = ["epochs=5", "learning_rate=0.01", "train_streams=40", "val_streams=8", "test_streams=8", "units=16",
+        "frame_units=16", "num_layers=1", "min_length=60", "max_length=120"]
+
+
+def config(*items):
+    return apply_overrides(FrameTaggingConfig(), list(items))
+
+
+def test_basic_motions_recordings():
+    x, labels = basic_motions("TRAIN")
+    assert x.shape == (40, 100, 6) and np.isfinite(x).all()
+    assert sorted(set(labels)) == ["Badminton", "Running", "Standing", "Walking"]
+    assert all(labels.count(k) == 10 for k in set(labels))
+
+
+def test_streams_are_stitched_from_crops_of_changing_activity():
+    x, labels = basic_motions("TEST")
+    ids = np.array([sorted(set(labels)).index(k) for k in labels])
+    cfg = config()
+    streams = stitch(x, ids, 20, seed=5, config=cfg)
+    again = stitch(x, ids, 20, seed=5, config=cfg)
+    rows = {tuple(r) for r in x.reshape(-1, 6).round(6)}
+    for frames, tags, f2 in zip(streams.frames, streams.labels, again.frames):
+        assert cfg.min_length <= len(frames) <= cfg.max_length
+        np.testing.assert_array_equal(frames, f2)  # deterministic
+        assert all(tuple(r) in rows for r in frames.round(6))  # only these recordings
+        runs = segments(tags)
+        assert all(a[0] != b[0] for a, b in zip(runs, runs[1:]))  # activity changes
+        assert all(e - s >= cfg.min_crop for _, s, e in runs[:-1])
+
+
+def test_validation_recordings_are_held_out():
+    splits = load_motions(config("train_streams=30", "val_streams=10", "test_streams=5"))
+    train_rows = {tuple(r) for f in splits.train.frames for r in f.round(6)}
+    val_rows = {tuple(r) for f in splits.validation.frames for r in f.round(6)}
+    assert not train_rows & val_rows
+
+
+def test_segment_metrics_by_hand():
+    assert segments([0, 0, 1, 1, 1, 0]) == [(0, 0, 2), (1, 2, 5), (0, 5, 6)]
+    assert segments([]) == []
+    assert segmental_f1([0, 0, 1, 1], [0, 0, 1, 1]) == 1.0
+    # Predicted: 0 for 3 steps (IoU 2/3 with the first true run), then 1 for 1 step
+    # (IoU 1/2 with the second): both hits at IoU 0.5.
+    assert segmental_f1([0, 0, 1, 1], [0, 0, 0, 1]) == 1.0
+    assert segmental_f1([0, 0, 0, 0, 1, 1, 1, 1], [0, 1, 0, 1, 0, 1, 0, 1]) == 0.0
+    matrix = confusion_matrix([0, 0, 1, 1], [0, 1, 1, 1], 3)
+    assert matrix.tolist() == [[1, 1, 0], [0, 2, 0], [0, 0, 0]]
+    assert macro_f1(matrix) == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+def small_model(*items):
+    meta = {"labels": ["a", "b", "c"], "channels": 6, "mean": [0.0] * 6, "std": [1.0] * 6}
+    return build_model(config("units=8", "frame_units=8", *items), meta)
+
+
+def test_padding_changes_no_prediction():
+    model = small_model()
+    rng = np.random.default_rng(0)
+    short, long = rng.normal(size=(30, 6)), rng.normal(size=(50, 6))
+    batch = np.zeros((2, 50, 6), np.float32)
+    batch[0, :30], batch[1] = short, long
+    batch[0, 30:] = 99.0  # whatever sits in the padding
+    together = np.asarray(model([batch, np.array([30, 50])]))
+    alone = np.asarray(model([short[None].astype("float32"), np.array([30])]))
+    np.testing.assert_allclose(together[0, :30], alone[0], atol=1e-5)
+
+
+def test_causal_model_does_not_look_ahead():
+    model = small_model("bidirectional=false")
+    stream = np.random.default_rng(1).normal(size=(1, 40, 6)).astype("float32")
+    whole = np.asarray(model([stream, np.array([40])]))
+    prefix = np.asarray(model([stream[:, :25], np.array([25])]))
+    np.testing.assert_allclose(whole[0, :25], prefix[0], atol=1e-5)
+
+
+def test_bad_values_and_lengths_have_defined_outputs():
+    model = small_model()
+    x = np.random.default_rng(2).normal(size=(3, 20, 6)).astype("float32")
+    x[0, 3, 2], x[0, 5, 0], x[1, 1, 1] = np.nan, np.inf, -np.inf
+    out = np.asarray(model([x, np.array([20, 0, 500])]))  # zero length, length > T
+    assert np.isfinite(out).all() and out.shape == (3, 20, 3)
+    long = np.random.default_rng(3).normal(size=(1, 5000, 6)).astype("float32")
+    assert np.asarray(model([long, np.array([5000])])).shape == (1, 5000, 3)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("frames") / "run"
+    args = ["train", "frame_tagging", "--out", str(run)]
+    for item in TINY:
+        args += ["--set", item]
+    assert main(args) == 0
+    return run
+
+
+def test_run_folder_metrics_and_timeline(tiny_run):
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert {"accuracy", "macro_f1", "segmental_f1_iou50", "confusion_matrix"} <= set(metrics)
+    assert np.sum(metrics["confusion_matrix"]) == metrics["frames"]
+    assert metrics["accuracy"] > 0.5  # four classes: chance is 0.25
+    assert (tiny_run / "timeline.png").stat().st_size > 5_000
+
+
+SERVE = """
+import json, sys
+import numpy as np, tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+x = np.asarray(json.loads(sys.stdin.read()), np.float32)
+out = serve(frames=tf.constant(x), lengths=tf.constant([x.shape[1], 10], tf.int32))
+ours = any(m.startswith(("gallery", "tasks")) for m in sys.modules)
+print(json.dumps({"labels": [[v.decode() for v in row] for row in out["labels"].numpy()],
+                  "probabilities": out["probabilities"].numpy().tolist(), "ours": ours}))
+"""
+
+
+def test_export_serves_frames_in_a_fresh_process(tiny_run, tmp_path):
+    out = tmp_path / "saved" / "frame_tagging" / "1"
+    assert main(["export", "frame_tagging", "--model", str(tiny_run), "--out", str(out)]) == 0
+    _, _, model, meta = load_run(tiny_run)
+    x = np.random.default_rng(4).normal(size=(2, 30, 6)).astype("float32")
+    result = subprocess.run([sys.executable, "-c", SERVE, str(out)], input=json.dumps(x.tolist()),
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            cwd=pathlib.Path(out).anchor)
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["ours"] is False
+    expected = np.asarray(model([tf.constant(x), tf.constant([30, 10])]))
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
+    assert all(v in meta["labels"] for v in served["labels"][0])
+    assert served["labels"][1][10:] == [""] * 20 and "" not in served["labels"][1][:10]
+
+
+def test_predict_stream_files(tiny_run, tmp_path, capsys):
+    frames = np.random.default_rng(5).normal(size=(50, 6)).astype("float32")
+    np.save(tmp_path / "s.npy", frames)
+    lines = ["ax,ay,az,gx,gy,gz"] + [",".join(f"{v:.4f}" for v in row) for row in frames]
+    lines[3] = ",".join(["", *lines[3].split(",")[1:]])  # a missing value
+    (tmp_path / "s.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "empty.csv").write_text("")
+    assert main(["predict", "frame_tagging", "--model", str(tiny_run), str(tmp_path / "s.npy"),
+                 str(tmp_path / "s.csv"), str(tmp_path / "empty.csv")]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["frames"] for r in rows] == [50, 50, 0]
+    assert sum(e - s for _, s, e in rows[0]["segments"]) == 50 and rows[2]["segments"] == []
+
+
+@pytest.mark.parametrize("content", ["1,2,3\n4,5,6\n", "1,2,x,4,5,6\n"], ids=["channels", "text"])
+def test_bad_stream_files_are_one_line_errors(tiny_run, tmp_path, capsys, content):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b,c,d,e,f\n" + content)
+    assert main(["predict", "frame_tagging", "--model", str(tiny_run), str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gallery: error:") and "\n" not in err
+    assert main(["predict", "frame_tagging", "--model", str(tiny_run),
+                 str(tmp_path / "missing.npy")]) == 2

@@ -18,8 +18,8 @@ from tasks.frame_tagging.config import FrameTaggingConfig
 from tasks.frame_tagging.data import basic_motions, load_motions, stitch
 from tasks.frame_tagging.model import build_model
 
-TINY = ["epochs=5", "learning_rate=0.01", "train_streams=40", "val_streams=8", "test_streams=8", "units=16",
-        "frame_units=16", "num_layers=1", "min_length=60", "max_length=120"]
+TINY = ["epochs=5", "learning_rate=0.01", "train_streams=40", "val_streams=8", "test_streams=8",
+        "units=16", "frame_units=16", "num_layers=1", "min_length=60", "max_length=120"]
 
 
 def config(*items):

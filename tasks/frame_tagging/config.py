@@ -16,7 +16,9 @@ class FrameTaggingConfig(TrainConfig):
     units: int = 64               # per direction
     num_layers: int = 2
     bidirectional: bool = True    # false: a causal model (each label sees only the past)
-    frame_units: int = 64         # per-frame encoder (Dense) width
+    frame_encoder: str = "dense"  # dense: each frame alone | conv: with its neighbours
+    conv_width: int = 5           # frames the convolution sees
+    frame_units: int = 64         # frame encoder width
     dropout: float = 0.2
     train_streams: int = 400      # streams stitched from the training recordings
     val_streams: int = 80
@@ -31,6 +33,12 @@ class FrameTaggingConfig(TrainConfig):
         self.require_positive("num_layers", "frame_units", "train_streams", "val_streams",
                               "test_streams", "min_length", "min_crop")
         self.require_fraction("dropout")
+        if self.frame_encoder not in ("dense", "conv"):
+            raise GalleryError(f"setting frame_encoder must be dense or conv, got "
+                               f"{self.frame_encoder!r}")
+        if self.frame_encoder == "conv" and not self.bidirectional:
+            raise GalleryError("a causal model (bidirectional=false) needs frame_encoder=dense: "
+                               "the convolution looks at future frames")
         if self.max_length < self.min_length or self.max_crop < self.min_crop:
             raise GalleryError("settings max_length/max_crop must be >= min_length/min_crop")
         return self

@@ -2,8 +2,10 @@
 
 End-to-end model: ``(frames (B, T, C) raw floats, lengths (B,))`` →
 ``probabilities (B, T, K)``. ``FrameNormalizer`` (training statistics, non-finite
-values → the channel mean, steps past ``lengths`` masked) feeds the core:
-``Dense(frame_units, relu)`` per frame → dropout → gallery recurrent stack
+values → the channel mean, steps past ``lengths`` masked and zeroed) feeds the core:
+a frame encoder (``Dense(frame_units, relu)`` per frame, or ``frame_encoder=conv``: a
+1-D convolution over ``conv_width`` neighbouring frames; a causal model uses the
+dense one) → dropout → gallery recurrent stack
 (bidirectional by default; ``--set bidirectional=false`` for a causal model whose
 label at t sees only frames ≤ t) → ``Dense(K, softmax)`` per frame.
 """
@@ -17,8 +19,13 @@ from gallery.layers.stack import recurrent_encoder
 def build_core(config, channels, classes):
     frames = keras.Input((None, channels), name="frames")
     mask = keras.Input((None,), dtype="bool", name="mask")
-    x = WithMask(name="with_mask")([frames, mask])
-    x = keras.layers.Dense(config.frame_units, activation="relu", name="frame_encoder")(x)
+    if config.frame_encoder == "conv":  # each frame with its neighbours (padding is zero)
+        x = keras.layers.Conv1D(config.frame_units, config.conv_width, padding="same",
+                                activation="relu", name="frame_encoder")(frames)
+    else:
+        x = keras.layers.Dense(config.frame_units, activation="relu", name="frame_encoder")(
+            frames)
+    x = WithMask(name="with_mask")([x, mask])
     x = keras.layers.Dropout(config.dropout, seed=config.seed)(x)
     x = recurrent_encoder(x, cell=config.cell, units=config.units,
                           num_layers=config.num_layers, bidirectional=config.bidirectional,

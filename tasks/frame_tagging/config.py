@@ -16,7 +16,7 @@ class FrameTaggingConfig(TrainConfig):
     units: int = 64               # per direction
     num_layers: int = 2
     bidirectional: bool = True    # false: a causal model (each label sees only the past)
-    frame_encoder: str = "dense"  # dense: each frame alone | conv: with its neighbours
+    frame_encoder: str = "conv"   # conv: each frame with its neighbours | dense: alone
     conv_width: int = 5           # frames the convolution sees
     frame_units: int = 64         # frame encoder width
     dropout: float = 0.2
@@ -37,8 +37,8 @@ class FrameTaggingConfig(TrainConfig):
             raise GalleryError(f"setting frame_encoder must be dense or conv, got "
                                f"{self.frame_encoder!r}")
         if self.frame_encoder == "conv" and not self.bidirectional:
-            raise GalleryError("a causal model (bidirectional=false) needs frame_encoder=dense: "
-                               "the convolution looks at future frames")
+            raise GalleryError("a causal model (bidirectional=false) needs "
+                               "--set frame_encoder=dense: the convolution looks at future frames")
         if self.max_length < self.min_length or self.max_crop < self.min_crop:
             raise GalleryError("settings max_length/max_crop must be >= min_length/min_crop")
         return self

@@ -74,8 +74,9 @@ def small_model(*items):
     return build_model(config("units=8", "frame_units=8", *items), meta)
 
 
-def test_padding_changes_no_prediction():
-    model = small_model()
+@pytest.mark.parametrize("encoder", ["conv", "dense"])
+def test_padding_changes_no_prediction(encoder):
+    model = small_model(f"frame_encoder={encoder}")
     rng = np.random.default_rng(0)
     short, long = rng.normal(size=(30, 6)), rng.normal(size=(50, 6))
     batch = np.zeros((2, 50, 6), np.float32)
@@ -87,7 +88,7 @@ def test_padding_changes_no_prediction():
 
 
 def test_causal_model_does_not_look_ahead():
-    model = small_model("bidirectional=false")
+    model = small_model("bidirectional=false", "frame_encoder=dense")
     stream = np.random.default_rng(1).normal(size=(1, 40, 6)).astype("float32")
     whole = np.asarray(model([stream, np.array([40])]))
     prefix = np.asarray(model([stream[:, :25], np.array([25])]))
@@ -175,3 +176,10 @@ def test_bad_stream_files_are_one_line_errors(tiny_run, tmp_path, capsys, conten
     assert err.startswith("gallery: error:") and "\n" not in err
     assert main(["predict", "frame_tagging", "--model", str(tiny_run),
                  str(tmp_path / "missing.npy")]) == 2
+
+
+def test_causal_model_with_a_convolution_is_refused():
+    from gallery.errors import GalleryError
+
+    with pytest.raises(GalleryError, match="frame_encoder=dense"):
+        config("bidirectional=false")

@@ -20,7 +20,7 @@ class FrameTaggingConfig(TrainConfig):
     conv_width: int = 5           # frames the convolution sees
     frame_units: int = 64         # frame encoder width
     dropout: float = 0.2
-    train_streams: int = 400      # streams stitched from the training recordings
+    train_streams: int = 800      # streams stitched from the training recordings
     val_streams: int = 80
     test_streams: int = 200       # stitched from the test recordings only
     min_length: int = 200         # steps per stream

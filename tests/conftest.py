@@ -25,6 +25,17 @@ def shared_data():
     return SHARED_DATA
 
 
+def cli_train(task, run, settings, data=None):
+    """``gallery train TASK [--data DATA] --out RUN --set ...`` through the CLI; returns RUN."""
+    from gallery.cli import main
+
+    args = ["train", task, "--out", str(run)] + (["--data", str(data)] if data else [])
+    for item in settings:
+        args += ["--set", item]
+    assert main(args) == 0
+    return run
+
+
 POSITIVE = ["great", "wonderful", "superb", "moving", "brilliant", "charming", "delightful"]
 NEGATIVE = ["awful", "boring", "dull", "terrible", "weak", "tedious", "clumsy"]
 FILLER = ["the", "film", "was", "plot", "acting", "story", "really", "quite", "and", "its"]
@@ -53,15 +64,11 @@ TINY_SENTIMENT = ["epochs=3", "units=8", "embedding_dim=8", "max_tokens=200",
 @pytest.fixture(scope="session")
 def tiny_sentiment_run(tmp_path_factory):
     """A small sentiment model trained through the CLI on a synthetic file."""
-    from gallery.cli import main
 
     folder = tmp_path_factory.mktemp("sentiment")
     data = write_review_file(folder / "reviews.tsv")
     run = folder / "run"
-    args = ["train", "sentiment", "--data", str(data), "--out", str(run)]
-    for item in TINY_SENTIMENT:
-        args += ["--set", item]
-    assert main(args) == 0
+    cli_train("sentiment", run, TINY_SENTIMENT, data)
     return run
 
 
@@ -72,13 +79,9 @@ TINY_CAPTIONING = ["epochs=2", "train_images=256", "val_images=64", "test_images
 @pytest.fixture(scope="session")
 def tiny_captioning_run(tmp_path_factory):
     """A small captioning model trained through the CLI on the embedded house numbers."""
-    from gallery.cli import main
 
     run = tmp_path_factory.mktemp("captioning") / "run"
-    args = ["train", "captioning", "--out", str(run)]
-    for item in TINY_CAPTIONING:
-        args += ["--set", item]
-    assert main(args) == 0
+    cli_train("captioning", run, TINY_CAPTIONING)
     return run
 
 
@@ -114,12 +117,7 @@ def write_code_text(path, chars=6000):
 @pytest.fixture(scope="session")
 def tiny_charlm_run(tmp_path_factory):
     """A small character model trained through the CLI on a repetitive text file."""
-    from gallery.cli import main
 
     folder = tmp_path_factory.mktemp("charlm")
-    args = ["train", "charlm", "--data", str(write_code_text(folder / "code.txt")),
-            "--out", str(folder / "run")]
-    for item in TINY_CHARLM:
-        args += ["--set", item]
-    assert main(args) == 0
-    return folder / "run"
+    return cli_train("charlm", folder / "run", TINY_CHARLM,
+                     write_code_text(folder / "code.txt"))

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import cli_train
 
 from gallery.cli import main
 from gallery.config import apply_overrides
@@ -107,12 +108,7 @@ def test_bad_values_and_lengths_have_defined_outputs():
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("frames") / "run"
-    args = ["train", "frame_tagging", "--out", str(run)]
-    for item in TINY:
-        args += ["--set", item]
-    assert main(args) == 0
-    return run
+    return cli_train("frame_tagging", tmp_path_factory.mktemp("frames") / "run", TINY)
 
 
 def test_run_folder_metrics_and_timeline(tiny_run):

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import write_review_file
+from conftest import cli_train, write_review_file
 
 from gallery.cli import main
 
@@ -87,10 +87,7 @@ def test_training_is_reproducible(tmp_path):
     data = write_review_file(tmp_path / "r.tsv", rows=120, seed=3)
     results = []
     for name in ("a", "b"):
-        args = ["train", "sentiment", "--data", str(data), "--out", str(tmp_path / name)]
-        for item in TINY_SENTIMENT + ["epochs=1"]:
-            args += ["--set", item]
-        assert main(args) == 0
+        cli_train("sentiment", tmp_path / name, TINY_SENTIMENT + ["epochs=1"], data)
         results.append((tmp_path / name / "history.json").read_text())
     assert results[0] == results[1]
 

@@ -128,8 +128,8 @@ def activations_of(task, model, meta, text):
 
     stepper = CharStepper(model, meta["vocabulary"])
     ids = tf.constant(encode_text(text, meta["vocabulary"])[None])
-    outputs = stepper.rnn(stepper.embedding(ids), initial_state=stepper.zero_state(1))
-    return np.asarray(outputs[0][0])
+    outputs, _ = stepper.rnn(stepper.embedding(ids), stepper.zero_state(1))
+    return np.asarray(outputs[0])
 
 
 def run(out_dir, model_dir, chars=4000, verbose=True):

@@ -148,3 +148,33 @@ class Recurrent(keras.layers.RNN):
             input_length=x.shape[0], time_major=True, zero_output_for_mask=zero_output_for_mask,
             return_all_outputs=return_all_outputs)
 
+
+
+class StateCarrier:
+    """A trained ``Recurrent`` layer run chunk by chunk, its states carried explicitly.
+
+    The same cells (shared weights) in a non-stateful ``Recurrent`` with
+    ``return_state``: ``carrier(x (B, L, D), states) → (outputs (B, L, H), states)``,
+    where ``states`` holds one list of state tensors per layer of the stack (e.g.
+    ``[[h, c]]`` for one LSTM). Reading a stream in chunks from
+    ``carrier.zero_state(B)`` gives what one pass over the whole stream gives
+    (forward direction only: a bidirectional layer needs the whole stream).
+    """
+
+    def __init__(self, layer):
+        self.cells = layer.cells
+        self.stacked = layer._is_stack
+        self.rnn = Recurrent(layer.cell, return_sequences=True, return_state=True)
+
+    def zero_state(self, batch):
+        def sizes(cell):
+            size = cell.state_size
+            return list(size) if isinstance(size, (list, tuple)) else [size]
+        return [[ops.zeros((batch, s)) for s in sizes(cell)] for cell in self.cells]
+
+    def __call__(self, x, states, mask=None):
+        outputs = self.rnn(x, initial_state=states if self.stacked else states[0], mask=mask)
+        finals = outputs[1:]
+        if self.stacked:  # one entry per layer
+            return outputs[0], [list(s) if isinstance(s, (list, tuple)) else [s] for s in finals]
+        return outputs[0], [list(finals)]

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from gallery.decoding import sample_decode
 from gallery.layers import Recurrent, make_cell
+from gallery.layers.recurrent import StateCarrier
 
 
 def build_core(config, vocabulary_size, batch_size=None, stateful=True):
@@ -52,9 +53,7 @@ class CharStepper(tf.Module):
         core = model.get_layer("core")
         self.embedding = core.get_layer("embedding")
         self.logits = core.get_layer("logits")
-        trained = core.get_layer("recurrent")
-        self.cells = trained.cells
-        self.rnn = Recurrent(trained.cell, return_sequences=True, return_state=True)
+        self.rnn = StateCarrier(core.get_layer("recurrent"))
         codepoints = [ord(c) for c in vocabulary]
         # Code point → id, 0 for characters outside the vocabulary.
         self.lookup = tf.lookup.StaticHashTable(
@@ -76,14 +75,12 @@ class CharStepper(tf.Module):
 
     # -- the network ----------------------------------------------------------------
     def zero_state(self, batch):
-        return [[tf.zeros([batch, size]) for size in _sizes(cell)] for cell in self.cells]
+        return self.rnn.zero_state(batch)
 
     def run(self, ids, state, mask=None):
         """``ids (B, L)`` from ``state`` → ``logits (B, L, V + 1)``, final state."""
-        outputs = self.rnn(self.embedding(ids), initial_state=state, mask=mask)
-        # The trained layer is a stack: its final states come one entry per layer.
-        final = [list(s) if isinstance(s, (list, tuple)) else [s] for s in outputs[1:]]
-        return self.logits(outputs[0]), final
+        outputs, final = self.rnn(self.embedding(ids), state, mask=mask)
+        return self.logits(outputs), final
 
     def step(self, tokens, state):
         """One character ``(B,)`` → ``logits (B, V + 1)``, new state (for decoding)."""
@@ -105,11 +102,6 @@ class CharStepper(tf.Module):
         state, last = self.read_prime(prime)
         tokens = sample_decode(self.step, state, last, length, temperature, seed)
         return self.decode(tokens)
-
-
-def _sizes(cell):
-    size = cell.state_size
-    return list(size) if isinstance(size, (list, tuple)) else [size]
 
 
 def streams(ids, batch):

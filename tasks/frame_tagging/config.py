@@ -25,13 +25,14 @@ class FrameTaggingConfig(TrainConfig):
     test_streams: int = 200       # stitched from the test recordings only
     min_length: int = 200         # steps per stream
     max_length: int = 400
+    stream_chunk: int = 200       # causal model, predict: frames read per chunk
     min_crop: int = 40            # steps taken from one recording
     max_crop: int = 100
 
     def validate(self):
         super().validate()
-        self.require_positive("num_layers", "frame_units", "train_streams", "val_streams",
-                              "test_streams", "min_length", "min_crop")
+        self.require_positive("stream_chunk", "num_layers", "frame_units", "train_streams",
+                              "val_streams", "test_streams", "min_length", "min_crop")
         self.require_fraction("dropout")
         if self.frame_encoder not in ("dense", "conv"):
             raise GalleryError(f"setting frame_encoder must be dense or conv, got "

@@ -9,6 +9,8 @@ import tensorflow as tf
 from gallery import plots
 from gallery.data.epochs import EpochClock
 from gallery.errors import GalleryError
+from gallery.layers import Recurrent
+from gallery.layers.recurrent import StateCarrier
 from gallery.metrics import confusion_matrix, macro_f1, segmental_f1, segments
 from tasks.base import Task
 from tasks.frame_tagging.config import FrameTaggingConfig
@@ -55,6 +57,28 @@ def read_stream_file(path, channels):
         raise GalleryError(f"{path}: expected frames of {channels} channels (T, {channels}), "
                            f"got shape {frames.shape}")
     return frames
+
+
+def streaming_probabilities(model, frames, chunk):
+    """A causal model's per-step probabilities ``(T, K)`` for one stream ``(T, C)``, read
+    ``chunk`` frames at a time with every recurrent layer's state carried over: equal
+    to one pass over the whole stream, in memory bounded by the chunk."""
+    normalizer, core = model.get_layer("normalizer"), model.get_layer("core")
+    if any(isinstance(layer, keras.layers.Bidirectional) for layer in core.layers):
+        raise GalleryError("streaming needs a causal model: train it with "
+                           "--set bidirectional=false --set frame_encoder=dense")
+    carriers = [StateCarrier(layer) for layer in core.layers if isinstance(layer, Recurrent)]
+    states = [carrier.zero_state(1) for carrier in carriers]
+    encoder, classifier = core.get_layer("frame_encoder"), core.get_layer("classifier")
+    out = []
+    for start in range(0, len(frames), chunk):
+        x = tf.constant(frames[None, start:start + chunk], tf.float32)
+        h, _ = normalizer(x, tf.constant([x.shape[1]]))
+        h = encoder(h)
+        for i, carrier in enumerate(carriers):
+            h, states[i] = carrier(h, states[i])
+        out.append(np.asarray(classifier(h))[0])
+    return np.concatenate(out) if out else np.zeros((0, classifier.units), np.float32)
 
 
 class FrameTaggingTask(Task):
@@ -157,10 +181,16 @@ class FrameTaggingTask(Task):
         return serve
 
     def predict(self, config, model, meta, inputs):
+        """Labelled segments per stream file; a causal model reads each stream in chunks
+        of ``stream_chunk`` frames (any length, bounded memory)."""
         frames = [read_stream_file(path, meta["channels"]) for path in inputs]
+        if config.bidirectional:
+            labelled = self.label_streams(model, frames, meta["channels"])
+        else:
+            labelled = [streaming_probabilities(model, f, config.stream_chunk).argmax(-1)
+                        for f in frames]
         rows = []
-        for path, f, ids in zip(inputs, frames, self.label_streams(model, frames,
-                                                                     meta["channels"])):
+        for path, f, ids in zip(inputs, frames, labelled):
             rows.append({"file": str(path), "frames": int(len(f)),
                          "segments": [[meta["labels"][k], s, e] for k, s, e in segments(ids)]})
         return rows

@@ -179,3 +179,19 @@ def test_causal_model_with_a_convolution_is_refused():
 
     with pytest.raises(GalleryError, match="frame_encoder=dense"):
         config("bidirectional=false")
+
+
+def test_chunked_streaming_equals_the_whole_stream_for_a_causal_model():
+    from tasks.frame_tagging.task import streaming_probabilities
+
+    model = small_model("bidirectional=false", "frame_encoder=dense", "num_layers=2")
+    stream = np.random.default_rng(6).normal(size=(43, 6)).astype("float32")
+    stream[10, 1] = np.nan
+    whole = np.asarray(model([stream[None], np.array([43])]))[0]
+    for chunk in (1, 7, 43, 100):
+        np.testing.assert_allclose(streaming_probabilities(model, stream, chunk), whole,
+                                   atol=1e-5)
+    from gallery.errors import GalleryError
+
+    with pytest.raises(GalleryError, match="causal model"):
+        streaming_probabilities(small_model(), stream, 10)

@@ -10,6 +10,8 @@ the weights, and the settings (overridable with ``--set``). Options:
   (``task.remap_labels``); labels it knows → the model's head is kept.
 """
 
+import numpy as np
+
 from gallery.config import apply_overrides
 from gallery.data.text import label_vocabulary
 from gallery.errors import GalleryError
@@ -28,13 +30,22 @@ def parse_label_map(text):
     return mapping
 
 
+def _rename(label, mapping):
+    """One label, or a sequence's per-step labels (an array), renamed."""
+    if isinstance(label, str):
+        return mapping.get(label, label)
+    return np.array([mapping.get(str(v), str(v)) for v in label])
+
+
 def _rename_labels(splits, mapping):
-    for part in (splits.train, splits.validation, splits.test):
+    parts = (splits.train, splits.validation, splits.test)
+    for part in parts:
         if not hasattr(part, "labels"):
             raise GalleryError("--label-map: this task's data has no labels to map")
-        part.labels = [mapping.get(label, label) for label in part.labels]
+        part.labels = [_rename(label, mapping) for label in part.labels]
     splits.meta["labels"] = label_vocabulary(
-        splits.train.labels + splits.validation.labels + splits.test.labels)
+        [v for part in parts for label in part.labels
+         for v in ([label] if isinstance(label, str) else label)])
 
 
 def freeze_layers(core, prefixes):
@@ -60,10 +71,14 @@ def finetune(run_dir, source, task_name=None, freeze=(), label_map=None, overrid
         _rename_labels(splits, label_map)
     new_meta = {**meta, "source": splits.meta["source"], "finetuned_from": str(run_dir)}
     data_labels = splits.meta.get("labels")
-    if data_labels is not None and not set(data_labels) <= set(meta["labels"]):
-        print(f"[{task.name}] data labels {data_labels} differ from the model's "
-              f"{meta['labels']}: training a new classifier head", flush=True)
-        model, new_meta = task.remap_labels(model, new_meta, data_labels)
+    if data_labels is not None:
+        if not set(data_labels) <= set(meta["labels"]):
+            print(f"[{task.name}] data labels {data_labels} differ from the model's "
+                  f"{meta['labels']}: training a new classifier head", flush=True)
+            model, new_meta = task.remap_labels(model, new_meta, data_labels)
+        # Label ids follow the head being trained: the model's order, or the new head's
+        # (data with only some of the model's labels must not renumber them).
+        splits.meta["labels"] = new_meta["labels"]
     freeze_layers(model.get_layer("core"), freeze)
     before = task.evaluate(config, model, splits.validation, new_meta)[task.metric]
     run_dir, metrics = train(task, config, model=model, splits=splits, meta=new_meta,

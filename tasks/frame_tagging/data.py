@@ -27,7 +27,7 @@ INSTALL = "pip install --no-deps aeon==1.6.0 (make does this)"
 @dataclasses.dataclass
 class Streams:
     frames: list   # (T_i, C) float32 arrays
-    labels: list   # (T_i,) int arrays (index into meta["labels"])
+    labels: list   # (T_i,) arrays of label strings
 
     def __len__(self):
         return len(self.frames)
@@ -92,6 +92,9 @@ def load_motions(config):
               stitch(x_train[held], train_ids[held], config.val_streams, config.seed + 1,
                      config),
               stitch(x_test, test_ids, config.test_streams, config.seed + 2, config)]
+    label_names = np.array([n.lower() for n in names])
+    for part in splits:
+        part.labels = [label_names[ids] for ids in part.labels]
     mean = x_train[fit].reshape(-1, x_train.shape[-1]).mean(axis=0)
     std = x_train[fit].reshape(-1, x_train.shape[-1]).std(axis=0) + 1e-6
     meta = {"labels": [n.lower() for n in names], "channels": int(x_train.shape[-1]),
@@ -100,9 +103,53 @@ def load_motions(config):
     return Splits(*splits, meta)
 
 
+def read_labelled_csv(path):
+    """One stream file: rows of ``C`` numbers and a label (last field); a header line is
+    skipped, empty numbers are NaN. Returns ``(frames (T, C), labels (T,) str)``."""
+    frames, labels = [], []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines()):
+        if not line.strip():
+            continue
+        *values, label = [v.strip() for v in line.split(",")]
+        try:
+            frames.append([float(v) if v else np.nan for v in values])
+        except ValueError:
+            if number == 0 and not frames:
+                continue  # a header
+            raise GalleryError(f"{path}:{number + 1}: expected numbers and a label") from None
+        if not label:
+            raise GalleryError(f"{path}:{number + 1}: the label (last field) is empty")
+        labels.append(label)
+    if not frames or len({len(f) for f in frames}) != 1:
+        raise GalleryError(f"{path}: expected rows of the same number of values and a label")
+    return np.array(frames, np.float32), np.array(labels)
+
+
+def load_stream_folder(folder):
+    """``DIR/*.csv`` labelled streams (sorted by name): the last tenth (at least one)
+    tests, the tenth before it validates, the rest trains."""
+    files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    if len(files) < 3:
+        raise GalleryError(f"{folder}: expected a folder with at least 3 stream files "
+                           "(*.csv: one frame per row, numbers then a label)")
+    streams = [read_labelled_csv(f) for f in files]
+    if len({f.shape[1] for f, _ in streams}) != 1:
+        raise GalleryError(f"{folder}: the stream files have different channel counts")
+    held = max(1, len(files) // 10)
+    parts = [streams[:-2 * held], streams[-2 * held:-held], streams[-held:]]
+    train_frames = np.concatenate([f for f, _ in parts[0]])
+    meta = {"labels": sorted({v for _, y in streams for v in y}),
+            "channels": int(train_frames.shape[1]),
+            "mean": np.nanmean(train_frames, axis=0).tolist(),
+            "std": (np.nanstd(train_frames, axis=0) + 1e-6).tolist(), "source": str(folder)}
+    return Splits(*[Streams([f for f, _ in p], [y for _, y in p]) for p in parts], meta)
+
+
 def load_frame_data(config, source=None):
-    kind, _ = parse_source(source)
-    if kind in ("default", "motions") or source == "motions":
+    kind, value = parse_source(source)
+    if kind == "default" or source == "motions":
         return load_motions(config)
-    raise GalleryError(f"frame tagging reads the embedded 'motions' streams; {source!r} is "
-                       "not supported yet")
+    if kind == "path":
+        return load_stream_folder(value)
+    raise GalleryError(f"frame tagging reads the embedded 'motions' streams or a folder of "
+                       f"labelled stream files, not {source!r}")

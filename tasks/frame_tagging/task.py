@@ -81,13 +81,23 @@ def streaming_probabilities(model, frames, chunk):
     return np.concatenate(out) if out else np.zeros((0, classifier.units), np.float32)
 
 
+def label_ids(labels, names):
+    """Label strings → ids in ``names`` (the model's labels); unknown ones: an error."""
+    index = {name: i for i, name in enumerate(names)}
+    try:
+        return np.array([index[v] for v in labels], np.int32)
+    except KeyError as error:
+        raise GalleryError(f"label {error.args[0]!r} is not one of the model's labels "
+                           f"{names}; rename it with --label-map") from None
+
+
 class FrameTaggingTask(Task):
     name = "frame_tagging"
     summary = "synced many-to-many: sensor stream → one activity label per step"
     config_class = FrameTaggingConfig
     metric = "accuracy"
     monitor = "val_loss"
-    model_meta_keys = ("labels", "channels", "mean", "std")
+    model_meta_keys = ("channels", "mean", "std")
     demo_overrides = ("epochs=4", "train_streams=120", "val_streams=20", "test_streams=40")
 
     def load_data(self, config, source=None):
@@ -109,13 +119,21 @@ class FrameTaggingTask(Task):
             mask = np.arange(x.shape[1])[None] < lengths[:, None]
             y = np.zeros(mask.shape, np.int32)
             for row, i in enumerate(index):
-                y[row, :lengths[row]] = streams.labels[i]
+                y[row, :lengths[row]] = label_ids(streams.labels[i], meta["labels"])
             yield (self._normalised(x, meta) * mask[..., None], mask), y, \
                 mask.astype(np.float32)
+
+    def remap_labels(self, model, meta, new_labels):
+        raise GalleryError(f"frame tagging cannot learn new labels by fine-tuning yet; map "
+                           f"yours onto the model's {meta['labels']} with --label-map "
+                           "old=new, or train a new model with --data DIR")
 
     def datasets(self, config, model, splits, clock=None):
         clock = clock or EpochClock()
         meta, channels = splits.meta, splits.meta["channels"]
+        for part in (splits.train, splits.validation):
+            if any(f.shape[1] != channels for f in part.frames):
+                raise GalleryError(f"the streams must have the model's {channels} channels")
         signature = ((tf.TensorSpec((None, None, channels), tf.float32),
                       tf.TensorSpec((None, None), tf.bool)),
                      tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.float32))
@@ -149,12 +167,13 @@ class FrameTaggingTask(Task):
 
     def evaluate(self, config, model, data, meta):
         predicted = self.label_streams(model, data.frames, meta["channels"])
-        true = np.concatenate(data.labels)
+        true_ids = [label_ids(y, meta["labels"]) for y in data.labels]
+        true = np.concatenate(true_ids)
         flat = np.concatenate(predicted)
         matrix = confusion_matrix(true, flat, len(meta["labels"]))
         return {"accuracy": float((true == flat).mean()), "macro_f1": macro_f1(matrix),
                 "segmental_f1_iou50": float(np.mean([segmental_f1(t, p) for t, p in
-                                                     zip(data.labels, predicted)])),
+                                                     zip(true_ids, predicted)])),
                 "confusion_matrix": matrix.tolist(), "frames": int(true.size),
                 "streams": len(data)}
 
@@ -162,7 +181,8 @@ class FrameTaggingTask(Task):
         """``timeline.png``: true and predicted labels of a few test streams."""
         streams = splits.test.frames[:4]
         predicted = self.label_streams(model, streams, splits.meta["channels"])
-        plots.label_timelines([(t, p) for t, p in zip(splits.test.labels[:4], predicted)],
+        true = [label_ids(y, splits.meta["labels"]) for y in splits.test.labels[:4]]
+        plots.label_timelines(list(zip(true, predicted)),
                               splits.meta["labels"], run_dir / "timeline.png")
 
     # -- serving and prediction ----------------------------------------------------------

@@ -195,3 +195,42 @@ def test_chunked_streaming_equals_the_whole_stream_for_a_causal_model():
 
     with pytest.raises(GalleryError, match="causal model"):
         streaming_probabilities(small_model(), stream, 10)
+
+
+def write_stream_folder(folder, count=6, seed=0):
+    """User-style labelled streams: CSV rows of 6 numbers and a label, with a header."""
+    splits = load_motions(config(f"test_streams={count}", "train_streams=1", "val_streams=1",
+                                 "min_length=60", "max_length=90"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (frames, labels) in enumerate(zip(splits.test.frames, splits.test.labels)):
+        rows = ["ax,ay,az,gx,gy,gz,activity"] + [
+            ",".join(f"{v:.5f}" for v in row) + f",{label}" for row, label in zip(frames, labels)]
+        (folder / f"stream{i:02d}.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_finetune_on_a_folder_of_labelled_streams(tiny_run, tmp_path):
+    folder = write_stream_folder(tmp_path / "mine")
+    assert main(["finetune", "frame_tagging", "--from", str(tiny_run), "--data", str(folder),
+                 "--out", str(tmp_path / "tuned"), "--set", "epochs=3"]) == 0
+    tuned = json.loads((tmp_path / "tuned" / "metrics.json").read_text())
+    assert {"validation_accuracy_before", "validation_accuracy_after"} <= set(tuned["finetune"])
+    assert tuned["accuracy"] > 0.8  # its own test stream, labelled in the model's label ids
+    meta = json.loads((tmp_path / "tuned" / "meta.json").read_text())
+    assert meta["labels"] == json.loads((tiny_run / "meta.json").read_text())["labels"]
+
+
+def test_train_on_a_folder_and_bad_folders(tmp_path, capsys):
+    folder = write_stream_folder(tmp_path / "mine", count=4)
+    run = cli_train("frame_tagging", tmp_path / "run", TINY[:1] + ["units=8", "frame_units=8",
+                                                                   "num_layers=1"], folder)
+    assert json.loads((run / "meta.json").read_text())["channels"] == 6
+    (tmp_path / "few").mkdir()
+    (tmp_path / "few" / "a.csv").write_text("1,2,walk\n")
+    odd = write_stream_folder(tmp_path / "odd", count=3)
+    (odd / "stream01.csv").write_text("1,2,walk\n3,4,walk\n")
+    for bad in (tmp_path / "few", odd, tmp_path / "nowhere"):
+        assert main(["train", "frame_tagging", "--data", str(bad), "--out",
+                     str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("gallery: error:") and "\n" not in err

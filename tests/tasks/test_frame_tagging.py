@@ -234,3 +234,21 @@ def test_train_on_a_folder_and_bad_folders(tmp_path, capsys):
                      str(tmp_path / "r")]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("gallery: error:") and "\n" not in err
+
+
+def test_finetune_template_with_a_label_map(tiny_run, tmp_path):
+    import importlib.util
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "templates" / "finetune_frame_tagging.py"
+    spec = importlib.util.spec_from_file_location("finetune_frame_tagging", path)
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    folder = write_stream_folder(tmp_path / "mine")
+    for file in folder.glob("*.csv"):  # the user's own name for one activity
+        file.write_text(file.read_text().replace(",running\n", ",jogging\n"))
+    template.SETTINGS = ["epochs=2", "learning_rate=0.003"]
+    template.LABEL_MAP = {"jogging": "running"}
+    template.FREEZE = ["frame_encoder"]
+    metrics = template.main(str(tiny_run), str(folder), str(tmp_path / "tuned"))
+    assert metrics["finetune"]["frozen"] == ["frame_encoder"]
+    assert 0.0 <= metrics["finetune"]["validation_accuracy_after"] <= 1.0

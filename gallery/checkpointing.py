@@ -22,11 +22,12 @@ good state back.
 import hashlib
 import json
 import math
-import os
 import pathlib
 
 import keras
 import numpy as np
+
+from gallery.runs import atomic_write
 
 STATE = "state.json"
 
@@ -48,17 +49,6 @@ def read_state(folder):
         return None
 
 
-def _atomic_write_bytes(path, write):
-    """Call ``write(file)`` on a temporary file and rename it to ``path``."""
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def _variables(model):
     return list(model.variables) + list(model.optimizer.variables if model.optimizer else [])
 
@@ -71,22 +61,18 @@ class EpochCheckpoint(keras.callbacks.Callback):
         run_fingerprint: from :func:`fingerprint`; a state with another one is refused.
         early_stopping: the run's ``keras.callbacks.EarlyStopping`` (its counters and
             best weights are part of the state), or ``None``.
-        write: ``False`` on the non-chief workers of a multi-worker run (they restore
-            but do not write).
 
     Place it after the EarlyStopping callback in the list: ``on_train_begin`` must run
     after EarlyStopping has reset itself, ``on_epoch_end`` after it has updated.
     """
 
-    def __init__(self, folder, run_fingerprint, early_stopping=None, write=True):
+    def __init__(self, folder, run_fingerprint, early_stopping=None):
         super().__init__()
         self.folder = pathlib.Path(folder)
         self.run_fingerprint = run_fingerprint
         self.early_stopping = early_stopping
         self.ema_swap = None          # the run's SwapEMAWeights callback, if any
-        self.write = write
         self.history = {}
-        self.resumed_from = None      # epochs done when this process started
         self.finished = False         # early stopping ended training
         self.non_finite_epoch = None  # 1-based epoch whose loss was NaN/inf
 
@@ -99,7 +85,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
             raise ValueError(f"{self.folder} belongs to a run with other settings or data")
         self._load(state)
         self.history = {k: list(v) for k, v in state["history"].items()}
-        self.resumed_from = state["epoch"]
         self.finished = state.get("finished", False)
         # Keras starts its epoch loop at ``_initial_epoch``; a finished run skips it.
         self.model._initial_epoch = self.params["epochs"] if self.finished else state["epoch"]
@@ -142,8 +127,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
         self.finished = bool(self.model.stop_training)
-        if self.write:
-            self._save(epoch + 1)
+        self._save(epoch + 1)
 
     def _save(self, epochs_done):
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -154,7 +138,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         arrays.update({f"b{i}": np.asarray(w) for i, w in enumerate(best)})
         arrays["best_count"] = np.array(len(best))
         name = f"state-{epochs_done}.npz"
-        _atomic_write_bytes(self.folder / name, lambda f: np.savez(f, **arrays))
+        atomic_write(self.folder / name, lambda f: np.savez(f, **arrays))
         state = {"fingerprint": self.run_fingerprint, "epoch": epochs_done, "arrays": name,
                  "history": self.history, "finished": self.finished,
                  "ema_swapped": bool(getattr(self.ema_swap, "_ema_weights_in_model", False))}
@@ -162,7 +146,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             best_value = None if es.best is None else float(es.best)
             state["es"] = {"wait": es.wait, "stopped_epoch": es.stopped_epoch,
                            "best": best_value, "best_epoch": es.best_epoch}
-        _atomic_write_bytes(self.folder / STATE, lambda f: f.write(json.dumps(state).encode()))
+        atomic_write(self.folder / STATE, lambda f: f.write(json.dumps(state).encode()))
         for old in self.folder.glob("state-*.npz"):
             if old.name != name:
                 old.unlink(missing_ok=True)

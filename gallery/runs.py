@@ -16,12 +16,22 @@ from gallery.config import config_from_dict
 from gallery.errors import GalleryError
 
 
-def write_json(path, value):
-    """Write ``value`` as JSON to a temporary name and rename it: never half a file."""
+def atomic_write(path, write):
+    """Call ``write(binary file)`` on a temporary name beside ``path``, flush it to disk
+    and rename it to ``path``: readers see the old file or the whole new one."""
     path = pathlib.Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    with open(tmp, "wb") as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def write_json(path, value):
+    """Write ``value`` as JSON, atomically."""
+    text = json.dumps(value, indent=2, sort_keys=True) + "\n"
+    atomic_write(path, lambda handle: handle.write(text.encode()))
 
 
 def save_model(model, path):

@@ -127,7 +127,7 @@ def find_unfinished_run(task_name, run_id, root="runs"):
     return None
 
 
-def resolve_run_folder(task, config, out_dir, run_id):
+def resolve_run_folder(task, out_dir, run_id):
     """Where this run writes: ``out_dir``, an unfinished run to resume, or a new folder."""
     if out_dir is None:
         found = find_unfinished_run(task.name, run_id)
@@ -159,9 +159,9 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
     data_id = source if source is not None else (meta or {}).get("source")
     run_id = fingerprint(task.name, dataclasses.asdict(config), data_id,
                          (meta or {}).get("finetuned_from"), strategy.num_replicas_in_sync)
-    out_dir = prepare_run_folder(resolve_run_folder(task, config, out_dir, run_id))
+    out_dir = prepare_run_folder(resolve_run_folder(task, out_dir, run_id))
     folder = out_dir / "checkpoint" if chief else out_dir / "checkpoint" / f"worker-{worker}"
-    checkpoint = EpochCheckpoint(folder, run_id, write=True)
+    checkpoint = EpochCheckpoint(folder, run_id)
     resumed = read_state(folder)
     seed_everything(config.seed)
     if splits is None:

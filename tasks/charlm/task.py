@@ -1,5 +1,6 @@
 """The character language model: what is specific to predicting the next character."""
 
+import dataclasses
 import math
 
 import keras
@@ -133,7 +134,7 @@ class CharLMTask(Task):
         """``samples.txt``: continuations of a few primes at three temperatures."""
         lines = []
         for temperature in (0.0, 0.5, 1.0):
-            settings = type(config)(**{**config.__dict__, "temperature": temperature})
+            settings = dataclasses.replace(config, temperature=temperature)
             for prime, text in zip(SAMPLE_PRIMES, self.generate(
                     settings, model, splits.meta, SAMPLE_PRIMES)):
                 lines.append(f"== temperature {temperature}, prime {prime!r}\n{prime}{text}\n")

@@ -103,26 +103,31 @@ def load_motions(config):
     return Splits(*splits, meta)
 
 
-def read_labelled_csv(path):
-    """One stream file: rows of ``C`` numbers and a label (last field); a header line is
-    skipped, empty numbers are NaN. Returns ``(frames (T, C), labels (T,) str)``."""
+def read_stream_csv(path, labelled=False):
+    """A CSV stream, one frame per row: ``C`` numbers (``,`` or ``;``), and with
+    ``labelled`` the step's label as the last field. A header line is skipped; empty
+    numbers are NaN. Returns ``(frames (T, C) float32, labels (T,) str or None)``;
+    an empty file gives ``T = 0`` frames of ``C = 0`` channels."""
     frames, labels = [], []
+    expected = "numbers and a label" if labelled else "numbers"
     for number, line in enumerate(path.read_text(errors="replace").splitlines()):
         if not line.strip():
             continue
-        *values, label = [v.strip() for v in line.split(",")]
+        values = [v.strip() for v in line.replace(";", ",").split(",")]
+        label = values.pop() if labelled else None
         try:
             frames.append([float(v) if v else np.nan for v in values])
         except ValueError:
             if number == 0 and not frames:
                 continue  # a header
-            raise GalleryError(f"{path}:{number + 1}: expected numbers and a label") from None
-        if not label:
+            raise GalleryError(f"{path}:{number + 1}: expected {expected}") from None
+        if labelled and not label:
             raise GalleryError(f"{path}:{number + 1}: the label (last field) is empty")
         labels.append(label)
-    if not frames or len({len(f) for f in frames}) != 1:
-        raise GalleryError(f"{path}: expected rows of the same number of values and a label")
-    return np.array(frames, np.float32), np.array(labels)
+    if len({len(f) for f in frames}) > 1:
+        raise GalleryError(f"{path}: expected rows of the same number of {expected}")
+    frames = np.array(frames, np.float32).reshape(len(frames), -1 if frames else 0)
+    return frames, (np.array(labels) if labelled else None)
 
 
 def load_stream_folder(folder):
@@ -132,7 +137,9 @@ def load_stream_folder(folder):
     if len(files) < 3:
         raise GalleryError(f"{folder}: expected a folder with at least 3 stream files "
                            "(*.csv: one frame per row, numbers then a label)")
-    streams = [read_labelled_csv(f) for f in files]
+    streams = [read_stream_csv(f, labelled=True) for f in files]
+    if any(len(frames) == 0 for frames, _ in streams):
+        raise GalleryError(f"{folder}: every stream file needs rows of numbers and a label")
     if len({f.shape[1] for f, _ in streams}) != 1:
         raise GalleryError(f"{folder}: the stream files have different channel counts")
     held = max(1, len(files) // 10)

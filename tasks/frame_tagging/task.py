@@ -14,7 +14,7 @@ from gallery.layers.recurrent import StateCarrier
 from gallery.metrics import confusion_matrix, macro_f1, segmental_f1, segments
 from tasks.base import Task
 from tasks.frame_tagging.config import FrameTaggingConfig
-from tasks.frame_tagging.data import load_frame_data
+from tasks.frame_tagging.data import load_frame_data, read_stream_csv
 from tasks.frame_tagging.model import build_model
 
 
@@ -40,18 +40,9 @@ def read_stream_file(path, channels):
         except ValueError as error:
             raise GalleryError(f"cannot read {path}: {error}") from None
     else:
-        rows = []
-        for number, line in enumerate(path.read_text(errors="replace").splitlines()):
-            if not line.strip():
-                continue
-            fields = line.replace(";", ",").split(",")
-            try:
-                rows.append([float(v) if v.strip() else np.nan for v in fields])
-            except ValueError:
-                if number == 0 and not rows:
-                    continue  # a header
-                raise GalleryError(f"{path}:{number + 1}: not a row of numbers") from None
-        frames = np.array(rows, np.float32) if rows else np.zeros((0, channels), np.float32)
+        frames, _ = read_stream_csv(path)
+        if len(frames) == 0:
+            frames = np.zeros((0, channels), np.float32)
     frames = np.asarray(frames, np.float32)
     if frames.ndim != 2 or frames.shape[1] != channels:
         raise GalleryError(f"{path}: expected frames of {channels} channels (T, {channels}), "

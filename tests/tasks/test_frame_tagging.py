@@ -163,7 +163,8 @@ def test_predict_stream_files(tiny_run, tmp_path, capsys):
     assert sum(e - s for _, s, e in rows[0]["segments"]) == 50 and rows[2]["segments"] == []
 
 
-@pytest.mark.parametrize("content", ["1,2,3\n4,5,6\n", "1,2,x,4,5,6\n"], ids=["channels", "text"])
+@pytest.mark.parametrize("content", ["1,2,3\n4,5,6\n", "1,2,x,4,5,6\n", "1,2,3,4,5,6\n1,2\n"],
+                         ids=["channels", "text", "ragged"])
 def test_bad_stream_files_are_one_line_errors(tiny_run, tmp_path, capsys, content):
     path = tmp_path / "bad.csv"
     path.write_text("a,b,c,d,e,f\n" + content)

@@ -10,12 +10,13 @@ import sys
 from gallery.errors import GalleryError
 
 
-def _task_and_config(name, overrides):
+def _task_and_config(name, overrides, source=None):
     from gallery.config import apply_overrides
     from tasks import get_task
 
     task = get_task(name)
-    return task, apply_overrides(task.config_class(), overrides)
+    return task, apply_overrides(task.config_class(),
+                                 [*task.data_defaults(source), *(overrides or ())])
 
 
 def cmd_list(args):
@@ -31,7 +32,7 @@ def cmd_train(args):
     from gallery.training import train
 
     strategy = make_strategy(args.strategy, args.cpu_devices)  # before TensorFlow runs
-    task, config = _task_and_config(args.task, args.set)
+    task, config = _task_and_config(args.task, args.set, args.data)
     train(task, config, source=args.data, out_dir=args.out, strategy=strategy)
     return 0
 

@@ -66,7 +66,10 @@ def finetune(run_dir, source, task_name=None, freeze=(), label_map=None, overrid
     config = apply_overrides(config, overrides)
     splits = task.load_data(config, source)
     for key in task.model_meta_keys:  # e.g. the vocabulary the model was trained with
-        splits.meta[key] = meta[key]
+        if key in meta:
+            splits.meta[key] = meta[key]
+        else:  # a fact this model does not have (an optional key)
+            splits.meta.pop(key, None)
     if label_map:
         _rename_labels(splits, label_map)
     new_meta = {**meta, "source": splits.meta["source"], "finetuned_from": str(run_dir)}

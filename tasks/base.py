@@ -40,6 +40,11 @@ class Task:
     #: A short training profile for ``gallery demo``.
     demo_overrides = ()
 
+    def data_defaults(self, source):
+        """``("key=value", ...)`` settings the data ``source`` trains with by default
+        (e.g. a video data set's frame encoder); the user's ``--set`` comes after."""
+        return ()
+
     def load_data(self, config, source=None) -> Splits:
         """``source``: None for the embedded default, ``tfds:NAME``, or a path."""
         raise NotImplementedError

@@ -6,12 +6,14 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="gallery")
 class FrameNormalizer(keras.layers.Layer):
-    """``(frames (B, T, C) float, lengths (B,) int)`` → ``(normalised (B, T, C), mask (B, T))``.
+    """``(frames (B, T, ..., C) float, lengths (B,) int)`` → ``(normalised, mask (B, T))``.
 
-    ``(x − mean) / std`` per channel with the training statistics (fixed, saved in the
-    config). Values that are NaN or ±inf become 0 after normalising, i.e. the channel
-    mean: a defined answer for a broken sensor reading. ``lengths`` are clipped to
-    ``[0, T]``; steps at or beyond a stream's length are masked and zeroed.
+    Frames are sensor readings ``(B, T, C)`` or images ``(B, T, H, W, C)``.
+    ``(x − mean) / std`` per channel (the last axis) with the training statistics
+    (fixed, saved in the config). Values that are NaN or ±inf become 0 after
+    normalising, i.e. the channel mean: a defined answer for a broken sensor
+    reading. ``lengths`` are clipped to ``[0, T]``; steps at or beyond a stream's
+    length are masked and zeroed.
     """
 
     def __init__(self, mean, std, **kwargs):
@@ -26,7 +28,10 @@ class FrameNormalizer(keras.layers.Layer):
         steps = ops.shape(frames)[1]
         lengths = ops.clip(ops.cast(lengths, "int32"), 0, steps)
         mask = ops.arange(steps)[None, :] < lengths[:, None]
-        return x * ops.cast(mask, x.dtype)[:, :, None], mask
+        keep = ops.cast(mask, x.dtype)
+        for _ in range(len(frames.shape) - 2):  # (B, T) → (B, T, 1, ...) like the frames
+            keep = ops.expand_dims(keep, -1)
+        return x * keep, mask
 
     def compute_output_spec(self, frames, lengths):
         return (keras.KerasTensor(frames.shape, "float32"),

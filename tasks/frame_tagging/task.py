@@ -1,4 +1,8 @@
-"""Frame tagging (synced many-to-many): one label for every frame of a stream."""
+"""Frame tagging (synced many-to-many): one label for every frame of a stream.
+
+Frames are sensor readings ``(T, C)`` or video images ``(T, H, W, C)``; the model's
+``meta["frame_shape"]`` says which (``[C]`` or ``[H, W, C]``).
+"""
 
 import pathlib
 
@@ -8,6 +12,7 @@ import tensorflow as tf
 
 from gallery import plots
 from gallery.data.epochs import EpochClock
+from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
 from gallery.layers import Recurrent
 from gallery.layers.recurrent import StateCarrier
@@ -15,23 +20,35 @@ from gallery.metrics import confusion_matrix, macro_f1, segmental_f1, segments
 from tasks.base import Task
 from tasks.frame_tagging.config import FrameTaggingConfig
 from tasks.frame_tagging.data import load_frame_data, read_stream_csv
-from tasks.frame_tagging.model import build_model
+from tasks.frame_tagging.model import build_model, frame_shape
+
+#: Settings each data set trains with unless ``--set`` says otherwise.
+DATA_DEFAULTS = {
+    "video": ("frame_encoder=cnn", "frame_units=128", "min_length=12", "max_length=30",
+              "train_streams=2000", "val_streams=200", "test_streams=500", "patience=4"),
+    "tfds": ("frame_encoder=cnn", "frame_units=128", "min_length=1", "max_length=32",
+             "train_streams=2000", "val_streams=200", "test_streams=500"),
+    "actrectut": ("window=256", "train_streams=400", "frame_units=64", "patience=8"),
+}
 
 
-def pad_streams(frames, channels):
-    """A list of ``(T_i, C)`` arrays → ``(B, T_max, C)`` zero-padded and lengths ``(B,)``."""
+def pad_streams(frames, shape):
+    """A list of ``(T_i, *shape)`` arrays → ``(B, T_max, *shape)`` zero-padded, and
+    lengths ``(B,)``."""
     lengths = np.array([len(f) for f in frames], np.int32)
-    out = np.zeros((len(frames), max(int(lengths.max(initial=0)), 1), channels), np.float32)
+    out = np.zeros((len(frames), max(int(lengths.max(initial=0)), 1), *shape), np.float32)
     for row, f in enumerate(frames):
         out[row, :len(f)] = f
     return out, lengths
 
 
-def read_stream_file(path, channels):
-    """A stream file → ``(T, C)`` float32. ``.npy``: an array ``(T, C)``. ``.csv``: one
-    frame per line, ``C`` numbers; a header line is skipped; empty fields are NaN
+def read_stream_file(path, shape):
+    """A stream file → ``(T, *shape)`` float32. ``.npy``: an array ``(T, C)``, or for
+    video ``(T, H, W, C)`` (``(T, H, W)`` for one channel). ``.csv`` (sensor streams):
+    one frame per line, ``C`` numbers; a header line is skipped; empty fields are NaN
     (served as the channel mean)."""
-    path = pathlib.Path(path)
+    path, channels = pathlib.Path(path), shape[-1]
+    what = "frames" if len(shape) == 1 else "images"
     if not path.is_file():
         raise GalleryError(f"stream file {path} does not exist")
     if path.suffix == ".npy":
@@ -39,15 +56,41 @@ def read_stream_file(path, channels):
             frames = np.load(path, allow_pickle=False)
         except ValueError as error:
             raise GalleryError(f"cannot read {path}: {error}") from None
-    else:
+    elif len(shape) == 1:
         frames, _ = read_stream_csv(path)
         if len(frames) == 0:
             frames = np.zeros((0, channels), np.float32)
+    else:
+        raise GalleryError(f"{path}: a video stream is read from a .npy file of images "
+                           f"(T, {', '.join(map(str, shape))})")
     frames = np.asarray(frames, np.float32)
-    if frames.ndim != 2 or frames.shape[1] != channels:
-        raise GalleryError(f"{path}: expected frames of {channels} channels (T, {channels}), "
-                           f"got shape {frames.shape}")
+    if len(shape) == 3 and shape[-1] == 1 and frames.ndim == 3:
+        frames = frames[..., None]
+    if frames.shape[1:] != tuple(shape):
+        raise GalleryError(f"{path}: expected {what} of shape {tuple(shape)} (T, "
+                           f"{', '.join(map(str, shape))}), got shape {frames.shape}")
     return frames
+
+
+def windowed_probabilities(predict, frames, window, hop):
+    """Per-frame probabilities ``(T, K)`` of one long stream ``(T, ...)`` from
+    overlapping windows of ``window`` frames, ``hop`` apart (the last one ends at the
+    stream's end). Each window's output is weighted with a Hann window (frames near a
+    window's edges have seen less context) and the weighted outputs are averaged.
+    ``predict(list of arrays)`` → list of ``(T_i, K)`` arrays."""
+    if len(frames) <= window:
+        return predict([frames])[0]
+    starts = list(range(0, len(frames) - window, hop)) + [len(frames) - window]
+    weight = np.hanning(window + 2)[1:-1]
+    total, norm = None, np.zeros(len(frames))
+    for first in range(0, len(starts), 16):
+        batch = starts[first:first + 16]
+        for start, p in zip(batch, predict([frames[s:s + window] for s in batch])):
+            if total is None:
+                total = np.zeros((len(frames), p.shape[-1]))
+            total[start:start + window] += weight[:, None] * p
+            norm[start:start + window] += weight
+    return (total / norm[:, None]).astype(np.float32)
 
 
 def streaming_probabilities(model, frames, chunk):
@@ -84,12 +127,16 @@ def label_ids(labels, names):
 
 class FrameTaggingTask(Task):
     name = "frame_tagging"
-    summary = "synced many-to-many: sensor stream → one activity label per step"
+    summary = "synced many-to-many: sensor stream or video → one label per frame"
     config_class = FrameTaggingConfig
     metric = "accuracy"
     monitor = "val_loss"
-    model_meta_keys = ("channels", "mean", "std")
+    model_meta_keys = ("channels", "frame_shape", "mean", "std")
     demo_overrides = ("epochs=4", "train_streams=120", "val_streams=20", "test_streams=40")
+
+    def data_defaults(self, source):
+        kind, _ = parse_source(source)
+        return DATA_DEFAULTS.get("video" if source == "video" else kind, ())
 
     def load_data(self, config, source=None):
         return load_frame_data(config, source)
@@ -103,16 +150,16 @@ class FrameTaggingTask(Task):
         return np.where(np.isfinite(x), x, 0.0).astype(np.float32)
 
     def _batches(self, streams, meta, batch_size, order):
-        channels = meta["channels"]
+        shape = frame_shape(meta)
         for start in range(0, len(order), batch_size):
             index = order[start:start + batch_size]
-            x, lengths = pad_streams([streams.frames[i] for i in index], channels)
+            x, lengths = pad_streams([streams.frames[i] for i in index], shape)
             mask = np.arange(x.shape[1])[None] < lengths[:, None]
             y = np.zeros(mask.shape, np.int32)
             for row, i in enumerate(index):
                 y[row, :lengths[row]] = label_ids(streams.labels[i], meta["labels"])
-            yield (self._normalised(x, meta) * mask[..., None], mask), y, \
-                mask.astype(np.float32)
+            keep = mask.reshape(mask.shape + (1,) * len(shape))
+            yield (self._normalised(x, meta) * keep, mask), y, mask.astype(np.float32)
 
     def remap_labels(self, model, meta, new_labels):
         raise GalleryError(f"frame tagging cannot learn new labels by fine-tuning yet; map "
@@ -121,18 +168,19 @@ class FrameTaggingTask(Task):
 
     def datasets(self, config, model, splits, clock=None):
         clock = clock or EpochClock()
-        meta, channels = splits.meta, splits.meta["channels"]
+        meta, shape = splits.meta, frame_shape(splits.meta)
         for part in (splits.train, splits.validation):
-            if any(f.shape[1] != channels for f in part.frames):
-                raise GalleryError(f"the streams must have the model's {channels} channels")
-        signature = ((tf.TensorSpec((None, None, channels), tf.float32),
+            if any(f.shape[1:] != shape for f in part.frames):
+                raise GalleryError(f"the streams must have the model's frame shape {shape}")
+        signature = ((tf.TensorSpec((None, None, *shape), tf.float32),
                       tf.TensorSpec((None, None), tf.bool)),
                      tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.float32))
 
         def train():
-            order = np.random.default_rng([config.seed, clock.next_pass()]).permutation(
-                len(splits.train))
-            yield from self._batches(splits.train, meta, config.batch_size, order)
+            epoch = clock.next_pass()
+            streams = splits.train.fresh(epoch) if splits.train.fresh else splits.train
+            order = np.random.default_rng([config.seed, epoch]).permutation(len(streams))
+            yield from self._batches(streams, meta, config.batch_size, order)
 
         def validation():
             yield from self._batches(splits.validation, meta, config.batch_size,
@@ -145,19 +193,29 @@ class FrameTaggingTask(Task):
                      weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
     # -- evaluation -----------------------------------------------------------------------
-    def label_streams(self, model, frames_list, channels, batch_size=32):
-        """Per-frame class ids for each stream (``(T_i,)`` arrays)."""
-        out = []
-        for start in range(0, len(frames_list), batch_size):
-            chunk = frames_list[start:start + batch_size]
-            x, lengths = pad_streams(chunk, channels)
-            probabilities = np.asarray(model([tf.constant(x), tf.constant(lengths)],
-                                             training=False))
-            out += [probabilities[i, :n].argmax(-1) for i, n in enumerate(lengths)]
-        return out
+    def stream_probabilities(self, config, model, meta, frames_list, batch_size=16):
+        """Per-frame probabilities ``(T_i, K)`` of each stream; with ``config.window``
+        a stream longer than the window is labelled in overlapping windows."""
+        shape = frame_shape(meta)
+
+        def predict(streams):
+            out = []
+            for start in range(0, len(streams), batch_size):
+                x, lengths = pad_streams(streams[start:start + batch_size], shape)
+                p = np.asarray(model([tf.constant(x), tf.constant(lengths)], training=False))
+                out += [p[i, :n] for i, n in enumerate(lengths)]
+            return out
+        if not config.window:
+            return predict(frames_list)
+        hop = config.window_hop or max(config.window // 2, 1)
+        return [windowed_probabilities(predict, f, config.window, hop) for f in frames_list]
+
+    def label_streams(self, config, model, meta, frames_list):
+        """Per-frame class ids of each stream (``(T_i,)`` arrays)."""
+        return [p.argmax(-1) for p in self.stream_probabilities(config, model, meta, frames_list)]
 
     def evaluate(self, config, model, data, meta):
-        predicted = self.label_streams(model, data.frames, meta["channels"])
+        predicted = self.label_streams(config, model, meta, data.frames)
         true_ids = [label_ids(y, meta["labels"]) for y in data.labels]
         true = np.concatenate(true_ids)
         flat = np.concatenate(predicted)
@@ -171,7 +229,7 @@ class FrameTaggingTask(Task):
     def after_training(self, config, model, splits, run_dir):
         """``timeline.png``: true and predicted labels of a few test streams."""
         streams = splits.test.frames[:4]
-        predicted = self.label_streams(model, streams, splits.meta["channels"])
+        predicted = self.label_streams(config, model, splits.meta, streams)
         true = [label_ids(y, splits.meta["labels"]) for y in splits.test.labels[:4]]
         plots.label_timelines(list(zip(true, predicted)),
                               splits.meta["labels"], run_dir / "timeline.png")
@@ -181,7 +239,7 @@ class FrameTaggingTask(Task):
         names = tf.constant(meta["labels"])
 
         @tf.function(input_signature=[
-            tf.TensorSpec([None, None, meta["channels"]], tf.float32, name="frames"),
+            tf.TensorSpec([None, None, *frame_shape(meta)], tf.float32, name="frames"),
             tf.TensorSpec([None], tf.int32, name="lengths")])
         def serve(frames, lengths):
             probabilities = model([frames, lengths], training=False)
@@ -194,9 +252,9 @@ class FrameTaggingTask(Task):
     def predict(self, config, model, meta, inputs):
         """Labelled segments per stream file; a causal model reads each stream in chunks
         of ``stream_chunk`` frames (any length, bounded memory)."""
-        frames = [read_stream_file(path, meta["channels"]) for path in inputs]
+        frames = [read_stream_file(path, frame_shape(meta)) for path in inputs]
         if config.bidirectional:
-            labelled = self.label_streams(model, frames, meta["channels"])
+            labelled = self.label_streams(config, model, meta, frames)
         else:
             labelled = [streaming_probabilities(model, f, config.stream_chunk).argmax(-1)
                         for f in frames]
@@ -207,7 +265,7 @@ class FrameTaggingTask(Task):
         return rows
 
     def demo_request(self, splits):
-        x, lengths = pad_streams(splits.test.frames[:2], splits.meta["channels"])
+        x, lengths = pad_streams(splits.test.frames[:2], frame_shape(splits.meta))
         return {"frames": tf.constant(x), "lengths": tf.constant(lengths)}
 
     def describe_response(self, request, response):

@@ -53,3 +53,28 @@ class WithMask(keras.layers.Layer):
 
     def compute_output_spec(self, inputs):
         return keras.KerasTensor(inputs[0].shape, inputs[0].dtype)
+
+
+@keras.saving.register_keras_serializable(package="gallery")
+class PerFrame(keras.layers.Wrapper):
+    """Apply ``layer`` to every frame: ``(B, T, *frame)`` → ``(B, T, *out)``.
+
+    The frames of all streams go through ``layer`` as one batch of ``B·T`` (a reshape,
+    no loop), e.g. a CNN over video images. Used instead of
+    ``keras.layers.TimeDistributed``, which in Keras 3.15 maps over the batch size
+    instead of the time steps when ``T`` is unknown in a traced graph (wrong shapes
+    as soon as ``B != T``).
+    """
+
+    def build(self, input_shape):
+        self.layer.build((None, *input_shape[2:]))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        shape = ops.shape(inputs)
+        out = self.layer(ops.reshape(inputs, (-1, *inputs.shape[2:])), training=training)
+        return ops.reshape(out, (shape[0], shape[1], *out.shape[1:]))
+
+    def compute_output_shape(self, input_shape):
+        inner = self.layer.compute_output_shape((None, *input_shape[2:]))
+        return (input_shape[0], input_shape[1], *inner[1:])

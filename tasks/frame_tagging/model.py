@@ -7,7 +7,7 @@ steps past ``lengths`` masked and zeroed) feeds the core: a frame encoder
 (``Dense(frame_units, relu)`` per frame; ``frame_encoder=conv``: a 1-D convolution
 over ``conv_width`` neighbouring frames, so a causal model uses the dense one;
 ``frame_encoder=cnn`` for video: a small 2-D CNN applied to each image alone with
-``TimeDistributed``, three stride-2 convolutions 48×48 → 6×6 then
+``PerFrame``, three stride-2 convolutions 48×48 → 6×6 then
 ``Dense(frame_units)``) → dropout → gallery recurrent stack (bidirectional by
 default; ``--set bidirectional=false`` for a causal model whose label at t sees only
 frames ≤ t) → ``Dense(K, softmax)`` per frame.
@@ -16,12 +16,12 @@ frames ≤ t) → ``Dense(K, softmax)`` per frame.
 import keras
 
 from gallery.errors import GalleryError
-from gallery.layers.frames import FrameNormalizer, WithMask
+from gallery.layers.frames import FrameNormalizer, PerFrame, WithMask
 from gallery.layers.stack import recurrent_encoder
 
 
 def image_encoder(frame_shape, units):
-    """One image ``(H, W, C)`` → features ``(units,)``; wrapped in ``TimeDistributed``."""
+    """One image ``(H, W, C)`` → features ``(units,)``; wrapped in ``PerFrame``."""
     return keras.Sequential([
         keras.Input(tuple(frame_shape)),
         keras.layers.Conv2D(32, 5, strides=2, padding="same", activation="relu"),
@@ -44,7 +44,7 @@ def build_core(config, frame_shape, classes):
     frames = keras.Input((None, *frame_shape), name="frames")
     mask = keras.Input((None,), dtype="bool", name="mask")
     if config.frame_encoder == "cnn":  # each image alone
-        x = keras.layers.TimeDistributed(image_encoder(frame_shape, config.frame_units),
+        x = PerFrame(image_encoder(frame_shape, config.frame_units),
                                          name="frame_encoder")(frames)
     elif config.frame_encoder == "conv":  # each frame with its neighbours (padding is zero)
         x = keras.layers.Conv1D(config.frame_units, config.conv_width, padding="same",

@@ -27,7 +27,7 @@ def image_encoder(frame_shape, units):
         keras.layers.Conv2D(32, 5, strides=2, padding="same", activation="relu"),
         keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
         keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
-        keras.layers.Flatten(),
+        keras.layers.GlobalMaxPooling2D(),
         keras.layers.Dense(units, activation="relu")], name="image_encoder")
 
 

@@ -59,7 +59,8 @@ def cmd_predict(args):
     task, config, model, meta = load_run(args.model, expected_task=args.task)
     config = apply_overrides(config, args.set)
     for row in task.predict(config, model, meta, args.inputs):
-        print(json.dumps(row, ensure_ascii=False))
+        # a surrogate (an undecodable argv byte) cannot be printed as UTF-8: "?"
+        print(json.dumps(row, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8"))
     return 0
 
 

@@ -39,3 +39,19 @@ def label_timelines(pairs, names, path):
     fig.tight_layout(rect=(0, 0, 1, 0.92))
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def attention_heatmaps(items, path):
+    """One panel per sentence: attention weights ``(T, S)`` of each output token (rows)
+    over the source tokens (columns). ``items``: ``[(source_tokens, output_tokens,
+    weights), ...]``."""
+    fig, axes = plt.subplots(1, len(items), figsize=(5.5 * len(items), 5), squeeze=False)
+    for ax, (source, output, weights) in zip(axes[0], items):
+        ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0)
+        ax.set_xticks(range(len(source)), source, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(output)), output, fontsize=7)
+        ax.set_xlabel("source")
+        ax.set_ylabel("output")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

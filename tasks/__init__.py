@@ -10,6 +10,7 @@ TASKS = {
     "captioning": "tasks.captioning.task:CaptioningTask",
     "charlm": "tasks.charlm.task:CharLMTask",
     "frame_tagging": "tasks.frame_tagging.task:FrameTaggingTask",
+    "translation": "tasks.translation.task:TranslationTask",
 }
 
 

@@ -6,6 +6,7 @@ padding each batch only to its own longest member (on the right) keeps the paddi
 small.
 """
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -52,3 +53,21 @@ def bucket_by_length(dataset, boundaries, batch_size, length_fn=None,
         drop_remainder=drop_remainder,
         pad_to_bucket_boundary=False,
     )
+
+
+def length_sorted_batches(lengths, batch_size, rng, chunk=32):
+    """Index arrays of batches of similar length, for NumPy-side batching.
+
+    The examples are shuffled with ``rng``; every ``chunk`` batches' worth of them is
+    sorted by length and cut into batches; the batches are shuffled again. Each batch
+    then pads to a length close to its shortest member, and the order still changes
+    every epoch.
+    """
+    order = rng.permutation(len(lengths))
+    lengths = np.asarray(lengths)
+    batches = []
+    for start in range(0, len(order), batch_size * chunk):
+        part = order[start:start + batch_size * chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches += [part[i:i + batch_size] for i in range(0, len(part), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]

@@ -1,10 +1,12 @@
 """Attention of a recurrent decoder over a memory (Luong's "global attention").
 
 After the decoder's step ``t`` gives ``h_t (B, H)``, the memory ``m (B, S, D)``
-(encoder outputs, image columns) is read with additive (Bahdanau) scores::
+(encoder outputs, image columns) is read with additive (Bahdanau) or dot-product
+(Luong) scores::
 
     k_s = m_s W_m                                   "<name>_keys"    (B, S, H)
-    e_ts = vᵀ tanh(h_t + k_s)                       "<name>"         (AdditiveAttention)
+    e_ts = vᵀ tanh(h_t + k_s)    kind="additive"    "<name>"         (AdditiveAttention)
+    e_ts = h_t · k_s             kind="dot"         "<name>"         (Luong, Attention)
     a_t = softmax_s(e_ts)   (masked memory steps get no weight)
     c_t = Σ_s a_ts k_s                                                (B, H)
     o_t = tanh([h_t; c_t] W_o + b_o)                "<name>_output"  (B, H)
@@ -24,10 +26,14 @@ def attention_keys(memory, units, name="attention"):
     return keras.layers.Dense(units, use_bias=False, name=f"{name}_keys")(memory)
 
 
-def attend(outputs, keys, name="attention", memory_mask=None):
-    """Functional: decoder outputs ``(B, T, H)`` and keys ``(B, S, H)`` → ``(B, T, H)``."""
+def attend(outputs, keys, name="attention", memory_mask=None, kind="additive"):
+    """Functional: decoder outputs ``(B, T, H)`` and keys ``(B, S, H)`` → ``(B, T, H)``;
+    ``memory_mask (B, S)`` bool: memory steps that may be attended to."""
+    if kind not in ("additive", "dot"):
+        raise ValueError(f"`kind` must be 'additive' or 'dot'; received {kind!r}.")
     masks = None if memory_mask is None else [None, memory_mask]
-    context = keras.layers.AdditiveAttention(name=name)([outputs, keys], mask=masks)
+    scorer = keras.layers.AdditiveAttention if kind == "additive" else keras.layers.Attention
+    context = scorer(name=name)([outputs, keys], mask=masks)
     joined = keras.layers.Concatenate(name=f"{name}_join")([outputs, context])
     return keras.layers.Dense(outputs.shape[-1], activation="tanh",
                               name=f"{name}_output")(joined)

@@ -4,7 +4,10 @@ Keeping vectorization in the model means an exported model serves raw strings. T
 steps, for a batch ``(B,)`` of ``tf.string``:
 
 1. invalid UTF-8 bytes become U+FFFD (so no input can make the graph fail);
-2. lower-case, strip punctuation, split on whitespace (``TextVectorization``);
+2. split into tokens with ``TextVectorization``, by ``tokens``:
+   ``"words"``: lower-case, strip punctuation, split on whitespace;
+   ``"words_punct"``: case kept, each punctuation mark its own token, split on
+   whitespace; ``"chars"``: one token per Unicode character, case kept;
 3. map words to ids (``0`` padding, ``1`` out-of-vocabulary);
 4. keep the first ``max_length`` tokens, pad on the right to the batch's longest,
    and at least one column, so an empty string gives one all-padding row.
@@ -15,25 +18,61 @@ Output: int64 ids ``(B, T)`` with ``1 <= T <= max_length``.
 import keras
 import tensorflow as tf
 
+TOKEN_MODES = ("words", "words_punct", "chars")
+_PUNCTUATION = r"([^\pL\pN\pM\s])"  # neither a letter, digit, mark nor space
+
+
+def _vectorizer(tokens, **kwargs):
+    if tokens == "words":
+        return keras.layers.TextVectorization(**kwargs)
+    return keras.layers.TextVectorization(
+        standardize=None, split="character" if tokens == "chars" else "whitespace", **kwargs)
+
+
+def prepare_text(texts, tokens="words"):
+    """``(B,)`` strings → valid UTF-8 (bad bytes → U+FFFD); for ``words_punct`` with
+    spaces around every punctuation mark."""
+    texts = tf.strings.unicode_transcode(tf.reshape(tf.cast(texts, tf.string), [-1]), "UTF-8",
+                                         "UTF-8", errors="replace", replacement_char=0xFFFD)
+    if tokens == "words_punct":
+        texts = tf.strings.regex_replace(texts, _PUNCTUATION, r" \1 ")
+    return texts
+
+
+def join_tokens(tokens, mode="words"):
+    """Ragged token strings ``(B, None)`` → ``(B,)`` text: characters joined as they are,
+    words with spaces; for ``words_punct`` without the space before ``. , ! ? ; :``
+    and ``)``, and after ``(``."""
+    text = tf.strings.reduce_join(tokens, axis=-1, separator="" if mode == "chars" else " ")
+    if mode == "words_punct":
+        text = tf.strings.regex_replace(text, r" ([.,!?;:)])", r"\1")
+        text = tf.strings.regex_replace(text, r"\( ", "(")
+    return text
+
 
 @keras.saving.register_keras_serializable(package="gallery")
 class TextToIds(keras.layers.Layer):
-    def __init__(self, vocabulary, max_length=200, **kwargs):
+    def __init__(self, vocabulary, max_length=200, tokens="words", **kwargs):
         super().__init__(**kwargs)
         if max_length <= 0:
             raise ValueError(f"`max_length` must be positive; received {max_length}.")
+        if tokens not in TOKEN_MODES:
+            raise ValueError(f"`tokens` must be one of {TOKEN_MODES}; received {tokens!r}.")
         self.vocabulary = list(vocabulary)
         self.max_length = int(max_length)
-        self._vectorize = keras.layers.TextVectorization(
-            vocabulary=self.vocabulary or None, ragged=True, name="words")
+        self.tokens = tokens
+        self._vectorize = _vectorizer(tokens, vocabulary=self.vocabulary or None, ragged=True,
+                                      name="words")
 
     @classmethod
     def adapt_new(cls, texts, max_tokens, max_length, extra_words=(), **kwargs):
         """A layer with the ``max_tokens - 2`` most frequent words of ``texts``, then
         ``extra_words`` not among them (e.g. words that have pretrained vectors, so
         words never seen in training still get meaningful features)."""
-        counter = keras.layers.TextVectorization(max_tokens=max_tokens)
-        counter.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(512))
+        tokens = kwargs.get("tokens", "words")
+        counter = _vectorizer(tokens, max_tokens=max_tokens)
+        counter.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(512).map(
+            lambda batch: prepare_text(batch, tokens)))
         vocabulary = [w for w in counter.get_vocabulary() if w not in ("", "[UNK]")]
         known = set(vocabulary)
         vocabulary += [w for w in dict.fromkeys(extra_words) if w and w not in known]
@@ -48,17 +87,18 @@ class TextToIds(keras.layers.Layer):
         return len(self.vocabulary) + 2
 
     def call(self, texts):
-        texts = tf.strings.unicode_transcode(
-            tf.reshape(tf.cast(texts, tf.string), [-1]), "UTF-8", "UTF-8",
-            errors="replace", replacement_char=0xFFFD)
-        ids = self._vectorize(texts)[:, : self.max_length]
+        ids = self._vectorize(prepare_text(texts, self.tokens))[:, : self.max_length]
         dense = ids.to_tensor(default_value=0)
         width = tf.shape(dense)[1]
         return tf.pad(dense, [[0, 0], [0, tf.maximum(1 - width, 0)]])
+
+    def count_tokens(self, texts):
+        """``(B,)`` strings → ``(B,)`` int: tokens before truncation to ``max_length``."""
+        return self._vectorize(prepare_text(texts, self.tokens)).row_lengths()
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None)
 
     def get_config(self):
         return {**super().get_config(), "vocabulary": self.vocabulary,
-                "max_length": self.max_length}
+                "max_length": self.max_length, "tokens": self.tokens}

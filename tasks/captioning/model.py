@@ -9,17 +9,16 @@ one ``Dense(units, tanh)`` per decoder state (``"init_state0"``, ...) → decode
 is masked out of the loss and metrics. With ``attention=true`` the decoder outputs
 also attend over the image columns ``(B, W/8, C)`` (``gallery.layers.attention``).
 
-Decoding uses the same layers, looked up by name: the encoder part gives the
-initial states, then ``word_embedding`` → ``decoder.cell`` → ``word_logits`` runs
-one step at a time inside ``gallery.decoding``.
+The decoder is ``gallery.seq2seq.decoder_logits``; decoding
+(``gallery.seq2seq.SequenceDecoder``) uses the same layers, looked up by name: the
+encoder part gives the initial states, then ``word_embedding`` → ``decoder.cell`` →
+``word_logits`` runs one step at a time inside ``gallery.decoding``.
 """
 
 import keras
 import tensorflow as tf
 
-from gallery.decoding import beam_search, greedy_decode
-from gallery.layers import Recurrent, make_cell
-from gallery.layers.attention import AttentionReadout, attend, attention_keys
+from gallery.seq2seq import SequenceDecoder, decoder_logits
 
 SPECIALS = ["<pad>", "<start>", "<end>", "<unk>"]
 PAD, START, END, UNKNOWN = 0, 1, 2, 3
@@ -42,16 +41,11 @@ def build_core(config, vocabulary_size):
     columns = keras.layers.Reshape((-1, x.shape[-1]), name="columns")(x)  # (B, W/8, C)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dropout(config.dropout, name="feature_dropout")(x)
-    cell = make_cell(config.cell, config.units, seed=config.seed)
-    states = [keras.layers.Dense(config.units, activation="tanh", name=f"init_state{i}")(x)
-              for i in range(cell.num_states)]
     caption_in = keras.Input((None,), dtype="int32", name="caption_in")
-    words = keras.layers.Embedding(vocabulary_size, config.embedding_dim, mask_zero=True,
-                                   name="word_embedding")(caption_in)
-    outputs = Recurrent(cell, return_sequences=True, name="decoder")(words, initial_state=states)
-    if config.attention:
-        outputs = attend(outputs, attention_keys(columns, config.units))
-    logits = keras.layers.Dense(vocabulary_size, name="word_logits")(outputs)
+    logits = decoder_logits(x, caption_in, vocabulary_size, cell=config.cell, units=config.units,
+                            embedding_dim=config.embedding_dim, seed=config.seed,
+                            memory=columns,
+                            attention="bahdanau" if config.attention else "none")
     return keras.Model([image, caption_in], logits, name="core")
 
 
@@ -67,40 +61,12 @@ class Captioner:
 
     def __init__(self, model, vocabulary, config):
         core = model.get_layer("core")
-        count = sum(1 for layer in core.layers if layer.name.startswith("init_state"))
-        outputs = [core.get_layer(f"init_state{i}").output for i in range(count)]
-        self.readout = None
-        if any(layer.name == "attention" for layer in core.layers):
-            self.readout = AttentionReadout(core)
-            outputs.append(core.get_layer("attention_keys").output)  # carried as a state
-        self.encoder = keras.Model(core.inputs[0], outputs)
-        self.embedding = core.get_layer("word_embedding")
-        self.cell = core.get_layer("decoder").cell
-        self.head = core.get_layer("word_logits")
+        self.decoder = SequenceDecoder(core, core.inputs[0], START, END, config.max_words + 1,
+                                       config.beam_width, config.length_penalty)
         self.vocabulary = tf.constant(vocabulary)
-        self.config = config
-
-    def step(self, tokens, states):
-        words = tf.gather(self.embedding.embeddings, tokens)  # no mask: every step is real
-        if self.readout is None:
-            output, states = self.cell(words, states, training=False)
-            return self.head(output), states
-        keys = states[-1]
-        output, states = self.cell(words, states[:-1], training=False)
-        return self.head(self.readout(output, keys)), list(states) + [keys]
 
     def __call__(self, pixels):
         """``(B, H, W, 1)`` float → ``(captions (B,) string, scores (B,) float)``."""
-        states = self.encoder(pixels, training=False)
-        states = list(states) if isinstance(states, (list, tuple)) else [states]
-        batch = tf.shape(pixels)[0]
-        c = self.config
-        if c.beam_width > 1:
-            tokens, lengths, scores = beam_search(self.step, states, batch, START, END,
-                                                  c.max_words + 1, c.beam_width,
-                                                  c.length_penalty)
-        else:
-            tokens, lengths, scores = greedy_decode(self.step, states, batch, START, END,
-                                                    c.max_words + 1)
+        tokens, lengths, scores = self.decoder(pixels)
         words = tf.RaggedTensor.from_tensor(tf.gather(self.vocabulary, tokens), lengths=lengths)
         return tf.strings.reduce_join(words, axis=1, separator=" "), scores

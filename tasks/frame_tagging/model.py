@@ -7,10 +7,10 @@ steps past ``lengths`` masked and zeroed) feeds the core: a frame encoder
 (``Dense(frame_units, relu)`` per frame; ``frame_encoder=conv``: a 1-D convolution
 over ``conv_width`` neighbouring frames, so a causal model uses the dense one;
 ``frame_encoder=cnn`` for video: a small 2-D CNN applied to each image alone with
-``PerFrame``, three stride-2 convolutions 48×48 → 6×6 then
-``Dense(frame_units)``) → dropout → gallery recurrent stack (bidirectional by
-default; ``--set bidirectional=false`` for a causal model whose label at t sees only
-frames ≤ t) → ``Dense(K, softmax)`` per frame.
+``PerFrame``: three stride-2 convolutions 48×48 → 6×6, the maximum over the 6×6
+places (what the digit is matters, not where), ``Dense(frame_units)``) → dropout →
+gallery recurrent stack (bidirectional by default; ``--set bidirectional=false``
+for a causal model whose label at t sees only frames ≤ t) → ``Dense(K, softmax)`` per frame.
 """
 
 import keras

@@ -1,0 +1,188 @@
+"""Translation (encoder-decoder): a sentence in, its translation out."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gallery import plots
+from gallery.data.bucketing import length_sorted_batches
+from gallery.data.epochs import EpochClock
+from gallery.data.sources import parse_source
+from gallery.errors import GalleryError
+from gallery.layers.text import TextToIds
+from gallery.metrics import corpus_bleu, exact_match
+from gallery.seq2seq import SmoothedSparseCrossentropy
+from tasks.base import Task
+from tasks.translation.config import TranslationConfig
+from tasks.translation.data import load_translation_data
+from tasks.translation.model import Translator, build_model, special_ids
+
+#: Real sentences: word tokens with punctuation, a larger model.
+SENTENCE_DEFAULTS = ("source_tokens=words_punct", "target_tokens=words_punct", "max_source=60",
+                     "max_target=60", "units=512", "embedding_dim=256", "dropout=0.3",
+                     "vocabulary_size=10000", "batch_size=64", "learning_rate=2e-3",
+                     "label_smoothing=0.1", "beam_width=5", "patience=3")
+
+
+def token_ids(to_ids, texts, batch_size=2048):
+    """Texts → list of int arrays (no padding), with a ``TextToIds`` layer."""
+    out = []
+    for start in range(0, len(texts), batch_size):
+        ids = to_ids(tf.constant(texts[start:start + batch_size])).numpy()
+        out += [row[row > 0] for row in ids]
+    return out
+
+
+def pad(rows, dtype=np.int32):
+    out = np.zeros((len(rows), max(1, max(len(r) for r in rows))), dtype)
+    for i, row in enumerate(rows):
+        out[i, :len(row)] = row
+    return out
+
+
+class TranslationTask(Task):
+    name = "translation"
+    summary = "encoder-decoder: sentence → sentence in another language"
+    config_class = TranslationConfig
+    metric = "exact_match"
+    monitor = "val_loss"
+    model_meta_keys = ("source_vocabulary", "target_vocabulary")
+    demo_overrides = ("epochs=2", "train_pairs=3000", "val_pairs=200", "test_pairs=200",
+                      "units=64", "beam_width=2")
+
+    def data_defaults(self, source):
+        kind, _ = parse_source(source)
+        return SENTENCE_DEFAULTS if kind in ("multi30k", "parallel", "path", "tfds") else ()
+
+    def load_data(self, config, source=None):
+        splits = load_translation_data(config, source)
+        for key, texts, mode in (("source_vocabulary", splits.train.sources, config.source_tokens),
+                                 ("target_vocabulary", splits.train.targets, config.target_tokens)):
+            splits.meta[key] = TextToIds.adapt_new(texts, config.vocabulary_size, 1,
+                                                   tokens=mode).vocabulary
+        return splits
+
+    def build_model(self, config, splits):
+        return build_model(config, splits.meta)
+
+    # -- training batches ---------------------------------------------------------------
+    def _target_ids(self, config, meta):
+        return TextToIds(meta["target_vocabulary"], max_length=config.max_target,
+                         tokens=config.target_tokens)
+
+    def _encoded(self, config, model, meta, data):
+        sources = token_ids(model.get_layer("source_ids"), data.sources)
+        start, end = special_ids(len(meta["target_vocabulary"]) + 2)
+        targets = token_ids(self._target_ids(config, meta), data.targets)
+        keep = [i for i, (s, t) in enumerate(zip(sources, targets)) if len(s) and len(t)]
+        return ([sources[i] for i in keep], [np.r_[start, targets[i]] for i in keep],
+                [np.r_[targets[i], end] for i in keep])
+
+    def datasets(self, config, model, splits, clock=None):
+        clock = clock or EpochClock()
+        train = self._encoded(config, model, splits.meta, splits.train)
+        validation = self._encoded(config, model, splits.meta, splits.validation)
+        if not train[0] or not validation[0]:
+            raise GalleryError("no training or validation pair has tokens on both sides")
+
+        def batches(data, rng):
+            sources, target_in, target_out = data
+            lengths = [len(s) + len(t) for s, t in zip(sources, target_in)]
+            for index in length_sorted_batches(lengths, config.batch_size, rng):
+                yield ((pad([sources[i] for i in index], np.int64),
+                        pad([target_in[i] for i in index])),
+                       pad([target_out[i] for i in index]))
+
+        def train_batches():
+            yield from batches(train, np.random.default_rng([config.seed, clock.next_pass()]))
+
+        def validation_batches():
+            yield from batches(validation, np.random.default_rng(0))
+        signature = ((tf.TensorSpec((None, None), tf.int64), tf.TensorSpec((None, None), tf.int32)),
+                     tf.TensorSpec((None, None), tf.int32))
+        return tuple(tf.data.Dataset.from_generator(g, output_signature=signature).prefetch(2)
+                     for g in (train_batches, validation_batches))
+
+    def compile_core(self, config, core, optimizer):
+        core.compile(optimizer=optimizer, loss=SmoothedSparseCrossentropy(config.label_smoothing),
+                     metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")])
+
+    # -- translating ----------------------------------------------------------------------
+    def _translator(self, config, model, meta):
+        return tf.function(Translator(model, meta, config),
+                           input_signature=[tf.TensorSpec([None], tf.string)])
+
+    def translate(self, config, model, meta, texts, batch_size=128):
+        translator, out = self._translator(config, model, meta), []
+        for start in range(0, len(texts), batch_size):
+            text, _, _ = translator(tf.constant(texts[start:start + batch_size]))
+            out += [t.decode("utf-8", "replace") for t in text.numpy()]
+        return out
+
+    def evaluate(self, config, model, data, meta):
+        predicted = self.translate(config, model, meta, list(data.sources))
+        return {"exact_match": exact_match(predicted, data.targets),
+                "bleu": corpus_bleu(predicted, data.targets), "examples": len(data)}
+
+    def serving_function(self, config, model, meta):
+        translator = Translator(model, meta, config)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(text):
+            translation, score, truncated = translator(text)
+            return {"translation": translation, "score": score, "truncated": truncated}
+        return serve
+
+    def predict(self, config, model, meta, inputs):
+        raw = [s.encode("utf-8", "surrogateescape") for s in inputs]  # bad bytes kept as bytes
+        out = self.serving_function(config, model, meta)(tf.constant(raw, tf.string))
+        shown = [r.decode("utf-8", "replace") for r in raw]  # undecodable bytes → U+FFFD
+        rows = zip(shown, out["translation"].numpy(), out["score"].numpy(),
+                   out["truncated"].numpy())
+        return [{"source": s if len(s) <= 200 else s[:200] + "…",
+                 "translation": t.decode("utf-8", "replace"),
+                 "score": round(float(score), 4) if np.isfinite(score) else None,
+                 "truncated": bool(cut)}
+                for s, t, score, cut in rows]
+
+    def demo_request(self, splits):
+        return {"text": tf.constant(list(splits.test.sources[:3]) + [""])}
+
+    def describe_response(self, request, response):
+        for source, target in zip(request["text"].numpy(), response["translation"].numpy()):
+            yield f"{source.decode()!r} → {target.decode()!r}"
+
+    def after_training(self, config, model, splits, run_dir):
+        """``attention.png``: where the decoder looked for three test sentences."""
+        if config.attention == "none":
+            return
+        sources = list(splits.test.sources[:3])
+        outputs = self.translate(config, model, splits.meta, sources)
+        plots.attention_heatmaps(attention_weights(config, model, splits.meta, sources, outputs),
+                                 run_dir / "attention.png")
+
+
+def attention_weights(config, model, meta, sources, outputs):
+    """``[(source tokens, output tokens, weights (T, S))]``: the attention of the decoder
+    over the source while it (teacher-forced) produces ``outputs``."""
+    core, to_ids = model.get_layer("core"), model.get_layer("source_ids")
+    probe = keras.Model(core.inputs, [core.get_layer("decoder").output,
+                                      core.get_layer("attention_keys").output,
+                                      core.get_layer("source_mask").output])
+    target_ids = TextToIds(meta["target_vocabulary"], max_length=config.max_target,
+                           tokens=config.target_tokens)
+    start, _ = special_ids(len(meta["target_vocabulary"]) + 2)
+    source_words = ["", "[UNK]", *meta["source_vocabulary"]]
+    target_words = ["", "[UNK]", *meta["target_vocabulary"]]
+    items = []
+    for source, output in zip(sources, outputs):
+        ids = to_ids(tf.constant([source])).numpy()
+        out = token_ids(target_ids, [output])[0]
+        h, keys, mask = probe([ids, np.r_[start, out][None].astype(np.int32)])
+        _, scores = core.get_layer("attention")([h, keys], mask=[None, mask],
+                                                return_attention_scores=True)
+        n, m = len(out), int((ids > 0).sum())
+        items.append(([source_words[i] for i in ids[0, :m]],
+                      [target_words[i] for i in out] + ["<end>"],
+                      np.asarray(scores)[0, :n + 1, :m]))
+    return items

@@ -1,0 +1,230 @@
+"""Translation: data, tokens, model masking, decoding, export, CLI, fine-tuning, bad input."""
+
+import gzip
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import cli_train
+
+from gallery.cli import main
+from gallery.config import apply_overrides
+from gallery.errors import GalleryError
+from gallery.layers.text import TextToIds, join_tokens
+from gallery.runs import load_run
+from gallery.seq2seq import SmoothedSparseCrossentropy
+from tasks.translation.config import TranslationConfig
+from tasks.translation.data import dates_and_numbers, load_translation_data
+from tasks.translation.model import build_model
+from tasks.translation.task import TranslationTask
+
+TINY = ["epochs=3", "train_pairs=1500", "val_pairs=60", "test_pairs=60", "units=32",
+        "embedding_dim=16", "beam_width=2", "max_target=60"]
+
+
+def config(*items):
+    return apply_overrides(TranslationConfig(), list(items))
+
+
+def test_embedded_pairs_hold_out_test_dates_and_numbers():
+    splits = dates_and_numbers(config("train_pairs=4000", "val_pairs=200", "test_pairs=400"))
+    again = dates_and_numbers(config("train_pairs=4000", "val_pairs=200", "test_pairs=400"))
+    assert splits.test.sources == again.test.sources and splits.test.targets == again.test.targets
+    # a date or number has one translation: disjoint targets mean disjoint values
+    assert not set(splits.test.targets) & set(splits.train.targets)
+    assert not set(splits.validation.targets) & set(splits.train.targets)
+    pairs = dict(zip(splits.train.sources, splits.train.targets))
+    assert any("," in s and s.split(",")[0].endswith("day") for s in pairs)  # weekday form
+    assert pairs.get("Tuesday, January 5, 2021", "Dienstag, 5. Januar 2021") == \
+        "Dienstag, 5. Januar 2021"
+    french = dates_and_numbers(config("target=fr", "train_pairs=10", "val_pairs=2",
+                                      "test_pairs=2"))
+    assert french.meta["target_lang"] == "fr"
+
+
+def test_unknown_target_locale_is_a_clear_error():
+    with pytest.raises(GalleryError, match="target='xx'"):
+        dates_and_numbers(config("target=xx"))
+
+
+def write_parallel(folder, pairs, stem="train", src="de", tgt="en", compress=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    for lang, side in ((src, 0), (tgt, 1)):
+        text = "".join(p[side] + "\n" for p in pairs)
+        if compress:
+            with gzip.open(folder / f"{stem}.{lang}.gz", "wt", encoding="utf-8") as handle:
+                handle.write(text)
+        else:
+            (folder / f"{stem}.{lang}").write_text(text, encoding="utf-8")
+
+
+WORDS = {"der": "the", "hund": "dog", "katze": "cat", "läuft": "runs", "schläft": "sleeps",
+         "ein": "a", "mann": "man", "isst": "eats"}
+
+
+def sentence_pairs(count, seed=0):
+    rng = np.random.default_rng(seed)
+    nouns, verbs = ["hund", "katze", "mann"], ["läuft", "schläft", "isst"]
+    pairs = []
+    for _ in range(count):
+        words = ["der", str(rng.choice(nouns)), str(rng.choice(verbs))]
+        pairs.append((" ".join(words).capitalize() + ".",
+                      " ".join(WORDS[w] for w in words).capitalize() + "."))
+    return pairs
+
+
+def test_parallel_folder_reader(tmp_path):
+    write_parallel(tmp_path / "a", sentence_pairs(50))
+    write_parallel(tmp_path / "a", sentence_pairs(8, 1), stem="val", compress=False)
+    write_parallel(tmp_path / "a", sentence_pairs(8, 2), stem="test")
+    splits = load_translation_data(config(), f"multi30k:{tmp_path / 'a'}")
+    assert [len(p) for p in (splits.train, splits.validation, splits.test)] == [50, 8, 8]
+    assert splits.train.targets[0].endswith(".")
+    write_parallel(tmp_path / "b", sentence_pairs(100))  # no val/test files: held out
+    splits = load_translation_data(config(), str(tmp_path / "b"))
+    assert [len(p) for p in (splits.train, splits.validation, splits.test)] == [90, 5, 5]
+
+
+def test_parallel_files_with_different_line_counts_or_missing(tmp_path):
+    write_parallel(tmp_path, sentence_pairs(20))
+    with gzip.open(tmp_path / "train.en.gz", "at", encoding="utf-8") as handle:
+        handle.write("one more line\n")
+    with pytest.raises(GalleryError, match="has 20 lines but train.en.gz has 21"):
+        load_translation_data(config(), f"parallel:{tmp_path}")
+    with pytest.raises(GalleryError, match="train.fr"):
+        load_translation_data(config("source_lang=fr"), f"parallel:{tmp_path}")
+    with pytest.raises(GalleryError, match="does not exist"):
+        load_translation_data(config(), f"parallel:{tmp_path / 'nowhere'}")
+
+
+def test_multi30k_shared_data(shared_data):
+    folder = shared_data / "multi30k"
+    if not (folder / "train.de.gz").is_file():
+        pytest.skip("no Multi30k in the shared data")
+    splits = load_translation_data(config(), f"multi30k:{folder}")
+    assert [len(p) for p in (splits.train, splits.validation, splits.test)] == [29000, 1014, 1000]
+    assert splits.test.targets[0][0].isupper()  # original case kept
+
+
+def test_tfds_translation_loader_with_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=6):
+        splits = load_translation_data(config("train_pairs=5", "test_pairs=3"),
+                                       "tfds:ted_hrlr_translate/pt_to_en")
+    assert len(splits.train) == 5 and len(splits.test) == 3
+    assert (splits.meta["source_lang"], splits.meta["target_lang"]) == ("pt", "en")
+    assert all(isinstance(s, str) for s in splits.train.sources)
+
+
+@pytest.mark.parametrize("mode,expected", [
+    ("words", "ein mann läuft"), ("words_punct", "Ein Mann läuft!"),
+    ("chars", "Ein Mann läuft!")])
+def test_token_modes_round_trip(mode, expected):
+    layer = TextToIds.adapt_new(["Ein Mann läuft!", "Ein Hund (klein)."], 100, 40, tokens=mode)
+    ids = layer(tf.constant(["Ein Mann läuft!"]))
+    words = tf.gather(tf.constant(["", "[UNK]", *layer.vocabulary]), ids)
+    tokens = tf.ragged.boolean_mask(words, ids > 0)
+    assert join_tokens(tokens, mode).numpy()[0].decode() == expected
+    assert layer.count_tokens(tf.constant(["Ein Mann läuft!"])).numpy()[0] == ids.shape[1]
+
+
+def test_smoothed_crossentropy_by_hand():
+    logits = tf.constant([[[2.0, 0.5, -1.0], [0.0, 1.0, 3.0]]])
+    labels = tf.constant([[0, 2]])
+    log_p = tf.nn.log_softmax(logits).numpy()[0]
+    nll = -np.array([log_p[0, 0], log_p[1, 2]])
+    plain = SmoothedSparseCrossentropy(0.0)(labels, logits).numpy()
+    np.testing.assert_allclose(plain, nll.mean(), rtol=1e-6)
+    smooth = SmoothedSparseCrossentropy(0.1)(labels, logits).numpy()
+    np.testing.assert_allclose(smooth, (0.9 * nll - 0.1 * log_p.mean(axis=1)).mean(), rtol=1e-6)
+
+
+def small_model(**meta_items):
+    meta = {"source_vocabulary": list("abcdefgh "), "target_vocabulary": list("xyz")}
+    return build_model(config("units=16", "embedding_dim=8", "dropout=0"), {**meta, **meta_items})
+
+
+def test_padding_changes_no_output():
+    model = small_model()
+    target_in = tf.constant([[5, 2, 3, 4]], tf.int32)  # <start> x y z
+    alone = np.asarray(model([tf.constant(["abc"]), target_in]))
+    batch = np.asarray(model([tf.constant(["abc", "abcdefgh hgfedcba"]),
+                              tf.repeat(target_in, 2, axis=0)]))
+    np.testing.assert_allclose(batch[0], alone[0], atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    return cli_train("translation", tmp_path_factory.mktemp("translation") / "run", TINY)
+
+
+def test_run_folder(tiny_run):
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert {"exact_match", "bleu", "examples"} <= set(metrics) and metrics["examples"] == 60
+    assert (tiny_run / "attention.png").stat().st_size > 5_000
+
+
+SERVE = """
+import json, sys
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+texts = json.loads(sys.stdin.read())
+out = serve(text=tf.constant(texts))
+ours = any(m.startswith(("gallery", "tasks")) for m in sys.modules)
+print(json.dumps({"translation": [t.decode() for t in out["translation"].numpy()],
+                  "truncated": out["truncated"].numpy().tolist(), "ours": ours}))
+"""
+
+
+def test_export_translates_in_a_fresh_process(tiny_run, tmp_path):
+    out = tmp_path / "saved" / "1"
+    assert main(["export", "translation", "--model", str(tiny_run), "--out", str(out)]) == 0
+    task, config_, model, meta = load_run(tiny_run)
+    texts = ["three hundred and twelve", "January 5, 2021", "", "?!.", "日本語のテキスト",
+             "seven " * 10000]
+    result = subprocess.run([sys.executable, "-c", SERVE, str(out)], input=json.dumps(texts),
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            cwd=pathlib.Path(out).anchor)
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["ours"] is False
+    assert served["translation"] == task.translate(config_, model, meta, texts)
+    assert served["translation"][2] == ""                      # empty input: empty output
+    assert served["truncated"] == [False] * 5 + [True]         # 60,000 characters
+
+
+def test_predict_and_bad_input(tiny_run, capsys):
+    hostile = "caf\udcff \x00"  # how Python passes a non-UTF-8 byte in argv, and NUL
+    assert main(["predict", "translation", "--model", str(tiny_run), "four", "", hostile]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["source"] for r in rows] == ["four", "", "caf\ufffd \x00"]
+    assert rows[1]["translation"] == "" and rows[1]["score"] is None
+    assert main(["train", "translation", "--set", "attention=sideways"]) == 2
+    assert "attention" in capsys.readouterr().err
+
+
+def test_finetune_on_parallel_files(tiny_run, tmp_path):
+    folder = tmp_path / "domain"
+    pairs = [("two hundred", "zweihundert"), ("five thousand", "fünftausend")] * 30
+    write_parallel(folder, pairs, src="en", tgt="de")
+    from gallery.finetune import finetune
+
+    run, metrics = finetune(
+        tiny_run, f"parallel:{folder}", task_name="translation",
+        overrides=["epochs=1", "source_lang=en", "target_lang=de"], out_dir=tmp_path / "ft")
+    assert "validation_exact_match_after" in metrics["finetune"]
+    _, _, _, meta = load_run(run)
+    assert meta["source_vocabulary"] == load_run(tiny_run)[3]["source_vocabulary"]
+
+
+def test_translation_task_defaults_for_sentences():
+    task = TranslationTask()
+    assert "source_tokens=words_punct" in task.data_defaults("multi30k:x")
+    assert task.data_defaults(None) == ()

@@ -96,9 +96,13 @@ class SequenceDecoder:
         logits = self.head(self.readout(output, extras[0], memory_mask=mask))
         return logits, list(cell_states) + list(extras)
 
-    def __call__(self, inputs):
+    def initial_states(self, inputs):
+        """The decoder's states before the first token (a list), from encoder inputs."""
         states = self.encoder(inputs, training=False)
-        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        return list(states) if isinstance(states, (list, tuple)) else [states]
+
+    def __call__(self, inputs):
+        states = self.initial_states(inputs)
         batch = tf.shape(states[0])[0]
         if self.beam_width > 1:
             return beam_search(self.step, states, batch, self.start_id, self.end_id,

@@ -59,10 +59,10 @@ def test_beam_width_one_equals_greedy_on_the_trained_decoder(loaded):
     from tasks.captioning.model import END, START, Captioner
 
     task, config, model, meta, splits = loaded
-    captioner = Captioner(model, meta["vocabulary"], config)
-    states = list(captioner.encoder(tf.constant(splits.test.images[:16])))
-    greedy = greedy_decode(captioner.step, states, 16, START, END, 8)
-    beam = beam_search(captioner.step, states, 16, START, END, 8, beam_width=1)
+    decoder = Captioner(model, meta["vocabulary"], config).decoder
+    states = decoder.initial_states(tf.constant(splits.test.images[:16]))
+    greedy = greedy_decode(decoder.step, states, 16, START, END, 8)
+    beam = beam_search(decoder.step, states, 16, START, END, 8, beam_width=1)
     np.testing.assert_array_equal(greedy[0], beam[0])
     np.testing.assert_allclose(greedy[2], beam[2], rtol=1e-5)
 
@@ -156,9 +156,9 @@ def test_step_decoding_matches_the_teacher_forced_graph(settings):
     vocabulary = ["<pad>", "<start>", "<end>", "<unk>"] + [f"w{i}" for i in range(8)]
     model = build_model(config, len(vocabulary))
     pixels = tf.constant(np.random.default_rng(0).random((3, 40, 112, 1), "float32"))
-    captioner = Captioner(model, vocabulary, config)
-    states = list(captioner.encoder(pixels))
-    tokens, lengths, _ = greedy_decode(captioner.step, states, 3, START, END, 6)
+    decoder = Captioner(model, vocabulary, config).decoder
+    states = decoder.initial_states(pixels)
+    tokens, lengths, _ = greedy_decode(decoder.step, states, 3, START, END, 6)
     caption_in = tf.concat([tf.fill([3, 1], START), tokens[:, :-1]], axis=1)
     logits = model.get_layer("core")([pixels, caption_in], training=False)
     forced = tf.argmax(logits, axis=-1, output_type=tf.int32).numpy()

@@ -47,3 +47,14 @@ def rank_in_class(labels):
         members = np.flatnonzero(labels == value)
         rank[members] = np.arange(len(members))
     return rank
+
+
+def distort_digit(digit, rng, degrees=12, scale=(0.8, 1.15)):
+    """A random small rotation (±``degrees``) and scaling of one square uint8 digit
+    image; the result is square, its side scaled (so it may not be 28)."""
+    from PIL import Image
+
+    picture = Image.fromarray(digit).rotate(float(rng.uniform(-degrees, degrees)),
+                                            resample=Image.BILINEAR)
+    size = int(round(digit.shape[0] * rng.uniform(*scale)))
+    return np.asarray(picture.resize((size, size), resample=Image.BILINEAR))

@@ -22,7 +22,7 @@ import pathlib
 
 import numpy as np
 
-from gallery.data.embedded import mnist_digits, rank_in_class
+from gallery.data.embedded import distort_digit, mnist_digits, rank_in_class
 from gallery.data.sources import load_tfds, parse_source
 from gallery.errors import GalleryError
 from tasks.base import Splits
@@ -52,17 +52,6 @@ def _ink_columns(digit):
     return digit[:, columns[0]:columns[-1] + 1] if len(columns) else digit
 
 
-def _distort(digit, rng):
-    """A random small rotation (±12°) and scaling (0.8–1.15) of one 28×28 digit."""
-    from PIL import Image
-
-    picture = Image.fromarray(digit).rotate(float(rng.uniform(-12, 12)),
-                                            resample=Image.BILINEAR)
-    size = int(round(28 * rng.uniform(0.8, 1.15)))
-    picture = picture.resize((size, size), resample=Image.BILINEAR)
-    return np.asarray(picture)
-
-
 def compose(digits, labels, count, seed, height=40, width=112, max_digits=4, augment=False):
     """``count`` images of 1–``max_digits`` digits drawn from ``digits`` (seeded).
 
@@ -76,7 +65,7 @@ def compose(digits, labels, count, seed, height=40, width=112, max_digits=4, aug
     for i in range(count):
         n = int(rng.integers(1, max_digits + 1))
         picks = rng.integers(0, len(digits), size=n)
-        crops = [_ink_columns(_distort(digits[p], distortions) if augment else digits[p])
+        crops = [_ink_columns(distort_digit(digits[p], distortions) if augment else digits[p])
                  for p in picks]
         gaps = rng.integers(1, 7, size=n)
         total = sum(c.shape[1] for c in crops) + int(gaps[1:].sum())

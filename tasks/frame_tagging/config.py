@@ -30,6 +30,7 @@ class FrameTaggingConfig(TrainConfig):
     window: int = 0               # > 0: train on windows of this many frames of long
                                   # streams, and label streams in overlapping windows
     window_hop: int = 0           # frames between window starts (0: window / 2)
+    augment: bool = False         # video: rotate/scale training digits a little
     frame_size: int = 48          # tfds video: images resized to this height and width
     min_crop: int = 40            # steps taken from one recording
     max_crop: int = 100

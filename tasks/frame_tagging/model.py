@@ -26,7 +26,7 @@ def image_encoder(frame_shape, units):
         keras.Input(tuple(frame_shape)),
         keras.layers.Conv2D(32, 5, strides=2, padding="same", activation="relu"),
         keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
-        keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2D(128, 3, strides=2, padding="same", activation="relu"),
         keras.layers.GlobalMaxPooling2D(),
         keras.layers.Dense(units, activation="relu")], name="image_encoder")
 

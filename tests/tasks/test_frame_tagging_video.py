@@ -32,11 +32,13 @@ def video_config(*items):
     return apply_overrides(FrameTaggingConfig(), ["frame_encoder=cnn", *items])
 
 
-def test_clip_labels_follow_the_ink_in_each_frame():
+@pytest.mark.parametrize("augment", [False, True])
+def test_clip_labels_follow_the_ink_in_each_frame(augment):
     digits, labels = mnist_digits()
     rng = np.random.default_rng(3)
+    distortions = np.random.default_rng(4) if augment else None
     for _ in range(30):
-        frames, tags = compose_clip(rng, digits, labels, int(rng.integers(10, 40)))
+        frames, tags = compose_clip(rng, digits, labels, int(rng.integers(10, 40)), distortions)
         assert frames.shape[1:] == (48, 48, 1) and frames.dtype == np.uint8
         inked = (frames >= INKED).reshape(len(frames), -1).any(axis=1)
         np.testing.assert_array_equal(inked, tags != NONE)

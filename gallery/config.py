@@ -26,6 +26,8 @@ class TrainConfig:
     patience: int = 2             # early stopping: epochs without validation improvement
     ema: float = 0.0              # keep an exponential moving average of the weights with
                                   # this momentum (e.g. 0.99) and use it; 0 disables
+    max_minutes: float = 0.0      # stop before an epoch would end past this many minutes
+                                  # of training (the best epoch is kept); 0: no limit
 
     def require_positive(self, *names):
         """``GalleryError`` unless every named setting is > 0."""
@@ -43,6 +45,8 @@ class TrainConfig:
         """Raise ``GalleryError`` on values no model can use."""
         self.require_positive("epochs", "batch_size", "units", "learning_rate")
         self.require_fraction("ema")
+        if self.max_minutes < 0:
+            raise GalleryError(f"setting max_minutes must be >= 0, got {self.max_minutes}")
         if self.cell not in ("lstm", "gru", "elman"):
             raise GalleryError(f"setting cell must be lstm, gru or elman, got {self.cell!r}")
         return self

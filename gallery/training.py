@@ -62,6 +62,27 @@ class ResetRecurrentStates(keras.callbacks.Callback):
         self._reset()
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stop after the epoch at which another epoch would end past ``minutes`` of
+    training (``0``: no limit); early stopping still restores the best epoch."""
+
+    def __init__(self, minutes):
+        super().__init__()
+        self.seconds = 60.0 * minutes
+        self.start = self.epochs = None
+
+    def on_train_begin(self, logs=None):
+        self.start, self.epochs = time.monotonic(), 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+        elapsed = time.monotonic() - self.start
+        if self.seconds and elapsed + elapsed / self.epochs > self.seconds:
+            print(f"[training] time budget of {self.seconds / 60:g} minutes: stopping after "
+                  f"epoch {epoch + 1}", flush=True)
+            self.model.stop_training = True
+
+
 def fit_core(task, config, model, splits, verbose=None, checkpoint=None):
     """Train ``model``'s core on the task's batches; return the history dict.
 
@@ -77,7 +98,7 @@ def fit_core(task, config, model, splits, verbose=None, checkpoint=None):
     early_stopping = keras.callbacks.EarlyStopping(
         monitor=task.monitor, patience=config.patience, restore_best_weights=True)
     callbacks = [EpochClockCallback(clock), *task.callbacks(config),
-                 keras.callbacks.TerminateOnNaN(), early_stopping]
+                 keras.callbacks.TerminateOnNaN(), early_stopping, TimeBudget(config.max_minutes)]
     ema_swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True) if config.ema else None
     if ema_swap:  # validate (and keep as best) the averaged weights, not the raw ones
         callbacks.insert(0, ema_swap)

@@ -231,17 +231,22 @@ def test_predict_and_bad_input(tiny_run, capsys):
     assert "attention" in capsys.readouterr().err
 
 
-def test_finetune_on_parallel_files(tiny_run, tmp_path):
-    folder = tmp_path / "domain"
-    pairs = [("two hundred", "zweihundert"), ("five thousand", "fünftausend")] * 30
-    write_parallel(folder, pairs, src="en", tgt="de")
-    from gallery.finetune import finetune
+def test_finetune_template_adapts_to_a_new_domain(tiny_run, tmp_path):
+    import importlib.util
 
-    run, metrics = finetune(
-        tiny_run, f"parallel:{folder}", task_name="translation",
-        overrides=["epochs=1", "source_lang=en", "target_lang=de"], out_dir=tmp_path / "ft")
-    assert "validation_exact_match_after" in metrics["finetune"]
-    _, _, _, meta = load_run(run)
+    folder = tmp_path / "domain"
+    write_parallel(folder, [("one", "eins"), ("two", "zwei"), ("three", "drei")] * 40,
+                   src="en", tgt="de", compress=False)
+    path = pathlib.Path(__file__).resolve().parents[2] / "templates" / "finetune_translation.py"
+    spec = importlib.util.spec_from_file_location("finetune_translation", path)
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    template.SETTINGS = ["epochs=8", "learning_rate=0.01", "patience=8", "beam_width=1"]
+    metrics = template.main(str(tiny_run), str(folder), str(tmp_path / "ft"))
+    report = metrics["finetune"]
+    assert report["validation_exact_match_after"] > report["validation_exact_match_before"]
+    assert report["validation_exact_match_after"] >= 0.5
+    _, _, _, meta = load_run(tmp_path / "ft")
     assert meta["source_vocabulary"] == load_run(tiny_run)[3]["source_vocabulary"]
 
 

@@ -7,8 +7,9 @@ steps past ``lengths`` masked and zeroed) feeds the core: a frame encoder
 (``Dense(frame_units, relu)`` per frame; ``frame_encoder=conv``: a 1-D convolution
 over ``conv_width`` neighbouring frames, so a causal model uses the dense one;
 ``frame_encoder=cnn`` for video: a small 2-D CNN applied to each image alone with
-``PerFrame``: three stride-2 convolutions 48×48 → 6×6, the maximum over the 6×6
-places (what the digit is matters, not where), ``Dense(frame_units)``) → dropout →
+``PerFrame``: three blocks of 3×3 convolution and 2×2 max-pooling, 48×48 → 6×6,
+the maximum over the 6×6 places (what the digit is matters, not where),
+``Dense(frame_units)``) → dropout →
 gallery recurrent stack (bidirectional by default; ``--set bidirectional=false``
 for a causal model whose label at t sees only frames ≤ t) → ``Dense(K, softmax)`` per frame.
 """
@@ -22,13 +23,12 @@ from gallery.layers.stack import recurrent_encoder
 
 def image_encoder(frame_shape, units):
     """One image ``(H, W, C)`` → features ``(units,)``; wrapped in ``PerFrame``."""
-    return keras.Sequential([
-        keras.Input(tuple(frame_shape)),
-        keras.layers.Conv2D(32, 5, strides=2, padding="same", activation="relu"),
-        keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
-        keras.layers.Conv2D(128, 3, strides=2, padding="same", activation="relu"),
-        keras.layers.GlobalMaxPooling2D(),
-        keras.layers.Dense(units, activation="relu")], name="image_encoder")
+    layers = [keras.Input(tuple(frame_shape))]
+    for filters in (32, 64, 128):  # 48×48 → 24 → 12 → 6
+        layers += [keras.layers.Conv2D(filters, 3, padding="same", activation="relu"),
+                   keras.layers.MaxPooling2D()]
+    layers += [keras.layers.GlobalMaxPooling2D(), keras.layers.Dense(units, activation="relu")]
+    return keras.Sequential(layers, name="image_encoder")
 
 
 def check_encoder(config, frame_shape):

@@ -26,7 +26,7 @@ from tasks.frame_tagging.model import build_model, frame_shape
 DATA_DEFAULTS = {
     "video": ("frame_encoder=cnn", "frame_units=128", "cell=gru", "min_length=12",
               "max_length=30", "train_streams=2000", "val_streams=200", "test_streams=500",
-              "epochs=36", "patience=8", "augment=true"),
+              "epochs=36", "patience=8", "max_minutes=9.5"),
     "tfds": ("frame_encoder=cnn", "frame_units=128", "min_length=1", "max_length=32",
              "train_streams=2000", "val_streams=200", "test_streams=500"),
     "actrectut": ("window=256", "train_streams=400", "frame_units=64", "patience=8"),

@@ -14,6 +14,7 @@ class TranslationConfig(TrainConfig):
     batch_size: int = 64
     learning_rate: float = 3e-3
     patience: int = 3
+    max_minutes: float = 9.5      # the default run fits the 10-minute budget
     cell: str = "gru"             # encoder and decoder cell
     units: int = 192              # decoder state; the encoder has units/2 per direction
     num_layers: int = 1           # encoder layers

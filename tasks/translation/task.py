@@ -21,7 +21,7 @@ from tasks.translation.model import Translator, build_model, special_ids
 SENTENCE_DEFAULTS = ("source_tokens=words_punct", "target_tokens=words_punct", "max_source=60",
                      "max_target=60", "units=512", "embedding_dim=256", "dropout=0.3",
                      "vocabulary_size=10000", "batch_size=64", "learning_rate=2e-3",
-                     "label_smoothing=0.1", "beam_width=5", "patience=3")
+                     "label_smoothing=0.1", "beam_width=5", "patience=3", "max_minutes=0")
 
 
 def token_ids(to_ids, texts, batch_size=2048):

@@ -29,8 +29,8 @@ DATA_DEFAULTS = {
               "epochs=36", "patience=8", "max_minutes=9.5"),
     "tfds": ("frame_encoder=cnn", "frame_units=128", "min_length=1", "max_length=32",
              "train_streams=2000", "val_streams=200", "test_streams=500"),
-    "actrectut": ("window=256", "train_streams=400", "frame_units=64", "patience=8",
-                  "max_minutes=9.5"),
+    "actrectut": ("window=256", "train_streams=1600", "units=128", "frame_units=64",
+                  "patience=8", "max_minutes=9.5"),
 }
 
 

@@ -121,3 +121,21 @@ def tiny_charlm_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("charlm")
     return cli_train("charlm", folder / "run", TINY_CHARLM,
                      write_code_text(folder / "code.txt"))
+
+
+def serve_in_fresh_process(script, export_dir, stdin=""):
+    """Run ``script`` (Python source; ``sys.argv[1]`` is ``export_dir``) in a new
+    interpreter started outside the repository, so nothing of ours can be imported;
+    return the JSON object its last stdout line prints."""
+    import json
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", script, str(export_dir)], input=stdin,
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            cwd=pathlib.Path(export_dir).anchor)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -1,15 +1,12 @@
 """Frame tagging: data, metrics, masking, the causal option, export, CLI and bad input."""
 
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import cli_train
+from conftest import cli_train, serve_in_fresh_process
 
 from gallery.cli import main
 from gallery.config import apply_overrides
@@ -136,12 +133,7 @@ def test_export_serves_frames_in_a_fresh_process(tiny_run, tmp_path):
     assert main(["export", "frame_tagging", "--model", str(tiny_run), "--out", str(out)]) == 0
     _, _, model, meta = load_run(tiny_run)
     x = np.random.default_rng(4).normal(size=(2, 30, 6)).astype("float32")
-    result = subprocess.run([sys.executable, "-c", SERVE, str(out)], input=json.dumps(x.tolist()),
-                            capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-                            cwd=pathlib.Path(out).anchor)
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
+    served = serve_in_fresh_process(SERVE, out, json.dumps(x.tolist()))
     assert served["ours"] is False
     expected = np.asarray(model([tf.constant(x), tf.constant([30, 10])]))
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)

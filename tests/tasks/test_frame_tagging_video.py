@@ -1,16 +1,12 @@
 """Frame tagging on video: moving-digit clips, the per-frame CNN, TFDS video, export."""
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import cli_train
+from conftest import cli_train, serve_in_fresh_process
 from test_frame_tagging import SERVE
 
 from gallery.cli import main
@@ -124,12 +120,7 @@ def test_video_export_serves_clips_in_a_fresh_process(tiny_video_run, tmp_path):
                  str(out)]) == 0
     _, _, model, meta = load_run(tiny_video_run)
     x = np.random.default_rng(4).uniform(0, 255, (2, 14, 48, 48, 1)).astype("float32")
-    result = subprocess.run([sys.executable, "-c", SERVE, str(out)], input=json.dumps(x.tolist()),
-                            capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-                            cwd=pathlib.Path(out).anchor)
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
+    served = serve_in_fresh_process(SERVE, out, json.dumps(x.tolist()))
     expected = np.asarray(model([tf.constant(x), tf.constant([14, 10])]))
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-4)
     assert served["labels"][1][10:] == [""] * 4 and set(served["labels"][0]) <= set(meta["labels"])

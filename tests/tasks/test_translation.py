@@ -2,15 +2,12 @@
 
 import gzip
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import cli_train
+from conftest import cli_train, serve_in_fresh_process
 
 from gallery.cli import main
 from gallery.config import apply_overrides
@@ -209,12 +206,7 @@ def test_export_translates_in_a_fresh_process(tiny_run, tmp_path):
     task, config_, model, meta = load_run(tiny_run)
     texts = ["three hundred and twelve", "January 5, 2021", "", "?!.", "日本語のテキスト",
              "seven " * 10000]
-    result = subprocess.run([sys.executable, "-c", SERVE, str(out)], input=json.dumps(texts),
-                            capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-                            cwd=pathlib.Path(out).anchor)
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
+    served = serve_in_fresh_process(SERVE, out, json.dumps(texts))
     assert served["ours"] is False
     assert served["translation"] == task.translate(config_, model, meta, texts)
     assert served["translation"][2] == ""                      # empty input: empty output

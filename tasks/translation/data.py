@@ -186,9 +186,7 @@ def load_translation_data(config, source=None):
     kind, value = parse_source(source)
     if kind == "default":
         return dates_and_numbers(config)
-    if kind in ("multi30k", "parallel"):
-        return load_parallel_folder(value, config)
-    if kind == "path":
+    if kind in ("multi30k", "parallel", "path"):
         return load_parallel_folder(value, config)
     if kind == "tfds":
         return load_tfds_parallel(value, config)

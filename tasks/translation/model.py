@@ -28,9 +28,17 @@ from gallery.layers.text import TextToIds, join_tokens
 from gallery.seq2seq import PaddingMask, SequenceDecoder, decoder_logits
 
 
-def special_ids(target_vocabulary_size):
-    """``(start, end)`` ids after a target ``TextToIds`` vocabulary of this size."""
-    return target_vocabulary_size, target_vocabulary_size + 1
+def special_ids(meta):
+    """``(start, end)`` ids: right after the target ids ``0 … V-1`` (``V`` = the target
+    vocabulary plus padding and unknown)."""
+    size = len(meta["target_vocabulary"]) + 2
+    return size, size + 1
+
+
+def target_to_ids(config, meta):
+    """The ``TextToIds`` layer that turns target text into target ids."""
+    return TextToIds(meta["target_vocabulary"], max_length=config.max_target,
+                     tokens=config.target_tokens)
 
 
 def build_core(config, source_size, target_size):
@@ -68,7 +76,7 @@ class Translator:
     def __init__(self, model, meta, config):
         core = model.get_layer("core")
         self.to_ids = model.get_layer("source_ids")
-        start, end = special_ids(len(meta["target_vocabulary"]) + 2)
+        start, end = special_ids(meta)
         self.decoder = SequenceDecoder(core, core.inputs[0], start, end, config.max_target + 1,
                                        config.beam_width, config.length_penalty,
                                        memory_mask="source_mask")

@@ -15,7 +15,7 @@ from gallery.seq2seq import SmoothedSparseCrossentropy
 from tasks.base import Task
 from tasks.translation.config import TranslationConfig
 from tasks.translation.data import load_translation_data
-from tasks.translation.model import Translator, build_model, special_ids
+from tasks.translation.model import Translator, build_model, special_ids, target_to_ids
 
 #: Real sentences: word tokens with punctuation, a larger model.
 SENTENCE_DEFAULTS = ("source_tokens=words_punct", "target_tokens=words_punct", "max_source=60",
@@ -66,14 +66,10 @@ class TranslationTask(Task):
         return build_model(config, splits.meta)
 
     # -- training batches ---------------------------------------------------------------
-    def _target_ids(self, config, meta):
-        return TextToIds(meta["target_vocabulary"], max_length=config.max_target,
-                         tokens=config.target_tokens)
-
     def _encoded(self, config, model, meta, data):
         sources = token_ids(model.get_layer("source_ids"), data.sources)
-        start, end = special_ids(len(meta["target_vocabulary"]) + 2)
-        targets = token_ids(self._target_ids(config, meta), data.targets)
+        start, end = special_ids(meta)
+        targets = token_ids(target_to_ids(config, meta), data.targets)
         keep = [i for i, (s, t) in enumerate(zip(sources, targets)) if len(s) and len(t)]
         return ([sources[i] for i in keep], [np.r_[start, targets[i]] for i in keep],
                 [np.r_[targets[i], end] for i in keep])
@@ -169,9 +165,8 @@ def attention_weights(config, model, meta, sources, outputs):
     probe = keras.Model(core.inputs, [core.get_layer("decoder").output,
                                       core.get_layer("attention_keys").output,
                                       core.get_layer("source_mask").output])
-    target_ids = TextToIds(meta["target_vocabulary"], max_length=config.max_target,
-                           tokens=config.target_tokens)
-    start, _ = special_ids(len(meta["target_vocabulary"]) + 2)
+    target_ids = target_to_ids(config, meta)
+    start, _ = special_ids(meta)
     source_words = ["", "[UNK]", *meta["source_vocabulary"]]
     target_words = ["", "[UNK]", *meta["target_vocabulary"]]
     items = []

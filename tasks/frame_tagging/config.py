@@ -32,6 +32,8 @@ class FrameTaggingConfig(TrainConfig):
     window_hop: int = 0           # frames between window starts (0: window / 2)
     augment: bool = False         # video: rotate/scale training digits a little
     frame_size: int = 48          # tfds video: images resized to this height and width
+    ensemble: int = 1             # independent branches (encoder, recurrent stack,
+                                  # classifier) trained side by side, averaged
     min_crop: int = 40            # steps taken from one recording
     max_crop: int = 100
 
@@ -39,7 +41,7 @@ class FrameTaggingConfig(TrainConfig):
         super().validate()
         self.require_positive("stream_chunk", "num_layers", "frame_units", "train_streams",
                               "val_streams", "test_streams", "min_length", "min_crop",
-                              "frame_size")
+                              "frame_size", "ensemble")
         self.require_fraction("dropout")
         if self.window < 0 or self.window_hop < 0 or self.window_hop > self.window:
             raise GalleryError("settings window and window_hop must be >= 0 and "
@@ -50,6 +52,9 @@ class FrameTaggingConfig(TrainConfig):
         if self.frame_encoder == "conv" and not self.bidirectional:
             raise GalleryError("a causal model (bidirectional=false) needs "
                                "--set frame_encoder=dense: the convolution looks at future frames")
+        if self.ensemble > 1 and not self.bidirectional:
+            raise GalleryError("setting ensemble > 1 needs bidirectional=true: a causal "
+                               "model streams one recurrent stack")
         if self.max_length < self.min_length or self.max_crop < self.min_crop:
             raise GalleryError("settings max_length/max_crop must be >= min_length/min_crop")
         return self

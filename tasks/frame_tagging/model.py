@@ -12,11 +12,17 @@ the maximum over the 6×6 places (what the digit is matters, not where),
 ``Dense(frame_units)``) → dropout →
 gallery recurrent stack (bidirectional by default; ``--set bidirectional=false``
 for a causal model whose label at t sees only frames ≤ t) → ``Dense(K, softmax)`` per frame.
+
+With ``ensemble = E > 1`` the core holds ``E`` such branches (frame encoder, recurrent
+stack, classifier; layer names end in the branch number), each with its own
+initialisation and its own loss; the core returns their probabilities stacked
+``(B, T, E, K)`` and the end-to-end model averages them (``"branch_mean"``).
 """
 
 import keras
 
 from gallery.errors import GalleryError
+from gallery.layers.ensemble import BranchMean, StackBranches
 from gallery.layers.frames import FrameNormalizer, PerFrame, WithMask
 from gallery.layers.stack import recurrent_encoder
 
@@ -39,26 +45,38 @@ def check_encoder(config, frame_shape):
             + ("cnn" if images else "conv or dense") + f", not {config.frame_encoder!r}")
 
 
+def tag_frames(frames, mask, config, frame_shape, classes, branch=""):
+    """One branch: frames ``(B, T, *frame_shape)`` → probabilities ``(B, T, K)``; its
+    layer names end in ``branch`` (``""`` for a single model)."""
+    seed = config.seed + 1000 * (int(branch) if branch else 0)
+    if config.frame_encoder == "cnn":  # each image alone
+        x = PerFrame(image_encoder(frame_shape, config.frame_units),
+                     name=f"frame_encoder{branch}")(frames)
+    elif config.frame_encoder == "conv":  # each frame with its neighbours (padding is zero)
+        x = keras.layers.Conv1D(config.frame_units, config.conv_width, padding="same",
+                                activation="relu", name=f"frame_encoder{branch}")(frames)
+    else:
+        x = keras.layers.Dense(config.frame_units, activation="relu",
+                               name=f"frame_encoder{branch}")(frames)
+    x = WithMask(name=f"with_mask{branch}")([x, mask])
+    x = keras.layers.Dropout(config.dropout, seed=seed)(x)
+    x = recurrent_encoder(x, cell=config.cell, units=config.units,
+                          num_layers=config.num_layers, bidirectional=config.bidirectional,
+                          dropout=config.dropout, name=f"recurrent{branch}", seed=seed)
+    return keras.layers.Dense(classes, activation="softmax", name=f"classifier{branch}")(x)
+
+
 def build_core(config, frame_shape, classes):
+    """``[frames, mask]`` → ``(B, T, K)``, or ``(B, T, E, K)`` for an ensemble."""
     check_encoder(config, frame_shape)
     frames = keras.Input((None, *frame_shape), name="frames")
     mask = keras.Input((None,), dtype="bool", name="mask")
-    if config.frame_encoder == "cnn":  # each image alone
-        x = PerFrame(image_encoder(frame_shape, config.frame_units),
-                                         name="frame_encoder")(frames)
-    elif config.frame_encoder == "conv":  # each frame with its neighbours (padding is zero)
-        x = keras.layers.Conv1D(config.frame_units, config.conv_width, padding="same",
-                                activation="relu", name="frame_encoder")(frames)
-    else:
-        x = keras.layers.Dense(config.frame_units, activation="relu", name="frame_encoder")(
-            frames)
-    x = WithMask(name="with_mask")([x, mask])
-    x = keras.layers.Dropout(config.dropout, seed=config.seed)(x)
-    x = recurrent_encoder(x, cell=config.cell, units=config.units,
-                          num_layers=config.num_layers, bidirectional=config.bidirectional,
-                          dropout=config.dropout, name="recurrent", seed=config.seed)
-    probabilities = keras.layers.Dense(classes, activation="softmax", name="classifier")(x)
-    return keras.Model([frames, mask], probabilities, name="core")
+    if config.ensemble == 1:
+        return keras.Model([frames, mask], tag_frames(frames, mask, config, frame_shape, classes),
+                           name="core")
+    branches = [tag_frames(frames, mask, config, frame_shape, classes, str(k))
+                for k in range(config.ensemble)]
+    return keras.Model([frames, mask], StackBranches(name="branches")(branches), name="core")
 
 
 def frame_shape(meta):
@@ -72,5 +90,7 @@ def build_model(config, meta):
     lengths = keras.Input((), dtype="int32", name="lengths")
     normalised, mask = FrameNormalizer(meta["mean"], meta["std"], name="normalizer")(
         frames, lengths)
-    core = build_core(config, shape, classes)
-    return keras.Model([frames, lengths], core([normalised, mask]), name="frame_tagger")
+    probabilities = build_core(config, shape, classes)([normalised, mask])
+    if config.ensemble > 1:
+        probabilities = BranchMean(name="branch_mean")(probabilities)
+    return keras.Model([frames, lengths], probabilities, name="frame_tagger")

@@ -187,8 +187,14 @@ class FrameTaggingTask(Task):
         def validation():
             yield from self._batches(splits.validation, meta, config.batch_size,
                                      np.arange(len(splits.validation)))
-        return tuple(tf.data.Dataset.from_generator(g, output_signature=signature).prefetch(2)
-                     for g in (train, validation))
+        def per_branch(x, y, weights):  # an ensemble's core gives (B, T, E, K): one target each
+            return (x, tf.repeat(y[..., None], config.ensemble, -1),
+                    tf.repeat(weights[..., None], config.ensemble, -1))
+        out = [tf.data.Dataset.from_generator(g, output_signature=signature)
+               for g in (train, validation)]
+        if config.ensemble > 1:
+            out = [ds.map(per_branch) for ds in out]
+        return tuple(ds.prefetch(2) for ds in out)
 
     def compile_core(self, config, core, optimizer):
         core.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",

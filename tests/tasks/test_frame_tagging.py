@@ -72,9 +72,9 @@ def small_model(*items):
     return build_model(config("units=8", "frame_units=8", *items), meta)
 
 
-@pytest.mark.parametrize("encoder", ["conv", "dense"])
-def test_padding_changes_no_prediction(encoder):
-    model = small_model(f"frame_encoder={encoder}")
+@pytest.mark.parametrize("encoder,ensemble", [("conv", 1), ("dense", 1), ("conv", 3)])
+def test_padding_changes_no_prediction(encoder, ensemble):
+    model = small_model(f"frame_encoder={encoder}", f"ensemble={ensemble}")
     rng = np.random.default_rng(0)
     short, long = rng.normal(size=(30, 6)), rng.normal(size=(50, 6))
     batch = np.zeros((2, 50, 6), np.float32)
@@ -165,6 +165,40 @@ def test_bad_stream_files_are_one_line_errors(tiny_run, tmp_path, capsys, conten
     assert err.startswith("gallery: error:") and "\n" not in err
     assert main(["predict", "frame_tagging", "--model", str(tiny_run),
                  str(tmp_path / "missing.npy")]) == 2
+
+
+def test_ensemble_averages_independent_branches(tmp_path):
+    import keras
+
+    model = small_model("ensemble=3")
+    core = model.get_layer("core")
+    stream = np.random.default_rng(2).normal(size=(2, 20, 6)).astype("float32")
+    lengths = np.array([20, 13])
+    normalised, mask = model.get_layer("normalizer")(stream, lengths)
+    branches = np.asarray(core([normalised, mask]))
+    assert branches.shape == (2, 20, 3, 3)
+    # different initialisations: the branches disagree, and the model is their mean
+    assert np.abs(branches[:, :, 0] - branches[:, :, 1]).max() > 1e-3
+    np.testing.assert_allclose(np.asarray(model([stream, lengths])), branches.mean(axis=2),
+                               atol=1e-6)
+    model.save(tmp_path / "ensemble.keras")
+    loaded = keras.models.load_model(tmp_path / "ensemble.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded([stream, lengths])),
+                               np.asarray(model([stream, lengths])), atol=1e-6)
+    from gallery.errors import GalleryError
+
+    with pytest.raises(GalleryError, match="ensemble > 1 needs bidirectional"):
+        config("ensemble=2", "bidirectional=false", "frame_encoder=dense")
+
+
+def test_ensemble_trains_each_branch(tmp_path):
+    run = cli_train("frame_tagging", tmp_path / "run", TINY + ["ensemble=2"])
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.4  # four activities: chance is about 0.25
+    _, _, model, _ = load_run(run)
+    core = model.get_layer("core")
+    assert {"classifier0", "classifier1", "frame_encoder0", "frame_encoder1"} <= {
+        layer.name for layer in core.layers}
 
 
 def test_causal_model_with_a_convolution_is_refused():

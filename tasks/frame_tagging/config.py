@@ -20,6 +20,7 @@ class FrameTaggingConfig(TrainConfig):
                                   # cnn: a 2-D CNN per image (video)
     conv_width: int = 5           # frames the convolution sees
     frame_units: int = 64         # frame encoder width
+    filters: int = 32             # cnn: channels of its first convolution (doubled twice)
     dropout: float = 0.2
     train_streams: int = 800      # streams stitched from the training recordings
     val_streams: int = 80
@@ -41,7 +42,7 @@ class FrameTaggingConfig(TrainConfig):
         super().validate()
         self.require_positive("stream_chunk", "num_layers", "frame_units", "train_streams",
                               "val_streams", "test_streams", "min_length", "min_crop",
-                              "frame_size", "ensemble")
+                              "frame_size", "ensemble", "filters")
         self.require_fraction("dropout")
         if self.window < 0 or self.window_hop < 0 or self.window_hop > self.window:
             raise GalleryError("settings window and window_hop must be >= 0 and "

@@ -7,8 +7,9 @@ steps past ``lengths`` masked and zeroed) feeds the core: a frame encoder
 (``Dense(frame_units, relu)`` per frame; ``frame_encoder=conv``: a 1-D convolution
 over ``conv_width`` neighbouring frames, so a causal model uses the dense one;
 ``frame_encoder=cnn`` for video: a small 2-D CNN applied to each image alone with
-``PerFrame``: three blocks of 3×3 convolution and 2×2 max-pooling, 48×48 → 6×6,
-the maximum over the 6×6 places (what the digit is matters, not where),
+``PerFrame``: three blocks of 3×3 convolution (``filters`` channels, doubled in each
+block) and 2×2 max-pooling, 48×48 → 6×6, the maximum over the 6×6 places (what the
+digit is matters, not where),
 ``Dense(frame_units)``) → dropout →
 gallery recurrent stack (bidirectional by default; ``--set bidirectional=false``
 for a causal model whose label at t sees only frames ≤ t) → ``Dense(K, softmax)`` per frame.
@@ -27,11 +28,13 @@ from gallery.layers.frames import FrameNormalizer, PerFrame, WithMask
 from gallery.layers.stack import recurrent_encoder
 
 
-def image_encoder(frame_shape, units):
-    """One image ``(H, W, C)`` → features ``(units,)``; wrapped in ``PerFrame``."""
+def image_encoder(frame_shape, units, filters=32):
+    """One image ``(H, W, C)`` → features ``(units,)``; wrapped in ``PerFrame``. The three
+    convolutions have ``filters``, ``2·filters`` and ``4·filters`` channels."""
     layers = [keras.Input(tuple(frame_shape))]
-    for filters in (32, 64, 128):  # 48×48 → 24 → 12 → 6
-        layers += [keras.layers.Conv2D(filters, 3, padding="same", activation="relu"),
+    for block in range(3):  # 48×48 → 24 → 12 → 6
+        layers += [keras.layers.Conv2D(filters * 2 ** block, 3, padding="same",
+                                       activation="relu"),
                    keras.layers.MaxPooling2D()]
     layers += [keras.layers.GlobalMaxPooling2D(), keras.layers.Dense(units, activation="relu")]
     return keras.Sequential(layers, name="image_encoder")
@@ -50,7 +53,7 @@ def tag_frames(frames, mask, config, frame_shape, classes, branch=""):
     layer names end in ``branch`` (``""`` for a single model)."""
     seed = config.seed + 1000 * (int(branch) if branch else 0)
     if config.frame_encoder == "cnn":  # each image alone
-        x = PerFrame(image_encoder(frame_shape, config.frame_units),
+        x = PerFrame(image_encoder(frame_shape, config.frame_units, config.filters),
                      name=f"frame_encoder{branch}")(frames)
     elif config.frame_encoder == "conv":  # each frame with its neighbours (padding is zero)
         x = keras.layers.Conv1D(config.frame_units, config.conv_width, padding="same",

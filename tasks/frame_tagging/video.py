@@ -13,8 +13,8 @@ frames of the same crossing, which is what the recurrence is for.
 
 Training clips use the first 360 digits of each class, validation clips the next 40,
 test clips the last 100 (handwriting never seen in training). Training clips are
-drawn anew every epoch from ``(seed, epoch)``, with ``augment`` (on for video) each
-crossing digit rotated (±12°) and scaled (0.8–1.15) a little; everything is
+drawn anew every epoch from ``(seed, epoch)``; with ``--set augment=true`` each
+crossing digit is also rotated (±12°) and scaled (0.8–1.15) a little; everything is
 deterministic.
 """
 

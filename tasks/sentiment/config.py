@@ -20,7 +20,6 @@ class SentimentConfig(TrainConfig):
     pretrained: bool = True       # add MiniLM word vectors (gallery/data/word_vectors.py)
     tune_pretrained: bool = False  # let training change those vectors
     extend_vocabulary: bool = True  # also keep words known only to those vectors/lexicons
-    wordllama: bool = False       # add WordLlama word vectors (gallery/data/wordllama.py)
     lexicon: bool = True          # add fixed word-sentiment priors (tasks/sentiment/lexicon.py)
     dropout: float = 0.3          # on embeddings, between layers and before the classifier
     max_tokens: int = 20000       # vocabulary size, padding and unknown included
@@ -36,7 +35,7 @@ class SentimentConfig(TrainConfig):
         self.require_fraction("dropout")
         if self.embedding_dim < 0:
             raise GalleryError(f"setting embedding_dim must be 0 or more, got {self.embedding_dim}")
-        if not (self.embedding_dim or self.pretrained or self.wordllama or self.lexicon):
+        if not (self.embedding_dim or self.pretrained or self.lexicon):
             raise GalleryError("no word features: set embedding_dim > 0, pretrained or lexicon")
         self.require_positive("num_layers", "max_length", "ensemble")
         if self.max_tokens < 3:

@@ -14,8 +14,6 @@ import keras
 
 from gallery.data.word_vectors import DIM as PRETRAINED_DIM
 from gallery.data.word_vectors import known_words, word_vectors
-from gallery.data.wordllama import DIM as WORDLLAMA_DIM
-from gallery.data.wordllama import wordllama_vectors
 from gallery.layers.pooling import MaskedPooling
 from gallery.layers.stack import recurrent_encoder
 from gallery.layers.text import TextToIds
@@ -28,9 +26,8 @@ def word_features(ids, config, vocabulary_size):
     Beside the learned embedding ``"embedding"`` ``(V, E)`` (none with ``E = 0``), two
     fixed ones can be concatenated (values set by :func:`build_model`, saved with the
     weights): ``"pretrained"`` ``(V, 384)`` word vectors (``config.pretrained``;
-    trainable with ``config.tune_pretrained``), ``"wordllama"`` ``(V, 256)`` WordLlama
-    word vectors (``config.wordllama``, ``gallery/data/wordllama.py``) and ``"lexicon"``
-    ``(V, NUM_FEATURES)`` word-sentiment priors (``config.lexicon``).
+    trainable with ``config.tune_pretrained``) and ``"lexicon"`` ``(V, NUM_FEATURES)``
+    word-sentiment priors (``config.lexicon``).
     """
     parts = []
     if config.embedding_dim:
@@ -40,9 +37,6 @@ def word_features(ids, config, vocabulary_size):
         parts.append(keras.layers.Embedding(vocabulary_size, PRETRAINED_DIM, mask_zero=True,
                                             trainable=config.tune_pretrained,
                                             name="pretrained")(ids))
-    if config.wordllama:
-        parts.append(keras.layers.Embedding(vocabulary_size, WORDLLAMA_DIM, mask_zero=True,
-                                            trainable=False, name="wordllama")(ids))
     if config.lexicon:
         parts.append(keras.layers.Embedding(vocabulary_size, NUM_FEATURES, mask_zero=True,
                                             trainable=False, name="lexicon")(ids))
@@ -113,7 +107,4 @@ def build_model(config, train_texts, num_labels):
     if config.pretrained:
         vectors, _ = word_vectors(["", "[UNK]"] + preprocessor.vocabulary)
         core.get_layer("pretrained").set_weights([vectors])
-    if config.wordllama:
-        vectors, _ = wordllama_vectors(["", "[UNK]"] + preprocessor.vocabulary)
-        core.get_layer("wordllama").set_weights([vectors])
     return assemble(preprocessor, core)

@@ -5,6 +5,7 @@ Every problem with the user's input ends in one line on stderr and exit code 2.
 
 import argparse
 import json
+import math
 import sys
 
 from gallery.errors import GalleryError
@@ -43,8 +44,20 @@ def cmd_evaluate(args):
     task, config, model, meta = load_run(args.model, expected_task=args.task)
     splits = task.load_data(config, args.data or _default_source(meta))
     metrics = task.evaluate(config, model, splits.test, meta)
-    print(json.dumps(metrics, indent=2))
+    print(json.dumps(strict_json(metrics), indent=2))
     return 0
+
+
+def strict_json(value):
+    """``value`` with every NaN/inf float as ``None``: what the CLI prints is strict JSON
+    (``null``), which every JSON reader accepts (``-Infinity`` is not JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
 
 
 def _default_source(meta):
@@ -60,7 +73,8 @@ def cmd_predict(args):
     config = apply_overrides(config, args.set)
     for row in task.predict(config, model, meta, args.inputs):
         # a surrogate (an undecodable argv byte) cannot be printed as UTF-8: "?"
-        print(json.dumps(row, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8"))
+        text = json.dumps(strict_json(row), ensure_ascii=False, allow_nan=False)
+        print(text.encode("utf-8", "replace").decode("utf-8"))
     return 0
 
 

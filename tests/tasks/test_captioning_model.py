@@ -108,6 +108,15 @@ def test_cli_predict_and_bad_paths(tiny_captioning_run, loaded, tmp_path, capsys
     assert main(["predict", "captioning", "--model", str(tiny_captioning_run), str(path)]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["image"] == str(path) and isinstance(row["caption"], str)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    assert main(["predict", "captioning", "--model", str(tiny_captioning_run), str(broken)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+
+    def refuse(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+    row = json.loads(line, parse_constant=refuse)  # -inf is printed as null
+    assert row == {"image": str(broken), "caption": "", "score": None}
     assert main(["predict", "captioning", "--model", str(tiny_captioning_run),
                  str(tmp_path / "missing.png")]) == 2
     assert "image file not found" in capsys.readouterr().err

@@ -167,6 +167,16 @@ def test_bad_stream_files_are_one_line_errors(tiny_run, tmp_path, capsys, conten
                  str(tmp_path / "missing.npy")]) == 2
 
 
+@pytest.mark.parametrize("array", [np.zeros((30, 6), complex), np.array([["a"] * 6] * 3),
+                                   np.zeros(50)], ids=["complex", "strings", "one_d"])
+def test_bad_npy_arrays_are_one_line_errors(tiny_run, tmp_path, capsys, array):
+    path = tmp_path / "bad.npy"
+    np.save(path, array)
+    assert main(["predict", "frame_tagging", "--model", str(tiny_run), str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gallery: error:") and "\n" not in err
+
+
 def test_ensemble_averages_independent_branches(tmp_path):
     import keras
 

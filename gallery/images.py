@@ -1,6 +1,7 @@
 """Turning encoded image bytes into model inputs inside the graph, without failing.
 
-``decode_image_batch`` decodes a batch of PNG/JPEG/GIF/BMP bytes to grayscale
+``decode_image_batch`` decodes a batch of PNG/JPEG/GIF/BMP bytes (an animated GIF:
+its first frame) to grayscale
 ``(B, H, W, 1)`` float32 in ``[0, 1]`` (aspect ratio kept, padded; inverted when the
 background is bright, so dark ink on white paper looks like the training images).
 A corrupt, truncated, empty or non-image entry does not fail the call: it becomes a
@@ -12,7 +13,10 @@ import tensorflow as tf
 
 
 def _decode_one(data, height, width):
-    image = tf.io.decode_image(data, channels=1, expand_animations=False, dtype=tf.float32)
+    # RGB first, then grayscale: TensorFlow's GIF decoder refuses channels=1 (an
+    # animated GIF gives its first frame); alpha is dropped
+    image = tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.float32)
+    image = tf.image.rgb_to_grayscale(image)
     image = tf.cond(tf.reduce_mean(image) > 0.5, lambda: 1.0 - image, lambda: image)
     return tf.image.resize_with_pad(image, height, width)
 

@@ -101,6 +101,29 @@ def test_serving_gives_defined_output_for_bad_images(loaded):
     assert np.isfinite(out["score"].numpy()[[0, 5, 6]]).all()
 
 
+def test_gif_bmp_and_rgba_images_are_read(loaded):
+    """GIF (TensorFlow's decoder refuses one channel), animated GIF (first frame), BMP,
+    and an RGBA PNG caption the same as the PNG they were made from."""
+    from PIL import Image
+
+    task, config, model, meta, splits = loaded
+    pixels = splits.test.images[0]
+    picture = Image.fromarray((pixels[..., 0] * 255).astype(np.uint8))
+    blank = Image.new("L", picture.size)
+
+    def encoded(image, fmt, **options):
+        buffer = io.BytesIO()
+        image.save(buffer, fmt, **options)
+        return buffer.getvalue()
+    requests = [_image_bytes(pixels), encoded(picture, "GIF"),
+                encoded(picture, "GIF", save_all=True, append_images=[blank]),
+                encoded(picture, "BMP"), encoded(picture.convert("RGBA"), "PNG")]
+    out = task.serving_function(config, model, meta)(tf.constant(requests))
+    captions = [c.decode() for c in out["caption"].numpy()]
+    assert np.isfinite(out["score"].numpy()).all()
+    assert captions == [captions[0]] * 5
+
+
 def test_cli_predict_and_bad_paths(tiny_captioning_run, loaded, tmp_path, capsys):
     _, _, _, _, splits = loaded
     path = tmp_path / "one.png"

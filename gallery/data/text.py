@@ -40,7 +40,7 @@ def read_labelled_file(path):
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     texts, labels, skipped = [], [], 0
     try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
             reader = csv.DictReader(handle, delimiter=delimiter)
             columns = [c.strip().lower() for c in (reader.fieldnames or [])]
             missing = [c for c in ("text", "label") if c not in columns]

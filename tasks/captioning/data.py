@@ -120,7 +120,8 @@ def _read_folder(folder, config):
     if not listing.is_file():
         raise GalleryError(f"{folder} needs a captions.tsv (filename<TAB>caption per line)")
     images, captions, missing = [], [], []
-    for number, line in enumerate(listing.read_text(errors="replace").splitlines(), 1):
+    text = listing.read_text(encoding="utf-8-sig", errors="replace")  # BOM dropped
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or number == 1 and line.lower().startswith("filename"):
             continue
         name, sep, caption = line.partition("\t")

@@ -45,7 +45,7 @@ def read_text_file(path, max_chars):
     path = pathlib.Path(path)
     if not path.is_file():
         raise GalleryError(f"text file {path} does not exist")
-    text = path.read_bytes().decode("utf-8", errors="replace")[:max_chars]
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")[:max_chars]
     if len(text) < MIN_CHARS:
         raise GalleryError(f"{path} has {len(text)} characters; the character model needs "
                            f"at least {MIN_CHARS}")

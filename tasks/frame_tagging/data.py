@@ -131,7 +131,8 @@ def read_stream_csv(path, labelled=False):
     an empty file gives ``T = 0`` frames of ``C = 0`` channels."""
     frames, labels = [], []
     expected = "numbers and a label" if labelled else "numbers"
-    for number, line in enumerate(path.read_text(errors="replace").splitlines()):
+    text = path.read_text(encoding="utf-8-sig", errors="replace")  # a byte-order mark is dropped
+    for number, line in enumerate(text.splitlines()):
         if not line.strip():
             continue
         values = [v.strip() for v in line.replace(";", ",").split(",")]

@@ -112,7 +112,7 @@ def dates_and_numbers(config):
 def read_lines(path):
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
             return [line.rstrip("\n").rstrip("\r") for line in handle]
     except (OSError, EOFError) as error:
         raise GalleryError(f"cannot read {path}: {error}") from None

@@ -6,6 +6,7 @@ Every task config derives from :class:`TrainConfig`, so every task has at least
 
 import dataclasses
 import json
+import math
 import typing
 
 from gallery.errors import GalleryError
@@ -62,9 +63,12 @@ def _parse(name, text, kind):
             return low in _TRUE
         raise GalleryError(f"setting {name} takes true or false, got {text!r}")
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
         raise GalleryError(f"setting {name} takes a {kind.__name__}, got {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise GalleryError(f"setting {name} takes a finite number, got {text!r}")
+    return value
 
 
 def apply_overrides(config, pairs):

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from gallery.errors import GalleryError
+from gallery.predicting import shown_text, utf8_bytes
 from gallery.training import ResetRecurrentStates
 from tasks.base import Task
 from tasks.charlm.config import CharLMConfig
@@ -114,13 +115,13 @@ class CharLMTask(Task):
 
     def generate(self, config, model, meta, primes):
         stepper = CharStepper(model, meta["vocabulary"])
-        text = stepper.generate(tf.constant(list(primes), tf.string), config.sample_length,
+        text = stepper.generate(tf.constant(utf8_bytes(primes), tf.string), config.sample_length,
                                 config.temperature, config.sample_seed)
         return [t.decode("utf-8", errors="replace") for t in text.numpy()]
 
     def predict(self, config, model, meta, inputs):
         texts = self.generate(config, model, meta, inputs)
-        return [{"prime": prime, "text": text, "temperature": config.temperature}
+        return [{"prime": shown_text(prime), "text": text, "temperature": config.temperature}
                 for prime, text in zip(inputs, texts)]
 
     def demo_request(self, splits):

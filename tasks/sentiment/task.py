@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from gallery.data.epochs import shuffled_per_epoch
 from gallery.masking import bucket_by_length
-from gallery.predicting import predict_batches
+from gallery.predicting import predict_batches, shown_text
 from tasks.base import Task
 from tasks.sentiment.config import SentimentConfig
 from tasks.sentiment.data import load_sentiment_data
@@ -82,7 +82,7 @@ class SentimentTask(Task):
         probabilities = predict_batches(model, list(inputs))
         labels = meta["labels"]
         return [{"label": labels[int(p.argmax())], "probability": round(float(p.max()), 4),
-                 "text": text} for text, p in zip(inputs, probabilities)]
+                 "text": shown_text(text)} for text, p in zip(inputs, probabilities)]
 
     def demo_request(self, splits):
         return {"text": tf.constant(splits.test.texts[:3] + ["", "not good at all"])}

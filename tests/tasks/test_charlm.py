@@ -95,9 +95,10 @@ def test_sampling_is_seeded_and_temperature_zero_is_greedy(tiny_run):
 
 def test_predict_cli_with_settings(tiny_run, capsys):
     assert main(["predict", "charlm", "--model", str(tiny_run), "--set", "temperature=0",
-                 "--set", "sample_length=5", "def add", ""]) == 0
+                 "--set", "sample_length=5", "def add", "", "\udcff\udcfe"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [len(r["text"]) for r in rows] == [5, 5] and rows[0]["temperature"] == 0.0
+    assert [len(r["text"]) for r in rows] == [5, 5, 5] and rows[0]["temperature"] == 0.0
+    assert rows[2]["prime"] == "\ufffd\ufffd"  # argv bytes that are not UTF-8
 
 
 SERVE = """

@@ -27,6 +27,15 @@ def test_predict_prints_label_and_probability(tiny_sentiment_run, capsys):
     assert all(0.5 <= r["probability"] <= 1.0 for r in rows)
 
 
+def test_predict_takes_arguments_that_are_not_utf8(tiny_sentiment_run, capsys):
+    """Bytes 0xFF 0xFE in argv reach Python as lone surrogates: a defined answer, with
+    the bytes shown as U+FFFD, not a traceback."""
+    assert main(["predict", "sentiment", "--model", str(tiny_sentiment_run),
+                 "\udcff\udcfe superb film"]) == 0
+    row = json.loads(capsys.readouterr().out.strip())
+    assert row["text"] == "\ufffd\ufffd superb film" and 0.5 <= row["probability"] <= 1
+
+
 def test_evaluate_prints_metrics(tiny_sentiment_run, capsys):
     assert main(["evaluate", "sentiment", "--model", str(tiny_sentiment_run)]) == 0
     assert json.loads(capsys.readouterr().out)["accuracy"] > 0.9
@@ -46,6 +55,8 @@ def _error_line(capsys):
 @pytest.mark.parametrize("args,message", [
     (["train", "sentiment", "--set", "colour=blue"], "unknown setting 'colour'"),
     (["train", "sentiment", "--set", "units=many"], "units takes a int"),
+    (["train", "sentiment", "--set", "learning_rate=nan"], "learning_rate takes a finite"),
+    (["train", "sentiment", "--set", "dropout=inf"], "dropout takes a finite"),
     (["train", "sentiment", "--set", "cell=transformer"], "cell must be lstm, gru or elman"),
     (["train", "sentiment", "--data", "/no/such/file.tsv"], "data file not found"),
     (["train", "nonsense"], "unknown task 'nonsense'"),

@@ -43,6 +43,7 @@ def cmd_evaluate(args):
 
     task, config, model, meta = load_run(args.model, expected_task=args.task)
     splits = task.load_data(config, args.data or _default_source(meta))
+    task.check_data(meta, splits)
     metrics = task.evaluate(config, model, splits.test, meta)
     print(json.dumps(strict_json(metrics), indent=2))
     return 0

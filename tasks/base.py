@@ -14,6 +14,7 @@ must not be trained (vectorization) sits in front of it.
 import dataclasses
 
 from gallery.config import TrainConfig
+from gallery.errors import GalleryError
 
 
 @dataclasses.dataclass
@@ -75,6 +76,16 @@ class Task:
     def evaluate(self, config, model, data, meta) -> dict:
         """Metrics of the end-to-end model on ``data`` (raw inputs)."""
         raise NotImplementedError
+
+    def check_data(self, meta, splits):
+        """Raise ``GalleryError`` if ``splits`` (e.g. ``gallery evaluate --data ...``)
+        cannot be scored by a model with ``meta``: here, labels the model does not have."""
+        known, found = meta.get("labels"), splits.meta.get("labels")
+        if known is not None and found is not None:
+            unknown = sorted(set(found) - set(known))
+            if unknown:
+                raise GalleryError(f"the data has labels the model does not know: "
+                                   f"{unknown[:5]}; the model's labels are {known}")
 
     def serving_function(self, config, model, meta):
         """A ``tf.function`` with an input signature over raw inputs → dict of tensors."""

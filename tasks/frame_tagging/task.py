@@ -146,6 +146,12 @@ class FrameTaggingTask(Task):
     def load_data(self, config, source=None):
         return load_frame_data(config, source)
 
+    def check_data(self, meta, splits):
+        super().check_data(meta, splits)
+        if frame_shape(splits.meta) != frame_shape(meta):
+            raise GalleryError(f"the data's frames have shape {list(frame_shape(splits.meta))}; "
+                               f"the model reads frames of shape {list(frame_shape(meta))}")
+
     def build_model(self, config, splits):
         return build_model(config, splits.meta)
 

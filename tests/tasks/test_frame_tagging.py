@@ -177,6 +177,18 @@ def test_bad_npy_arrays_are_one_line_errors(tiny_run, tmp_path, capsys, array):
     assert err.startswith("gallery: error:") and "\n" not in err
 
 
+def test_evaluate_on_data_the_model_cannot_read(tiny_run, tmp_path, capsys):
+    folder = tmp_path / "seven"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"s{i}.csv").write_text("".join(f"{','.join(['0.5'] * 7)},walking\n"
+                                                  for _ in range(30)))
+    assert main(["evaluate", "frame_tagging", "--model", str(tiny_run), "--data",
+                 str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "frames have shape [7]" in err and "\n" not in err
+
+
 def test_ensemble_averages_independent_branches(tmp_path):
     import keras
 

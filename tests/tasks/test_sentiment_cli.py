@@ -41,6 +41,14 @@ def test_evaluate_prints_metrics(tiny_sentiment_run, capsys):
     assert json.loads(capsys.readouterr().out)["accuracy"] > 0.9
 
 
+def test_evaluate_on_data_with_other_labels(tiny_sentiment_run, tmp_path, capsys):
+    path = tmp_path / "other.tsv"
+    path.write_text("text\tlabel\n" + "".join(f"t{i}\t{'abc'[i % 3]}\n" for i in range(30)))
+    assert main(["evaluate", "sentiment", "--model", str(tiny_sentiment_run),
+                 "--data", str(path)]) == 2
+    assert "labels the model does not know: ['a', 'b', 'c']" in _error_line(capsys)
+
+
 def test_list(capsys):
     assert main(["list"]) == 0
     assert "sentiment" in capsys.readouterr().out

@@ -48,7 +48,7 @@ class TranslationTask(Task):
     metric = "exact_match"
     monitor = "val_loss"
     model_meta_keys = ("source_vocabulary", "target_vocabulary")
-    demo_overrides = ("epochs=2", "train_pairs=3000", "val_pairs=200", "test_pairs=200",
+    demo_overrides = ("epochs=6", "train_pairs=6000", "val_pairs=200", "test_pairs=200",
                       "units=64", "beam_width=2")
 
     def data_defaults(self, source):

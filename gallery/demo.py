@@ -40,16 +40,19 @@ def _demo_task(name, out_root):
 
 
 def run_demo(tasks=None, out_root="runs/demo"):
-    from tasks import TASKS
+    from tasks import TASKS, get_task
 
+    names = tasks or list(TASKS)
+    for name in names:  # an unknown name fails before anything is trained
+        get_task(name)
     if not print_seed_examples():
         print("demo: the layers did not reproduce the worked examples", file=sys.stderr)
         return 1
     out_root = pathlib.Path(out_root)
-    rows = [_demo_task(name, out_root) for name in (tasks or list(TASKS))]
+    rows = [_demo_task(name, out_root) for name in names]
     print("\nSummary (short demo profile; see README for the full runs)")
-    print(f"{'task':15s} {'metric':10s} {'value':>8s} {'seconds':>8s}  export")
+    print(f"{'task':15s} {'metric':13s} {'value':>8s} {'seconds':>8s}  export")
     for row in rows:
-        print(f"{row['task']:15s} {row['metric']:10s} {row['value']:8.4f} "
+        print(f"{row['task']:15s} {row['metric']:13s} {row['value']:8.4f} "
               f"{row['seconds']:8.0f}  {row['export']}")
     return 0

@@ -20,7 +20,7 @@ def shown_text(text):
 def predict_batches(model, inputs, batch_size=256):
     """``model(inputs)`` in batches of ``batch_size``; NumPy result, first axis = inputs
     (strings may hold undecodable command-line bytes, see :func:`utf8_bytes`)."""
-    inputs = utf8_bytes(inputs) if inputs and isinstance(inputs[0], str) else inputs
+    inputs = utf8_bytes(inputs)
     outputs = []
     for start in range(0, len(inputs), batch_size):
         batch = tf.constant(inputs[start:start + batch_size])

@@ -65,10 +65,10 @@ def read_stream_file(path, shape):
     else:
         raise GalleryError(f"{path}: a video stream is read from a .npy file of images "
                            f"(T, {', '.join(map(str, shape))})")
-    if np.asarray(frames).dtype.kind not in "biuf":  # complex, strings, dates: not frames
-        raise GalleryError(f"{path}: expected real numbers, got an array of "
-                           f"{np.asarray(frames).dtype}")
-    frames = np.asarray(frames, np.float32)
+    frames = np.asarray(frames)
+    if frames.dtype.kind not in "biuf":  # complex, strings, dates: not frames
+        raise GalleryError(f"{path}: expected real numbers, got an array of {frames.dtype}")
+    frames = frames.astype(np.float32)
     if len(shape) == 3 and shape[-1] == 1 and frames.ndim == 3:
         frames = frames[..., None]
     if frames.shape[1:] != tuple(shape):

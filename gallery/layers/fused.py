@@ -27,6 +27,7 @@ class _LSTM:
     """``z = xp + h U``; ``i f g o``; ``c' = f c + i g``; ``h' = o tanh(c')``."""
 
     num_states = 2
+    kernel = "lstm"  # the compiled loop's cell (gallery/kernels/recurrent_loop.cc)
 
     def __init__(self, cell):
         self.extra = ()
@@ -54,6 +55,7 @@ class _GRU:
     """reset_after form: ``n = tanh(xp_n + r ⊙ (h U_n + b_hn))``, ``h' = z h + (1 − z) n``."""
 
     num_states = 1
+    kernel = "gru"
 
     def __init__(self, cell):
         self.cell = cell
@@ -90,6 +92,7 @@ class _Elman:
     """``h' = φ(xp + h U)``, φ tanh, ReLU or linear."""
 
     num_states = 1
+    kernel = None  # no compiled loop: the TensorFlow loop below runs
 
     def __init__(self, cell):
         self.activation = cell.activation
@@ -134,18 +137,32 @@ def algebra_for(cell):
 JIT = True
 
 
+#: In training, run LSTM and GRU loops with the compiled kernels
+#: (``gallery/kernels``) when they build here. Inference and exports never do: a
+#: SavedModel must load without this package's library.
+KERNELS = True
+
+
 def _compiled(function, jit):
     return tf.function(function, jit_compile=True) if jit else function
 
 
 def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
-               training=False):
+               training=False, kernels=True):
     """Run the cell over ``xp (T, B, kH)`` from ``states``.
 
     Returns ``(outputs (T, B, H), final_states)`` like ``keras.src.backend.rnn``'s
     time-major outputs; gradients flow to ``xp``, ``states``, ``U`` and the cell's
     extra tensors (the GRU's recurrent bias) through the hand-written backward pass.
+    In training (``kernels``), LSTM and GRU loops run in the compiled kernels
+    (:func:`compiled_loop`) when they build here.
     """
+    if KERNELS and kernels and training and algebra.kernel and xp.dtype == tf.float32:
+        from gallery import kernels
+
+        library = kernels.recurrent_ops()
+        if library is not None:
+            return compiled_loop(library, algebra, xp, states, U, mask, zero_output_for_mask)
     extra = list(algebra.extra)
     count = len(states)
     # XLA compiles per shape: only worth it when the time length is fixed at trace
@@ -224,6 +241,47 @@ def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
             d_u = tf.matmul(tf.reshape(prev[0], [-1, units]), flat_rec, transpose_a=True)
             d_extra = [tf.reduce_sum(flat_rec, axis=0) for _ in extra_t]
             return (d_xp, d_u, *d_states0, *d_extra)
+
+        return (outputs, *final), grad
+
+    results = run(xp, U, *states, *extra)
+    return results[0], list(results[1:])
+
+
+def compiled_loop(library, algebra, xp, states, U, mask=None, zero_output_for_mask=False):
+    """:func:`fused_loop` with both time loops in the compiled kernels.
+
+    Same contract and the same step algebra (``recurrent_loop.cc`` spells it out);
+    the weight gradients ``dU = Σ_t h_{t−1}ᵀ dZ_t`` (and the GRU's ``db_h``) are
+    formed here after the backward loop, as one large matmul.
+    """
+    lstm = algebra.kernel == "lstm"
+    extra = list(algebra.extra)
+    attrs = dict(cell=algebra.kernel, zero_output=bool(zero_output_for_mask))
+    mask_f = (tf.zeros([0, 0]) if mask is None else tf.cast(mask, tf.float32))
+
+    @tf.custom_gradient
+    def run(xp, U, *flat):
+        h0 = flat[0]
+        c0 = flat[1] if lstm else h0
+        bias = flat[-1] if extra else tf.zeros([tf.shape(U)[1]])
+        outputs, h, c, saved, prev_h, prev_c = library.gallery_recurrent_loop_forward(
+            xp=xp, u=U, h0=h0, c0=c0, bias_h=bias, mask=mask_f, **attrs)
+        final = [h, c] if lstm else [h]
+
+        def grad(d_outputs, *d_final):
+            d_final = [tf.zeros_like(s) if d is None else tf.convert_to_tensor(d)
+                       for d, s in zip(d_final, final)]
+            d_c = d_final[1] if lstm else tf.zeros_like(d_final[0])
+            d_xp, d_rec, d_h0, d_c0 = library.gallery_recurrent_loop_backward(
+                d_outputs=tf.convert_to_tensor(d_outputs), dh_final=d_final[0], dc_final=d_c,
+                saved=saved, prev_h=prev_h, prev_c=prev_c, u=U, mask=mask_f, **attrs)
+            width = tf.shape(U)[1]
+            flat_rec = tf.reshape(d_xp if lstm else d_rec, [-1, width])
+            d_u = tf.matmul(tf.reshape(prev_h, [-1, tf.shape(U)[0]]), flat_rec,
+                            transpose_a=True)
+            d_extra = [tf.reduce_sum(flat_rec, axis=0)] if extra else []
+            return (d_xp, d_u, d_h0, *([d_c0] if lstm else []), *d_extra)
 
         return (outputs, *final), grad
 

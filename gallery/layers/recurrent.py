@@ -68,6 +68,10 @@ class Recurrent(keras.layers.RNN):
     #: hand-written backward pass (``gallery/layers/fused.py``). ``False``: autodiff
     #: through the projected loop (kept for the benchmark's before/after).
     use_fused = True
+    #: In training, run the fused LSTM/GRU loops in the compiled kernels
+    #: (``gallery/kernels``) when they build here. ``False``: the TensorFlow loops
+    #: (under XLA for fixed lengths), kept for the benchmark's before/after.
+    use_kernels = True
 
     @property
     def cells(self):
@@ -137,7 +141,8 @@ class Recurrent(keras.layers.RNN):
             outputs, new_states = fused.fused_loop(
                 algebra, cell.project_inputs(x), list(states),
                 tf.convert_to_tensor(cell.recurrent_kernel), mask=mask,
-                zero_output_for_mask=zero_output_for_mask, training=bool(training))
+                zero_output_for_mask=zero_output_for_mask, training=bool(training),
+                kernels=self.use_kernels)
             return outputs[-1], outputs, new_states
         if self.use_fast_path:
             inputs, step = cell.project_inputs(x), cell.step_projected

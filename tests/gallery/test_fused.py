@@ -1,11 +1,13 @@
-"""The fused loop (hand-written backward pass, XLA in training) against autodiff and Keras."""
+"""The fused loop (hand-written backward pass; in training XLA or the compiled kernels)
+against autodiff and Keras."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from gallery.layers import ElmanCell, GRUCell, LSTMCell, Recurrent
+from gallery import kernels
+from gallery.layers import ElmanCell, GRUCell, LSTMCell, Recurrent, fused
 from gallery.layers.fused import algebra_for
 
 CELLS = {
@@ -36,11 +38,21 @@ def assert_close(a, b):
         np.testing.assert_allclose(x, y, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("training", [False, True], ids=["plain", "xla"])
+@pytest.fixture(params=["plain", "xla", "compiled"])
+def path(request, monkeypatch):
+    """Which fused loop runs: the TF loop (inference), the TF loop under XLA
+    (training, kernels off) or the compiled kernels (training)."""
+    monkeypatch.setattr(fused, "KERNELS", request.param == "compiled")
+    if request.param == "compiled" and kernels.recurrent_ops() is None:
+        pytest.fail("the compiled recurrent kernels did not build on this machine")
+    return request.param
+
+
 @pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
 @pytest.mark.parametrize("name", list(CELLS))
 @pytest.mark.parametrize("shape", ["stack2_backwards", "bidirectional"])
-def test_fused_equals_autodiff_loop(name, masked, training, shape):
+def test_fused_equals_autodiff_loop(name, masked, path, shape):
+    training = path != "plain"
     keras.utils.set_random_seed(3)
     make = CELLS[name][0]
     if shape == "bidirectional":
@@ -54,16 +66,16 @@ def test_fused_equals_autodiff_loop(name, masked, training, shape):
 
 
 @pytest.mark.parametrize("name", list(CELLS))
-def test_fused_gradients_equal_keras_builtins(name):
+def test_fused_gradients_equal_keras_builtins(name, path):
     keras.utils.set_random_seed(4)
     ours_cell, keras_cell = CELLS[name]
     ours = Recurrent(ours_cell(), return_sequences=True)
     theirs = keras.layers.RNN(keras_cell(6), return_sequences=True)
     ours(X), theirs(X)
     theirs.set_weights(ours.get_weights())
-    a, ga = outputs_and_grads(ours, True, MASK, True)
+    a, ga = outputs_and_grads(ours, path != "plain", MASK, True)
     with tf.GradientTape() as tape:
-        b = theirs(X, mask=MASK, training=True)
+        b = theirs(X, mask=MASK, training=path != "plain")
         loss = tf.reduce_sum(b)
     gb = tape.gradient(loss, theirs.trainable_variables)
     assert_close(a, [b])
@@ -73,3 +85,26 @@ def test_fused_gradients_equal_keras_builtins(name):
 def test_the_original_gru_form_uses_the_generic_loop():
     assert algebra_for(GRUCell(4, reset_after=False)) is None
     assert algebra_for(GRUCell(4)) is not None
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_compiled_kernels_run_in_training_only(cell, monkeypatch):
+    """Training traces the compiled op; inference (and so every export) does not."""
+    monkeypatch.setattr(fused, "KERNELS", True)
+    if kernels.recurrent_ops() is None:
+        pytest.fail("the compiled recurrent kernels did not build on this machine")
+    layer = Recurrent(CELLS[cell][0](), return_sequences=True)
+    layer(X)
+
+    def op_types(training):
+        graph = tf.function(lambda x: layer(x, mask=MASK, training=training)) \
+            .get_concrete_function(X).graph
+        return {op.type for op in graph.get_operations()}
+
+    assert "GalleryRecurrentLoopForward" in op_types(True)
+    assert "GalleryRecurrentLoopForward" not in op_types(False)
+
+
+def test_kernels_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("GALLERY_KERNELS", "0")
+    assert kernels.recurrent_ops() is None

@@ -1,0 +1,92 @@
+"""Compiled CPU kernels: the fused LSTM/GRU time loops (``recurrent_loop.cc``).
+
+The kernels are built on first use with the C++ compiler and TensorFlow's own
+headers (``tf.sysconfig``) into a cache folder keyed by the source, TensorFlow's
+version and the flags, then loaded with ``tf.load_op_library``. Where that fails (no
+compiler, another platform), :func:`recurrent_ops` returns ``None`` and the layers
+use the TensorFlow loops instead, with a one-line warning; with a GPU visible it
+returns ``None`` too (these are CPU kernels). ``make`` builds them at install
+(``python -m gallery.kernels``), so the first training run does not wait. Set
+``GALLERY_KERNELS=0`` to switch the compiled path off, ``GALLERY_KERNEL_CACHE`` to
+choose the cache folder (default ``~/.cache/rnn-gallery``).
+"""
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SOURCE = Path(__file__).with_name("recurrent_loop.cc")
+_loaded = {}
+
+
+def enabled():
+    return os.environ.get("GALLERY_KERNELS", "1").lower() not in ("0", "false", "no", "off")
+
+
+def _flags():
+    import tensorflow as tf
+
+    return (["-O3", "-march=native", "-fPIC", "-shared", *tf.sysconfig.get_compile_flags()],
+            tf.sysconfig.get_link_flags())
+
+
+def _library_path(compile_flags, link_flags):
+    import tensorflow as tf
+
+    key = hashlib.sha256()
+    for part in (SOURCE.read_bytes(), tf.__version__.encode(), platform.machine().encode(),
+                 " ".join(compile_flags + link_flags).encode()):
+        key.update(part)
+    cache = Path(os.environ.get("GALLERY_KERNEL_CACHE")
+                 or Path.home() / ".cache" / "rnn-gallery")
+    return cache / f"recurrent_loop-{key.hexdigest()[:16]}.so"
+
+
+def build(compile_flags=None, link_flags=None):
+    """Compile ``recurrent_loop.cc`` (if not cached) and return the library's path."""
+    default_compile, default_link = _flags()
+    compile_flags = compile_flags or default_compile
+    link_flags = link_flags or default_link
+    target = _library_path(compile_flags, link_flags)
+    if target.exists():
+        return target
+    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if compiler is None:
+        raise RuntimeError("no C++ compiler (g++) found")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print(f"[gallery] compiling the recurrent kernels into {target} (once, ~1 min)",
+          file=sys.stderr)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        partial = Path(scratch) / target.name
+        done = subprocess.run([compiler, *compile_flags, str(SOURCE), "-o", str(partial),
+                               *link_flags], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{compiler} failed: {done.stderr.strip()[-2000:]}")
+        os.replace(partial, target)  # atomic: a concurrent build never sees half a file
+    return target
+
+
+def recurrent_ops():
+    """The loaded op library (``gallery_recurrent_loop_forward``/``_backward``), or
+    ``None`` when the kernels are switched off or cannot be built here."""
+    if not enabled():
+        return None
+    if "ops" not in _loaded:
+        import tensorflow as tf
+
+        if tf.config.list_physical_devices("GPU"):
+            _loaded["ops"] = None
+            return None
+        try:
+            _loaded["ops"] = tf.load_op_library(str(build()))
+        except Exception as error:  # no compiler, wrong platform: the TF loop still works
+            print(f"[gallery] compiled recurrent kernels unavailable ({error}); "
+                  "using the TensorFlow loop", file=sys.stderr)
+            _loaded["ops"] = None
+    return _loaded["ops"]
+

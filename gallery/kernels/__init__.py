@@ -1,4 +1,4 @@
-"""Compiled CPU kernels: the fused LSTM/GRU time loops (``recurrent_loop.cc``).
+"""Compiled CPU kernels: the fused LSTM, GRU and Elman time loops (``recurrent_loop.cc``).
 
 The kernels are built on first use with the C++ compiler and TensorFlow's own
 headers (``tf.sysconfig``) into a cache folder keyed by the source, TensorFlow's

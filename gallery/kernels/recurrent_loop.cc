@@ -15,13 +15,14 @@
 // GRU (reset_after), k = 3:  a = h U + b_h;  z = σ(x_z + a_z);  r = σ(x_r + a_r)
 //               n = tanh(x_n + r a_n);  h' = z h + (1 − z) n
 //               saved_t = [z r n a_n]                                  (B, 4H)
+// Elman, k = 1:  h' = φ(xp_t + h U), φ = tanh, relu or linear;  saved_t = h'  (B, H)
 // Masked step (m = 0): states unchanged; output repeats the previous output, or is
 // zero with zero_output. The float blend m·new + (1 − m)·old is the one fused.py uses.
 //
 // The backward op walks t = T−1 … 0 carrying ∂L/∂h (and ∂L/∂c), returns the
 // gate-input gradients dZ_t (w.r.t. xp) and, for the GRU, those w.r.t. the
-// recurrent pre-activation (d_rec; for the LSTM d_rec = d_xp and is not returned
-// separately); Python then forms dU = Σ_t h_{t−1}ᵀ d_rec_t as one large matmul.
+// recurrent pre-activation (d_rec; for the LSTM and Elman cells d_rec = d_xp and is
+// not returned separately); Python then forms dU = Σ_t h_{t−1}ᵀ d_rec_t as one large matmul.
 #define EIGEN_USE_THREADS
 
 #include <algorithm>
@@ -66,15 +67,38 @@ void over_row_blocks(const CPUDevice& d, Index rows, Fn fn) {
   });
 }
 
+// The cell the loop runs, from the ops' attributes.
+struct Cell {
+  enum Kind { kLstm, kGru, kElman } kind = kLstm;
+  enum Activation { kTanh, kRelu, kLinear } activation = kTanh;
+
+  tensorflow::Status Parse(OpKernelConstruction* ctx) {
+    std::string cell, act;
+    TF_RETURN_IF_ERROR(ctx->GetAttr("cell", &cell));
+    TF_RETURN_IF_ERROR(ctx->GetAttr("activation", &act));
+    if (cell != "lstm" && cell != "gru" && cell != "elman") {
+      return tensorflow::errors::InvalidArgument("cell must be lstm, gru or elman");
+    }
+    if (act != "tanh" && act != "relu" && act != "linear") {
+      return tensorflow::errors::InvalidArgument("activation must be tanh, relu or linear");
+    }
+    kind = cell == "lstm" ? kLstm : cell == "gru" ? kGru : kElman;
+    activation = act == "tanh" ? kTanh : act == "relu" ? kRelu : kLinear;
+    return absl::OkStatus();
+  }
+  Index gates() const { return kind == kLstm ? 4 : kind == kGru ? 3 : 1; }
+  Index saved_width() const { return kind == kLstm ? 5 : kind == kGru ? 4 : 1; }
+};
+
 struct Sizes {
   Index T, B, H, k;
 };
 
 // Checks xp (T, B, kH) and u (H, kH); on a mismatch sets the error and returns false.
-bool check_inputs(OpKernelContext* ctx, bool lstm, Sizes* s) {
+bool check_inputs(OpKernelContext* ctx, const Cell& cell, Sizes* s) {
   const Tensor& xp = ctx->input(0);
   const Tensor& u = ctx->input(1);
-  s->k = lstm ? 4 : 3;
+  s->k = cell.gates();
   if (xp.dims() != 3 || u.dims() != 2) {
     ctx->CtxFailure(tensorflow::errors::InvalidArgument("xp must be (T, B, kH) and u (H, kH)"));
     return false;
@@ -92,18 +116,15 @@ bool check_inputs(OpKernelContext* ctx, bool lstm, Sizes* s) {
 class RecurrentLoopForward : public OpKernel {
  public:
   explicit RecurrentLoopForward(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    std::string cell;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("cell", &cell));
+    OP_REQUIRES_OK(ctx, cell_.Parse(ctx));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("zero_output", &zero_output_));
-    OP_REQUIRES(ctx, cell == "lstm" || cell == "gru",
-                tensorflow::errors::InvalidArgument("cell must be lstm or gru"));
-    lstm_ = cell == "lstm";
+    lstm_ = cell_.kind == Cell::kLstm;
   }
 
   void Compute(OpKernelContext* ctx) override {
     Sizes s;
-    if (!check_inputs(ctx, lstm_, &s)) return;
-    const Index T = s.T, B = s.B, H = s.H, kH = s.k * H, sH = (lstm_ ? 5 : 4) * H;
+    if (!check_inputs(ctx, cell_, &s)) return;
+    const Index T = s.T, B = s.B, H = s.H, kH = s.k * H, sH = cell_.saved_width() * H;
     const float* xp = ctx->input(0).flat<float>().data();
     const float* u = ctx->input(1).flat<float>().data();
     const Tensor& mask_t = ctx->input(5);
@@ -163,6 +184,15 @@ class RecurrentLoopForward : public OpKernel {
             c_new = keep_b.segment(H, H) * c_b + keep_b.head(H) * keep_b.segment(2 * H, H);
             keep_b.segment(4 * H, H) = c_new.tanh();
             h_new = keep_b.segment(3 * H, H) * keep_b.segment(4 * H, H);
+          } else if (cell_.kind == Cell::kElman) {
+            if (cell_.activation == Cell::kTanh) {
+              keep_b = (x_b + z_b).tanh();
+            } else if (cell_.activation == Cell::kRelu) {
+              keep_b = (x_b + z_b).max(0.0f);
+            } else {
+              keep_b = x_b + z_b;
+            }
+            h_new = keep_b;
           } else {
             Eigen::Map<const Eigen::ArrayXf> bias_a(bias, kH);
             keep_b.segment(3 * H, H) = z_b.segment(2 * H, H) + bias_a.segment(2 * H, H);
@@ -193,6 +223,7 @@ class RecurrentLoopForward : public OpKernel {
   }
 
  private:
+  Cell cell_;
   bool lstm_;
   bool zero_output_;
 };
@@ -200,10 +231,10 @@ class RecurrentLoopForward : public OpKernel {
 class RecurrentLoopBackward : public OpKernel {
  public:
   explicit RecurrentLoopBackward(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    std::string cell;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("cell", &cell));
+    OP_REQUIRES_OK(ctx, cell_.Parse(ctx));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("zero_output", &zero_output_));
-    lstm_ = cell == "lstm";
+    lstm_ = cell_.kind == Cell::kLstm;
+    separate_rec_ = cell_.kind == Cell::kGru;
   }
 
   // inputs: d_outputs (T,B,H), dh_final, dc_final (B,H), saved, prev_h, prev_c, u, mask
@@ -211,7 +242,7 @@ class RecurrentLoopBackward : public OpKernel {
     const Tensor& d_outputs_t = ctx->input(0);
     const Tensor& u_t = ctx->input(6);
     const Index T = d_outputs_t.dim_size(0), B = d_outputs_t.dim_size(1);
-    const Index H = u_t.dim_size(0), k = lstm_ ? 4 : 3, kH = k * H, sH = (k + 1) * H;
+    const Index H = u_t.dim_size(0), kH = cell_.gates() * H, sH = cell_.saved_width() * H;
     const Tensor& mask_t = ctx->input(7);
     const bool masked = mask_t.NumElements() > 0;
     const float* mask = masked ? mask_t.flat<float>().data() : nullptr;
@@ -223,7 +254,7 @@ class RecurrentLoopBackward : public OpKernel {
 
     Tensor *d_xp_t, *d_rec_t, *dh0_t, *dc0_t;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({T, B, kH}), &d_xp_t));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({lstm_ ? 0 : T, B, kH}), &d_rec_t));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({separate_rec_ ? T : 0, B, kH}), &d_rec_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({B, H}), &dh0_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({B, H}), &dc0_t));
     Tensor carry_t, back_t, dh_raw_t, dc_raw_t;
@@ -256,7 +287,7 @@ class RecurrentLoopBackward : public OpKernel {
       const float* kt = saved + t * B * sH;
       const float* m_t = masked ? mask + t * B : nullptr;
       float* dz = d_xp + t * B * kH;
-      float* dr = lstm_ ? dz : d_rec + t * B * kH;
+      float* dr = separate_rec_ ? d_rec + t * B * kH : dz;
       // Gate gradients; dh and dc become the parts that skip the step (masked rows).
       {
         for (Index b = b0; b < b1; ++b) {
@@ -293,6 +324,14 @@ class RecurrentLoopBackward : public OpKernel {
             dz_b.segment(2 * H, H) = dc_raw * i * (1.0f - g * g);
             dz_b.segment(3 * H, H) = dh_raw * tc * o * (1.0f - o);
             dc_b += dc_raw * f;
+          } else if (cell_.kind == Cell::kElman) {
+            if (cell_.activation == Cell::kTanh) {
+              dz_b = dh_raw * (1.0f - keep_b * keep_b);
+            } else if (cell_.activation == Cell::kRelu) {
+              dz_b = dh_raw * (keep_b > 0.0f).cast<float>();
+            } else {
+              dz_b = dh_raw;
+            }
           } else {
             auto zg = keep_b.head(H), r = keep_b.segment(H, H), n = keep_b.segment(2 * H, H);
             auto rh = keep_b.segment(3 * H, H);
@@ -313,7 +352,9 @@ class RecurrentLoopBackward : public OpKernel {
   }
 
  private:
+  Cell cell_;
   bool lstm_;
+  bool separate_rec_;
   bool zero_output_;
 };
 
@@ -334,6 +375,7 @@ REGISTER_OP("GalleryRecurrentLoopForward")
     .Output("prev_h: float")
     .Output("prev_c: float")
     .Attr("cell: string")
+    .Attr("activation: string = 'tanh'")
     .Attr("zero_output: bool = false")
     .SetShapeFn([](InferenceContext* c) {
       ShapeHandle xp = c->input(0), u = c->input(1);
@@ -361,6 +403,7 @@ REGISTER_OP("GalleryRecurrentLoopBackward")
     .Output("dh0: float")
     .Output("dc0: float")
     .Attr("cell: string")
+    .Attr("activation: string = 'tanh'")
     .Attr("zero_output: bool = false")
     .SetShapeFn([](InferenceContext* c) {
       ShapeHandle g = c->input(0), u = c->input(6);

@@ -17,6 +17,13 @@ the previous output, or is zero with ``zero_output_for_mask``). Shapes, time-maj
 
 Cells: ``LSTMCell``, ``GRUCell(reset_after=True)`` and ``ElmanCell``; anything else
 (e.g. ``GRUCell(reset_after=False)``) uses the generic loop.
+
+Three implementations of the same algebra: in training, both loops run in the
+compiled CPU kernels (``gallery/kernels/recurrent_loop.cc``, :func:`compiled_loop`),
+which split the batch rows across threads for the whole sequence; where those do
+not build, or with ``Recurrent.use_kernels = False``, the TensorFlow while-loops
+below, XLA-compiled when the length is fixed. Inference and exports always use the
+TensorFlow loops, so a SavedModel needs nothing from this package.
 """
 
 import tensorflow as tf
@@ -92,7 +99,7 @@ class _Elman:
     """``h' = φ(xp + h U)``, φ tanh, ReLU or linear."""
 
     num_states = 1
-    kernel = None  # no compiled loop: the TensorFlow loop below runs
+    kernel = "elman"
 
     def __init__(self, cell):
         self.activation = cell.activation
@@ -137,7 +144,7 @@ def algebra_for(cell):
 JIT = True
 
 
-#: In training, run LSTM and GRU loops with the compiled kernels
+#: In training, run the loops in the compiled kernels
 #: (``gallery/kernels``) when they build here. Inference and exports never do: a
 #: SavedModel must load without this package's library.
 KERNELS = True
@@ -154,7 +161,7 @@ def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
     Returns ``(outputs (T, B, H), final_states)`` like ``keras.src.backend.rnn``'s
     time-major outputs; gradients flow to ``xp``, ``states``, ``U`` and the cell's
     extra tensors (the GRU's recurrent bias) through the hand-written backward pass.
-    In training (``kernels``), LSTM and GRU loops run in the compiled kernels
+    In training (``kernels``), the loops run in the compiled kernels
     (:func:`compiled_loop`) when they build here.
     """
     if KERNELS and kernels and training and algebra.kernel and xp.dtype == tf.float32:
@@ -257,7 +264,9 @@ def compiled_loop(library, algebra, xp, states, U, mask=None, zero_output_for_ma
     """
     lstm = algebra.kernel == "lstm"
     extra = list(algebra.extra)
-    attrs = dict(cell=algebra.kernel, zero_output=bool(zero_output_for_mask))
+    activation = getattr(algebra, "activation", None) or "linear"
+    attrs = dict(cell=algebra.kernel, zero_output=bool(zero_output_for_mask),
+                 activation=activation if algebra.kernel == "elman" else "tanh")
     mask_f = (tf.zeros([0, 0]) if mask is None else tf.cast(mask, tf.float32))
 
     @tf.custom_gradient
@@ -277,7 +286,7 @@ def compiled_loop(library, algebra, xp, states, U, mask=None, zero_output_for_ma
                 d_outputs=tf.convert_to_tensor(d_outputs), dh_final=d_final[0], dc_final=d_c,
                 saved=saved, prev_h=prev_h, prev_c=prev_c, u=U, mask=mask_f, **attrs)
             width = tf.shape(U)[1]
-            flat_rec = tf.reshape(d_xp if lstm else d_rec, [-1, width])
+            flat_rec = tf.reshape(d_rec if algebra.kernel == "gru" else d_xp, [-1, width])
             d_u = tf.matmul(tf.reshape(prev_h, [-1, tf.shape(U)[0]]), flat_rec,
                             transpose_a=True)
             d_extra = [tf.reduce_sum(flat_rec, axis=0)] if extra else []

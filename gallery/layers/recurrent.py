@@ -68,7 +68,7 @@ class Recurrent(keras.layers.RNN):
     #: hand-written backward pass (``gallery/layers/fused.py``). ``False``: autodiff
     #: through the projected loop (kept for the benchmark's before/after).
     use_fused = True
-    #: In training, run the fused LSTM/GRU loops in the compiled kernels
+    #: In training, run the fused loops in the compiled kernels
     #: (``gallery/kernels``) when they build here. ``False``: the TensorFlow loops
     #: (under XLA for fixed lengths), kept for the benchmark's before/after.
     use_kernels = True

@@ -16,6 +16,8 @@ CELLS = {
     "elman_tanh": (lambda: ElmanCell(6), keras.layers.SimpleRNNCell),
     "elman_relu": (lambda: ElmanCell(6, activation="relu"),
                    lambda n: keras.layers.SimpleRNNCell(n, activation="relu")),
+    "elman_linear": (lambda: ElmanCell(6, activation="linear"),
+                     lambda n: keras.layers.SimpleRNNCell(n, activation=None)),
 }
 X = tf.constant(np.random.default_rng(0).normal(size=(3, 9, 5)).astype("float32"))
 MASK = tf.constant(np.arange(9)[None] < np.array([9, 5, 2])[:, None])
@@ -87,7 +89,7 @@ def test_the_original_gru_form_uses_the_generic_loop():
     assert algebra_for(GRUCell(4)) is not None
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "elman_tanh"])
 def test_compiled_kernels_run_in_training_only(cell, monkeypatch):
     """Training traces the compiled op; inference (and so every export) does not."""
     monkeypatch.setattr(fused, "KERNELS", True)
@@ -108,3 +110,25 @@ def test_compiled_kernels_run_in_training_only(cell, monkeypatch):
 def test_kernels_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("GALLERY_KERNELS", "0")
     assert kernels.recurrent_ops() is None
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_compiled_kernels_match_the_tf_loop_on_long_wide_sequences(batch, monkeypatch):
+    """T=60, H=40 and batches that do not split evenly over the threads."""
+    if kernels.recurrent_ops() is None:
+        pytest.fail("the compiled recurrent kernels did not build on this machine")
+    rng = np.random.default_rng(batch)
+    x = tf.constant(rng.normal(size=(batch, 60, 7)).astype("float32"))
+    mask = tf.constant(np.arange(60)[None] < rng.integers(1, 61, size=batch)[:, None])
+    for make in (lambda: LSTMCell(40), lambda: GRUCell(40)):
+        keras.utils.set_random_seed(5)
+        layer = Recurrent(make(), return_sequences=True)
+        layer(x)
+        results = []
+        for compiled in (True, False):
+            monkeypatch.setattr(fused, "KERNELS", compiled)
+            with tf.GradientTape() as tape:
+                out = layer(x, mask=mask, training=True)
+                loss = tf.reduce_sum(out * out)
+            results.append([out, *tape.gradient(loss, layer.trainable_variables)])
+        assert_close(*results)

@@ -132,3 +132,24 @@ def test_compiled_kernels_match_the_tf_loop_on_long_wide_sequences(batch, monkey
                 loss = tf.reduce_sum(out * out)
             results.append([out, *tape.gradient(loss, layer.trainable_variables)])
         assert_close(*results)
+
+
+def test_a_failed_build_falls_back_to_the_tf_loop(monkeypatch, capsys):
+    def no_compiler():
+        raise RuntimeError("no C++ compiler (g++) found")
+
+    monkeypatch.setattr(kernels, "_loaded", {})
+    monkeypatch.setattr(kernels, "build", no_compiler)
+    monkeypatch.setattr(fused, "KERNELS", True)
+    assert kernels.recurrent_ops() is None
+    assert "using the TensorFlow loop" in capsys.readouterr().err
+    layer = Recurrent(LSTMCell(6), return_sequences=True)
+    out = tf.function(lambda x: layer(x, mask=MASK, training=True))(X)
+    assert out.shape == (3, 9, 6)
+
+
+def test_a_kernel_build_error_names_the_compiler(monkeypatch, tmp_path):
+    monkeypatch.setenv("GALLERY_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setenv("CXX", "false")
+    with pytest.raises(RuntimeError, match="false failed"):
+        kernels.build()

@@ -1,6 +1,7 @@
 """Layers for streams of frames: raw sensor frames in, normalised frames and a mask out."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 
@@ -60,8 +61,10 @@ class PerFrame(keras.layers.Wrapper):
     """Apply ``layer`` to every frame: ``(B, T, *frame)`` → ``(B, T, *out)``.
 
     The frames of all streams go through ``layer`` as one batch of ``B·T`` (a reshape,
-    no loop), e.g. a CNN over video images. Used instead of
-    ``keras.layers.TimeDistributed``, which in Keras 3.15 maps over the batch size
+    no loop), e.g. a CNN over video images. With ``mask (B, T)``, only the valid
+    frames go through it (gathered, then scattered back into zeros): padding costs no
+    compute and never reaches statistics such as batch normalisation's. Used instead
+    of ``keras.layers.TimeDistributed``, which in Keras 3.15 maps over the batch size
     instead of the time steps when ``T`` is unknown in a traced graph (wrong shapes
     as soon as ``B != T``).
     """
@@ -70,10 +73,21 @@ class PerFrame(keras.layers.Wrapper):
         self.layer.build((None, *input_shape[2:]))
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, mask=None, training=None):
         shape = ops.shape(inputs)
-        out = self.layer(ops.reshape(inputs, (-1, *inputs.shape[2:])), training=training)
-        return ops.reshape(out, (shape[0], shape[1], *out.shape[1:]))
+        if mask is None:
+            out = self.layer(ops.reshape(inputs, (-1, *inputs.shape[2:])), training=training)
+            return ops.reshape(out, (shape[0], shape[1], *out.shape[1:]))
+        where = tf.where(ops.cast(mask, "bool"))  # (N, 2) indices of the valid frames
+        out = self.layer(tf.gather_nd(inputs, where), training=training)
+        size = tf.concat([tf.shape(inputs, out_type="int64")[:2],
+                          tf.shape(out, out_type="int64")[1:]], axis=0)
+        full = tf.scatter_nd(where, out, size)
+        full.set_shape([None, None, *out.shape[1:]])
+        return full
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
 
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((None, *input_shape[2:]))

@@ -54,7 +54,7 @@ def tag_frames(frames, mask, config, frame_shape, classes, branch=""):
     seed = config.seed + 1000 * (int(branch) if branch else 0)
     if config.frame_encoder == "cnn":  # each image alone
         x = PerFrame(image_encoder(frame_shape, config.frame_units, config.filters),
-                     name=f"frame_encoder{branch}")(frames)
+                     name=f"frame_encoder{branch}")(frames, mask=mask)
     elif config.frame_encoder == "conv":  # each frame with its neighbours (padding is zero)
         x = keras.layers.Conv1D(config.frame_units, config.conv_width, padding="same",
                                 activation="relu", name=f"frame_encoder{branch}")(frames)

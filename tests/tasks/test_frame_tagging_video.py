@@ -83,6 +83,30 @@ def test_per_frame_wrapper_equals_the_layer_on_each_frame_and_round_trips(tmp_pa
     np.testing.assert_allclose(np.asarray(again(clips)), out, atol=1e-6)
 
 
+def test_per_frame_with_a_mask_runs_only_valid_frames_and_zeros_the_rest(tmp_path):
+    inner = image_encoder((48, 48, 1), 5)
+    x = keras.Input((None, 48, 48, 1))
+    m = keras.Input((None,), dtype="bool")
+    model = keras.Model([x, m], PerFrame(inner)(x, mask=m))
+    clips = np.random.default_rng(2).uniform(0, 1, (3, 7, 48, 48, 1)).astype("float32")
+    mask = np.arange(7)[None] < np.array([7, 3, 0])[:, None]  # a full, a short, an empty clip
+    seen = []
+    real_call = inner.call
+    inner.call = lambda frames, **kw: (seen.append(frames.shape[0]), real_call(frames, **kw))[1]
+    out = np.asarray(model([clips, mask]))
+    inner.call = real_call
+    assert seen == [10]  # 7 + 3 + 0 valid frames, no padding
+    assert out.shape == (3, 7, 5) and not out[~mask].any()
+    np.testing.assert_allclose(out[mask], np.asarray(inner(clips[mask])), atol=1e-5)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model([clips, mask]))
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert all(np.isfinite(np.asarray(g)).all() for g in grads)
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(again([clips, mask])), out, atol=1e-6)
+
+
 def test_video_padding_changes_no_prediction():
     meta = {"labels": ["a", "b", NONE], "frame_shape": [48, 48, 1], "channels": 1,
             "mean": [10.0], "std": [40.0]}

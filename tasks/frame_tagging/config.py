@@ -21,6 +21,7 @@ class FrameTaggingConfig(TrainConfig):
     conv_width: int = 5           # frames the convolution sees
     frame_units: int = 64         # frame encoder width
     filters: int = 32             # cnn: channels of its first convolution (doubled twice)
+    batch_norm: bool = False      # cnn: batch-normalise each convolution
     dropout: float = 0.2
     train_streams: int = 800      # streams stitched from the training recordings
     val_streams: int = 80

@@ -28,14 +28,20 @@ from gallery.layers.frames import FrameNormalizer, PerFrame, WithMask
 from gallery.layers.stack import recurrent_encoder
 
 
-def image_encoder(frame_shape, units, filters=32):
+def image_encoder(frame_shape, units, filters=32, batch_norm=False):
     """One image ``(H, W, C)`` → features ``(units,)``; wrapped in ``PerFrame``. The three
-    convolutions have ``filters``, ``2·filters`` and ``4·filters`` channels."""
+    convolutions have ``filters``, ``2·filters`` and ``4·filters`` channels; with
+    ``batch_norm`` each is batch-normalised before its ReLU (statistics over the valid
+    frames only: ``PerFrame`` with a mask never shows it padding)."""
     layers = [keras.Input(tuple(frame_shape))]
     for block in range(3):  # 48×48 → 24 → 12 → 6
-        layers += [keras.layers.Conv2D(filters * 2 ** block, 3, padding="same",
-                                       activation="relu"),
-                   keras.layers.MaxPooling2D()]
+        width = filters * 2 ** block
+        if batch_norm:
+            layers += [keras.layers.Conv2D(width, 3, padding="same", use_bias=False),
+                       keras.layers.BatchNormalization(), keras.layers.ReLU()]
+        else:
+            layers += [keras.layers.Conv2D(width, 3, padding="same", activation="relu")]
+        layers += [keras.layers.MaxPooling2D()]
     layers += [keras.layers.GlobalMaxPooling2D(), keras.layers.Dense(units, activation="relu")]
     return keras.Sequential(layers, name="image_encoder")
 
@@ -53,7 +59,8 @@ def tag_frames(frames, mask, config, frame_shape, classes, branch=""):
     layer names end in ``branch`` (``""`` for a single model)."""
     seed = config.seed + 1000 * (int(branch) if branch else 0)
     if config.frame_encoder == "cnn":  # each image alone
-        x = PerFrame(image_encoder(frame_shape, config.frame_units, config.filters),
+        x = PerFrame(image_encoder(frame_shape, config.frame_units, config.filters,
+                                   config.batch_norm),
                      name=f"frame_encoder{branch}")(frames, mask=mask)
     elif config.frame_encoder == "conv":  # each frame with its neighbours (padding is zero)
         x = keras.layers.Conv1D(config.frame_units, config.conv_width, padding="same",

@@ -113,13 +113,24 @@ bool check_inputs(OpKernelContext* ctx, const Cell& cell, Sizes* s) {
   return true;
 }
 
-class RecurrentLoopForward : public OpKernel {
+// What both ops read from their attributes: the cell and the masked-output rule.
+class RecurrentLoopKernel : public OpKernel {
  public:
-  explicit RecurrentLoopForward(OpKernelConstruction* ctx) : OpKernel(ctx) {
+  explicit RecurrentLoopKernel(OpKernelConstruction* ctx) : OpKernel(ctx) {
     OP_REQUIRES_OK(ctx, cell_.Parse(ctx));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("zero_output", &zero_output_));
     lstm_ = cell_.kind == Cell::kLstm;
   }
+
+ protected:
+  Cell cell_;
+  bool lstm_ = false;
+  bool zero_output_ = false;
+};
+
+class RecurrentLoopForward : public RecurrentLoopKernel {
+ public:
+  using RecurrentLoopKernel::RecurrentLoopKernel;
 
   void Compute(OpKernelContext* ctx) override {
     Sizes s;
@@ -221,21 +232,12 @@ class RecurrentLoopForward : public OpKernel {
     }
     });
   }
-
- private:
-  Cell cell_;
-  bool lstm_;
-  bool zero_output_;
 };
 
-class RecurrentLoopBackward : public OpKernel {
+class RecurrentLoopBackward : public RecurrentLoopKernel {
  public:
-  explicit RecurrentLoopBackward(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    OP_REQUIRES_OK(ctx, cell_.Parse(ctx));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("zero_output", &zero_output_));
-    lstm_ = cell_.kind == Cell::kLstm;
-    separate_rec_ = cell_.kind == Cell::kGru;
-  }
+  explicit RecurrentLoopBackward(OpKernelConstruction* ctx)
+      : RecurrentLoopKernel(ctx), separate_rec_(cell_.kind == Cell::kGru) {}
 
   // inputs: d_outputs (T,B,H), dh_final, dc_final (B,H), saved, prev_h, prev_c, u, mask
   void Compute(OpKernelContext* ctx) override {
@@ -352,10 +354,7 @@ class RecurrentLoopBackward : public OpKernel {
   }
 
  private:
-  Cell cell_;
-  bool lstm_;
-  bool separate_rec_;
-  bool zero_output_;
+  const bool separate_rec_;  // the GRU: d_rec differs from d_xp (r scales its n part)
 };
 
 using tensorflow::shape_inference::InferenceContext;

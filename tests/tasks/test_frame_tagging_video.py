@@ -107,10 +107,12 @@ def test_per_frame_with_a_mask_runs_only_valid_frames_and_zeros_the_rest(tmp_pat
     np.testing.assert_allclose(np.asarray(again([clips, mask])), out, atol=1e-6)
 
 
-def test_video_padding_changes_no_prediction():
+@pytest.mark.parametrize("batch_norm", ["false", "true"])
+def test_video_padding_changes_no_prediction(batch_norm):
     meta = {"labels": ["a", "b", NONE], "frame_shape": [48, 48, 1], "channels": 1,
             "mean": [10.0], "std": [40.0]}
-    model = build_model(video_config("units=8", "frame_units=8"), meta)
+    model = build_model(video_config("units=8", "frame_units=8", f"batch_norm={batch_norm}"),
+                        meta)
     rng = np.random.default_rng(1)
     batch = rng.uniform(0, 255, (2, 9, 48, 48, 1)).astype("float32")
     together = np.asarray(model([batch, np.array([5, 9])]))

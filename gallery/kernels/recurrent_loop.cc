@@ -140,8 +140,13 @@ class RecurrentLoopForward : public RecurrentLoopKernel {
     const float* u = ctx->input(1).flat<float>().data();
     const Tensor& mask_t = ctx->input(5);
     const bool masked = mask_t.NumElements() > 0;
-    OP_REQUIRES(ctx, !masked || (mask_t.dim_size(0) == T && mask_t.dim_size(1) == B),
+    OP_REQUIRES(ctx, !masked || (mask_t.dims() == 2 && mask_t.dim_size(0) == T &&
+                                 mask_t.dim_size(1) == B),
                 tensorflow::errors::InvalidArgument("mask must be (T, B)"));
+    OP_REQUIRES(ctx, ctx->input(2).NumElements() == B * H && ctx->input(3).NumElements() == B * H,
+                tensorflow::errors::InvalidArgument("h0 and c0 must be (B, H)"));
+    OP_REQUIRES(ctx, ctx->input(4).NumElements() == kH,
+                tensorflow::errors::InvalidArgument("bias_h must be (kH,)"));
     const float* mask = masked ? mask_t.flat<float>().data() : nullptr;
     const float* bias = ctx->input(4).flat<float>().data();
 
@@ -243,10 +248,21 @@ class RecurrentLoopBackward : public RecurrentLoopKernel {
   void Compute(OpKernelContext* ctx) override {
     const Tensor& d_outputs_t = ctx->input(0);
     const Tensor& u_t = ctx->input(6);
+    OP_REQUIRES(ctx, d_outputs_t.dims() == 3 && u_t.dims() == 2,
+                tensorflow::errors::InvalidArgument("d_outputs must be (T, B, H), u (H, kH)"));
     const Index T = d_outputs_t.dim_size(0), B = d_outputs_t.dim_size(1);
     const Index H = u_t.dim_size(0), kH = cell_.gates() * H, sH = cell_.saved_width() * H;
     const Tensor& mask_t = ctx->input(7);
     const bool masked = mask_t.NumElements() > 0;
+    // The forward op's outputs, checked so that a hand-made call cannot read past them.
+    const auto sized = [](const Tensor& t, Index n) { return t.NumElements() == n; };
+    OP_REQUIRES(ctx, d_outputs_t.dim_size(2) == H && u_t.dim_size(1) == kH &&
+                     sized(ctx->input(1), B * H) && sized(ctx->input(2), B * H) &&
+                     sized(ctx->input(3), T * B * sH) && sized(ctx->input(4), T * B * H) &&
+                     (!lstm_ || sized(ctx->input(5), T * B * H)) &&
+                     (!masked || sized(mask_t, T * B)),
+                tensorflow::errors::InvalidArgument(
+                    "recurrent loop gradient: inputs do not match the forward op's shapes"));
     const float* mask = masked ? mask_t.flat<float>().data() : nullptr;
     const float* d_outputs = d_outputs_t.flat<float>().data();
     const float* saved = ctx->input(3).flat<float>().data();

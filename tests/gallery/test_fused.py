@@ -153,3 +153,31 @@ def test_a_kernel_build_error_names_the_compiler(monkeypatch, tmp_path):
     monkeypatch.setenv("CXX", "false")
     with pytest.raises(RuntimeError, match="false failed"):
         kernels.build()
+
+
+def test_the_kernel_ops_refuse_mismatched_shapes_and_take_empty_ones():
+    library = kernels.recurrent_ops()
+    if library is None:
+        pytest.fail("the compiled recurrent kernels did not build on this machine")
+    z = tf.zeros
+    no_mask = z([0, 0])
+
+    def forward(xp, u, h, bias, mask=no_mask):
+        return library.gallery_recurrent_loop_forward(xp=xp, u=u, h0=h, c0=h, bias_h=bias,
+                                                      mask=mask, cell="lstm")
+
+    for bad in [(z((2, 3, 7)), z((5, 20)), z((3, 5)), z([20])),      # xp width != 4H
+                (z((2, 3, 20)), z((5, 20)), z((4, 5)), z([20])),     # h0 rows != B
+                (z((2, 3, 20)), z((5, 20)), z((3, 5)), z([7]))]:     # bias size
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            forward(*bad)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="mask"):
+        forward(z((2, 3, 20)), z((5, 20)), z((3, 5)), z([20]), mask=z([2, 2]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="forward op's shapes"):
+        library.gallery_recurrent_loop_backward(
+            d_outputs=z((2, 3, 5)), dh_final=z((3, 5)), dc_final=z((3, 5)),
+            saved=z((1, 3, 25)), prev_h=z((2, 3, 5)), prev_c=z((2, 3, 5)), u=z((5, 20)),
+            mask=no_mask, cell="lstm")
+    for steps, batch in [(0, 3), (4, 0)]:  # no steps, no rows: defined, empty results
+        out = forward(z((steps, batch, 20)), z((5, 20)), z((batch, 5)), z([20]))
+        assert out[0].shape == (steps, batch, 5) and out[1].shape == (batch, 5)

@@ -1,7 +1,8 @@
-// The time loops of the fused LSTM and GRU (gallery/layers/fused.py) as TensorFlow
-// CPU kernels: one op runs all T steps, so each step costs one matmul on the
-// device's thread pool plus one fused pass over the gates, with no per-step graph
-// overhead (slices, TensorArray writes, a dozen small elementwise kernels).
+// The time loops of the fused LSTM, GRU and Elman cells (gallery/layers/fused.py) as
+// TensorFlow CPU kernels: one op runs all T steps, each thread for its own block of
+// batch rows (see over_row_blocks), so a step costs one matmul plus one fused pass
+// over the gates, with no per-step graph overhead (slices, TensorArray writes, a
+// dozen small elementwise kernels).
 //
 // Shapes (time-major, float32):
 //   xp (T, B, kH)  projected inputs x W + b      u (H, kH)  recurrent kernel
@@ -90,29 +91,6 @@ struct Cell {
   Index saved_width() const { return kind == kLstm ? 5 : kind == kGru ? 4 : 1; }
 };
 
-struct Sizes {
-  Index T, B, H, k;
-};
-
-// Checks xp (T, B, kH) and u (H, kH); on a mismatch sets the error and returns false.
-bool check_inputs(OpKernelContext* ctx, const Cell& cell, Sizes* s) {
-  const Tensor& xp = ctx->input(0);
-  const Tensor& u = ctx->input(1);
-  s->k = cell.gates();
-  if (xp.dims() != 3 || u.dims() != 2) {
-    ctx->CtxFailure(tensorflow::errors::InvalidArgument("xp must be (T, B, kH) and u (H, kH)"));
-    return false;
-  }
-  s->T = xp.dim_size(0);
-  s->B = xp.dim_size(1);
-  s->H = u.dim_size(0);
-  if (xp.dim_size(2) != s->k * s->H || u.dim_size(1) != s->k * s->H) {
-    ctx->CtxFailure(tensorflow::errors::InvalidArgument("xp and u widths must be k * units"));
-    return false;
-  }
-  return true;
-}
-
 // What both ops read from their attributes: the cell and the masked-output rule.
 class RecurrentLoopKernel : public OpKernel {
  public:
@@ -133,11 +111,16 @@ class RecurrentLoopForward : public RecurrentLoopKernel {
   using RecurrentLoopKernel::RecurrentLoopKernel;
 
   void Compute(OpKernelContext* ctx) override {
-    Sizes s;
-    if (!check_inputs(ctx, cell_, &s)) return;
-    const Index T = s.T, B = s.B, H = s.H, kH = s.k * H, sH = cell_.saved_width() * H;
-    const float* xp = ctx->input(0).flat<float>().data();
-    const float* u = ctx->input(1).flat<float>().data();
+    const Tensor& xp_t = ctx->input(0);
+    const Tensor& u_t = ctx->input(1);
+    OP_REQUIRES(ctx, xp_t.dims() == 3 && u_t.dims() == 2,
+                tensorflow::errors::InvalidArgument("xp must be (T, B, kH) and u (H, kH)"));
+    const Index T = xp_t.dim_size(0), B = xp_t.dim_size(1), H = u_t.dim_size(0);
+    const Index kH = cell_.gates() * H, sH = cell_.saved_width() * H;
+    OP_REQUIRES(ctx, xp_t.dim_size(2) == kH && u_t.dim_size(1) == kH,
+                tensorflow::errors::InvalidArgument("xp and u widths must be k * units"));
+    const float* xp = xp_t.flat<float>().data();
+    const float* u = u_t.flat<float>().data();
     const Tensor& mask_t = ctx->input(5);
     const bool masked = mask_t.NumElements() > 0;
     OP_REQUIRES(ctx, !masked || (mask_t.dims() == 2 && mask_t.dim_size(0) == T &&
@@ -176,17 +159,16 @@ class RecurrentLoopForward : public RecurrentLoopKernel {
     const CPUDevice& d = ctx->eigen_device<CPUDevice>();
 
     over_row_blocks(d, B, [&](Index b0, Index b1) {
-    const Index rows = b1 - b0;
-    for (Index t = 0; t < T; ++t) {
-      std::copy_n(h + b0 * H, rows * H, ph + (t * B + b0) * H);
-      if (lstm_) std::copy_n(c + b0 * H, rows * H, pc + (t * B + b0) * H);
-      matmul(h + b0 * H, u, z + b0 * kH, rows, H, kH);
-      const float* x = xp + t * B * kH;
-      float* keep = sv + t * B * sH;
-      float* o_t = out + t * B * H;
-      const float* o_prev = t > 0 ? out + (t - 1) * B * H : nullptr;
-      const float* m_t = masked ? mask + t * B : nullptr;
-      {
+      const Index rows = b1 - b0;
+      for (Index t = 0; t < T; ++t) {
+        std::copy_n(h + b0 * H, rows * H, ph + (t * B + b0) * H);
+        if (lstm_) std::copy_n(c + b0 * H, rows * H, pc + (t * B + b0) * H);
+        matmul(h + b0 * H, u, z + b0 * kH, rows, H, kH);
+        const float* x = xp + t * B * kH;
+        float* keep = sv + t * B * sH;
+        float* o_t = out + t * B * H;
+        const float* o_prev = t > 0 ? out + (t - 1) * B * H : nullptr;
+        const float* m_t = masked ? mask + t * B : nullptr;
         for (Index b = b0; b < b1; ++b) {
           // The gates with Eigen's vectorised logistic/tanh (the functors TF's own
           // Sigmoid and Tanh kernels use).
@@ -210,7 +192,7 @@ class RecurrentLoopForward : public RecurrentLoopKernel {
             }
             h_new = keep_b;
           } else {
-            Eigen::Map<const Eigen::ArrayXf> bias_a(bias, kH);
+            ConstArray bias_a(bias, kH);
             keep_b.segment(3 * H, H) = z_b.segment(2 * H, H) + bias_a.segment(2 * H, H);
             keep_b.head(2 * H) = (x_b.head(2 * H) + z_b.head(2 * H) + bias_a.head(2 * H)).logistic();
             keep_b.segment(2 * H, H) =
@@ -234,7 +216,6 @@ class RecurrentLoopForward : public RecurrentLoopKernel {
           }
         }
       }
-    }
     });
   }
 };
@@ -299,15 +280,14 @@ class RecurrentLoopBackward : public RecurrentLoopKernel {
     Matrix(ut, kH, H).device(d) = ConstMatrix(u, H, kH).shuffle(Eigen::array<int, 2>{1, 0});
 
     over_row_blocks(d, B, [&](Index b0, Index b1) {
-    const Index rows = b1 - b0;
-    for (Index t = T - 1; t >= 0; --t) {
-      const float* g_out_t = d_outputs + t * B * H;
-      const float* kt = saved + t * B * sH;
-      const float* m_t = masked ? mask + t * B : nullptr;
-      float* dz = d_xp + t * B * kH;
-      float* dr = separate_rec_ ? d_rec + t * B * kH : dz;
-      // Gate gradients; dh and dc become the parts that skip the step (masked rows).
-      {
+      const Index rows = b1 - b0;
+      for (Index t = T - 1; t >= 0; --t) {
+        const float* g_out_t = d_outputs + t * B * H;
+        const float* kt = saved + t * B * sH;
+        const float* m_t = masked ? mask + t * B : nullptr;
+        float* dz = d_xp + t * B * kH;
+        float* dr = separate_rec_ ? d_rec + t * B * kH : dz;
+        // Gate gradients; dh and dc become the parts that skip the step (masked rows).
         for (Index b = b0; b < b1; ++b) {
           ConstArray keep_b(kt + b * sH, sH), g_out(g_out_t + b * H, H);
           Array dz_b(dz + b * kH, kH), dr_b(dr + b * kH, kH);
@@ -318,7 +298,11 @@ class RecurrentLoopBackward : public RecurrentLoopKernel {
           if (m_t) {
             const float m = m_t[b];
             dh_raw = m * (dh_b + (g_out + carry_b));
-            carry_b = zero_output_ ? Eigen::ArrayXf::Zero(H) : ((1.0f - m) * (g_out + carry_b)).eval();
+            if (zero_output_) {
+              carry_b.setZero();
+            } else {
+              carry_b = (1.0f - m) * (g_out + carry_b);
+            }
             dh_b *= (1.0f - m);
             if (lstm_) {
               dc_raw = m * dc_b;
@@ -362,10 +346,9 @@ class RecurrentLoopBackward : public RecurrentLoopKernel {
             dh_b += dh_raw * zg;
           }
         }
+        matmul(dr + b0 * kH, ut, back + b0 * H, rows, kH, H);
+        Array(dh + b0 * H, rows * H) += ConstArray(back + b0 * H, rows * H);
       }
-      matmul(dr + b0 * kH, ut, back + b0 * H, rows, kH, H);
-      Array(dh + b0 * H, rows * H) += ConstArray(back + b0 * H, rows * H);
-    }
     });
   }
 

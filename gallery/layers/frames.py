@@ -74,8 +74,8 @@ class PerFrame(keras.layers.Wrapper):
         self.built = True
 
     def call(self, inputs, mask=None, training=None):
-        shape = ops.shape(inputs)
         if mask is None:
+            shape = ops.shape(inputs)
             out = self.layer(ops.reshape(inputs, (-1, *inputs.shape[2:])), training=training)
             return ops.reshape(out, (shape[0], shape[1], *out.shape[1:]))
         where = tf.where(ops.cast(mask, "bool"))  # (N, 2) indices of the valid frames

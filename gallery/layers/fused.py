@@ -144,27 +144,22 @@ def algebra_for(cell):
 JIT = True
 
 
-#: In training, run the loops in the compiled kernels
-#: (``gallery/kernels``) when they build here. Inference and exports never do: a
-#: SavedModel must load without this package's library.
-KERNELS = True
-
-
 def _compiled(function, jit):
     return tf.function(function, jit_compile=True) if jit else function
 
 
 def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
-               training=False, kernels=True):
+               training=False, use_kernels=True):
     """Run the cell over ``xp (T, B, kH)`` from ``states``.
 
     Returns ``(outputs (T, B, H), final_states)`` like ``keras.src.backend.rnn``'s
     time-major outputs; gradients flow to ``xp``, ``states``, ``U`` and the cell's
     extra tensors (the GRU's recurrent bias) through the hand-written backward pass.
-    In training (``kernels``), the loops run in the compiled kernels
-    (:func:`compiled_loop`) when they build here.
+    In training (with ``use_kernels``), the loops run in the compiled kernels
+    (:func:`compiled_loop`) when they build here; never in inference, so a SavedModel
+    loads without this package's library.
     """
-    if KERNELS and kernels and training and algebra.kernel and xp.dtype == tf.float32:
+    if use_kernels and training and xp.dtype == tf.float32:
         from gallery import kernels
 
         library = kernels.recurrent_ops()
@@ -264,9 +259,9 @@ def compiled_loop(library, algebra, xp, states, U, mask=None, zero_output_for_ma
     """
     lstm = algebra.kernel == "lstm"
     extra = list(algebra.extra)
-    activation = getattr(algebra, "activation", None) or "linear"
+    activation = (algebra.activation or "linear") if algebra.kernel == "elman" else "tanh"
     attrs = dict(cell=algebra.kernel, zero_output=bool(zero_output_for_mask),
-                 activation=activation if algebra.kernel == "elman" else "tanh")
+                 activation=activation)
     mask_f = (tf.zeros([0, 0]) if mask is None else tf.cast(mask, tf.float32))
 
     @tf.custom_gradient

@@ -142,7 +142,7 @@ class Recurrent(keras.layers.RNN):
                 algebra, cell.project_inputs(x), list(states),
                 tf.convert_to_tensor(cell.recurrent_kernel), mask=mask,
                 zero_output_for_mask=zero_output_for_mask, training=bool(training),
-                kernels=self.use_kernels)
+                use_kernels=self.use_kernels)
             return outputs[-1], outputs, new_states
         if self.use_fast_path:
             inputs, step = cell.project_inputs(x), cell.step_projected

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from gallery import kernels
-from gallery.layers import ElmanCell, GRUCell, LSTMCell, Recurrent, fused
+from gallery.layers import ElmanCell, GRUCell, LSTMCell, Recurrent
 from gallery.layers.fused import algebra_for
 
 CELLS = {
@@ -23,11 +23,11 @@ X = tf.constant(np.random.default_rng(0).normal(size=(3, 9, 5)).astype("float32"
 MASK = tf.constant(np.arange(9)[None] < np.array([9, 5, 2])[:, None])
 
 
-def outputs_and_grads(layer, training, mask, fused):
+def outputs_and_grads(layer, training, mask, fused, compiled=False):
     for sub in [layer] + list(getattr(layer, "_layers", [])) + \
             [getattr(layer, n, None) for n in ("forward_layer", "backward_layer")]:
         if isinstance(sub, Recurrent):
-            sub.use_fused = fused
+            sub.use_fused, sub.use_kernels = fused, compiled
     with tf.GradientTape() as tape:
         out = layer(X, mask=mask, training=training)
         flat = tf.nest.flatten(out)
@@ -41,10 +41,9 @@ def assert_close(a, b):
 
 
 @pytest.fixture(params=["plain", "xla", "compiled"])
-def path(request, monkeypatch):
+def path(request):
     """Which fused loop runs: the TF loop (inference), the TF loop under XLA
     (training, kernels off) or the compiled kernels (training)."""
-    monkeypatch.setattr(fused, "KERNELS", request.param == "compiled")
     if request.param == "compiled" and kernels.recurrent_ops() is None:
         pytest.fail("the compiled recurrent kernels did not build on this machine")
     return request.param
@@ -63,8 +62,10 @@ def test_fused_equals_autodiff_loop(name, masked, path, shape):
         layer = Recurrent([make(), make()], return_sequences=True, return_state=True,
                           go_backwards=True)
     mask = MASK if masked else None
-    assert_close(*[outputs_and_grads(layer, training, mask, fused)[0] for fused in (True, False)])
-    assert_close(*[outputs_and_grads(layer, training, mask, fused)[1] for fused in (True, False)])
+    runs = [outputs_and_grads(layer, training, mask, fused, compiled=path == "compiled")
+            for fused in (True, False)]
+    assert_close(*[outputs for outputs, _ in runs])
+    assert_close(*[grads for _, grads in runs])
 
 
 @pytest.mark.parametrize("name", list(CELLS))
@@ -75,7 +76,7 @@ def test_fused_gradients_equal_keras_builtins(name, path):
     theirs = keras.layers.RNN(keras_cell(6), return_sequences=True)
     ours(X), theirs(X)
     theirs.set_weights(ours.get_weights())
-    a, ga = outputs_and_grads(ours, path != "plain", MASK, True)
+    a, ga = outputs_and_grads(ours, path != "plain", MASK, True, compiled=path == "compiled")
     with tf.GradientTape() as tape:
         b = theirs(X, mask=MASK, training=path != "plain")
         loss = tf.reduce_sum(b)
@@ -90,9 +91,8 @@ def test_the_original_gru_form_uses_the_generic_loop():
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "elman_tanh"])
-def test_compiled_kernels_run_in_training_only(cell, monkeypatch):
+def test_compiled_kernels_run_in_training_only(cell):
     """Training traces the compiled op; inference (and so every export) does not."""
-    monkeypatch.setattr(fused, "KERNELS", True)
     if kernels.recurrent_ops() is None:
         pytest.fail("the compiled recurrent kernels did not build on this machine")
     layer = Recurrent(CELLS[cell][0](), return_sequences=True)
@@ -113,7 +113,7 @@ def test_kernels_can_be_switched_off(monkeypatch):
 
 
 @pytest.mark.parametrize("batch", [1, 5])
-def test_compiled_kernels_match_the_tf_loop_on_long_wide_sequences(batch, monkeypatch):
+def test_compiled_kernels_match_the_tf_loop_on_long_wide_sequences(batch):
     """T=60, H=40 and batches that do not split evenly over the threads."""
     if kernels.recurrent_ops() is None:
         pytest.fail("the compiled recurrent kernels did not build on this machine")
@@ -126,7 +126,7 @@ def test_compiled_kernels_match_the_tf_loop_on_long_wide_sequences(batch, monkey
         layer(x)
         results = []
         for compiled in (True, False):
-            monkeypatch.setattr(fused, "KERNELS", compiled)
+            layer.use_kernels = compiled
             with tf.GradientTape() as tape:
                 out = layer(x, mask=mask, training=True)
                 loss = tf.reduce_sum(out * out)
@@ -140,7 +140,6 @@ def test_a_failed_build_falls_back_to_the_tf_loop(monkeypatch, capsys):
 
     monkeypatch.setattr(kernels, "_loaded", {})
     monkeypatch.setattr(kernels, "build", no_compiler)
-    monkeypatch.setattr(fused, "KERNELS", True)
     assert kernels.recurrent_ops() is None
     assert "using the TensorFlow loop" in capsys.readouterr().err
     layer = Recurrent(LSTMCell(6), return_sequences=True)

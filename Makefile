@@ -4,7 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean system-deps
+
+# Debian packages the tests use: Chromium + ChromeDriver (browser tests of the pages),
+# graphviz (model diagrams in the docs). Installed when missing and apt-get can run as
+# root; elsewhere the tests that need them skip with a message saying what is missing.
+SYSTEM_PACKAGES := chromium chromium-driver graphviz
+system-deps:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	    && command -v dot >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $(SYSTEM_PACKAGES) (apt-get)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES)) >/dev/null \
+	    || echo "could not install $(SYSTEM_PACKAGES); the browser tests will skip"; \
+	else echo "not root or no apt-get: $(SYSTEM_PACKAGES) not installed; browser tests skip"; fi
 
 $(STAMP): pyproject.toml requirements-data.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +31,7 @@ $(STAMP): pyproject.toml requirements-data.txt
 run: $(STAMP)
 	$(BIN)/gallery demo
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -11,6 +11,7 @@ averages them (``"branch_mean"``). ``K = 1`` is the same structure with one bran
 """
 
 import keras
+import tensorflow as tf
 
 from gallery.data.word_vectors import DIM as PRETRAINED_DIM
 from gallery.data.word_vectors import known_words, word_vectors
@@ -105,3 +106,32 @@ def build_model(config, train_texts, num_labels):
         vectors, _ = word_vectors(["", "[UNK]"] + preprocessor.vocabulary)
         core.get_layer("pretrained").set_weights([vectors])
     return assemble(preprocessor, core)
+
+
+def _part(model, kind):
+    """The one layer of ``kind`` in the end-to-end model (found by type, not by name)."""
+    (layer,) = [layer for layer in model.layers if isinstance(layer, kind)]
+    return layer
+
+
+def prefix_probabilities(model, texts):
+    """What the model says after each word: texts ``(B,)`` → ``(tokens (B, T) string,
+    lengths (B,) int32, probabilities (B, T, C))``.
+
+    Row ``t`` of text ``b`` is the model's output for the text cut after its token
+    ``t`` (``p(· | w_1 … w_t)``), computed as one batch of ``B·T`` right-padded prefixes
+    ``ids[b] · 1[j ≤ t]`` (a padded step changes nothing, so each prefix gives what it
+    gives alone). Rows ``t ≥ lengths[b]`` repeat the whole text's output. ``tokens`` are
+    the words the model saw (``[UNK]`` for words outside its vocabulary).
+    """
+    preprocessor, core = _part(model, TextToIds), _part(model, keras.Model)
+    mean = _part(model, BranchMean)
+    ids = preprocessor(texts)  # (B, T)
+    batch, steps = tf.shape(ids)[0], tf.shape(ids)[1]
+    keep = tf.sequence_mask(tf.range(1, steps + 1), steps, dtype=ids.dtype)  # (T, T)
+    prefixes = tf.reshape(ids[:, None, :] * keep[None], [batch * steps, steps])
+    probabilities = mean(core(prefixes, training=False))  # (B·T, C)
+    words = tf.constant(["", "[UNK]", *preprocessor.vocabulary])
+    lengths = tf.reduce_sum(tf.cast(ids > 0, tf.int32), axis=1)
+    return (tf.gather(words, ids), lengths,
+            tf.reshape(probabilities, [batch, steps, tf.shape(probabilities)[-1]]))

@@ -10,7 +10,7 @@ from gallery.predicting import predict_batches, shown_text
 from tasks.base import Task
 from tasks.sentiment.config import SentimentConfig
 from tasks.sentiment.data import load_sentiment_data
-from tasks.sentiment.model import assemble, build_model, with_new_labels
+from tasks.sentiment.model import assemble, build_model, prefix_probabilities, with_new_labels
 
 
 class SentimentTask(Task):
@@ -77,6 +77,19 @@ class SentimentTask(Task):
                     "probability": tf.reduce_max(probabilities, axis=-1),
                     "probabilities": probabilities}
         return serve
+
+    def extra_endpoints(self, config, model, meta):
+        """``prefixes``: the probabilities after each word (see ``prefix_probabilities``),
+        with the words the model saw and the label names (one row per text)."""
+        label_names = tf.constant(meta["labels"])
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def prefixes(text):
+            tokens, lengths, probabilities = prefix_probabilities(model, text)
+            names = tf.tile(label_names[None], [tf.shape(text)[0], 1])
+            return {"tokens": tokens, "lengths": lengths, "probabilities": probabilities,
+                    "label_names": names}
+        return {"prefixes": prefixes}
 
     def predict(self, config, model, meta, inputs):
         probabilities = predict_batches(model, list(inputs))

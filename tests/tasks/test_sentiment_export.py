@@ -85,3 +85,25 @@ def test_in_process_signature_on_hostile_strings(export_dir):
     out = serve(text=tf.constant([b"", b"\x80\x81", b"x" * 100_000]))
     assert out["label"].shape == (3,)
     assert np.isfinite(out["probability"].numpy()).all()
+
+
+def test_prefix_signature_equals_the_model_on_each_cut_text(export_dir, tiny_sentiment_run):
+    """``prefixes`` row ``t`` is what the Keras model says for the first ``t + 1`` words."""
+    served = tf.saved_model.load(str(export_dir)).signatures["prefixes"]
+    texts = ["a wonderful and superb film", "dull Terrible, acting", ""]
+    out = {k: v.numpy() for k, v in served(text=tf.constant(texts)).items()}
+    _, _, model, meta = load_run(tiny_sentiment_run)
+    vocabulary = set(model.get_layer("preprocessor").vocabulary)
+    assert out["label_names"].tolist() == [[n.encode() for n in meta["labels"]]] * 3
+    for row, text in enumerate(texts):
+        words = text.lower().replace(",", "").split()
+        n = out["lengths"][row]
+        assert n == len(words)
+        assert [t.decode() for t in out["tokens"][row, :n]] == \
+            [w if w in vocabulary else "[UNK]" for w in words]
+        if n:
+            cut = predict_batches(model, [" ".join(words[:t + 1]) for t in range(n)])
+            np.testing.assert_allclose(out["probabilities"][row, :n], cut, atol=1e-5)
+            np.testing.assert_allclose(out["probabilities"][row, n:],
+                                       np.repeat(cut[-1:], len(out["tokens"][row]) - n, 0),
+                                       atol=1e-5)

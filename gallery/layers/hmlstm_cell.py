@@ -1,0 +1,190 @@
+"""The hierarchical multiscale LSTM (Chung, Ahn & Bengio, ICLR 2017): one step of all layers.
+
+Each layer ``ℓ = 1..L`` of the hierarchy has a cell state ``c^ℓ``, a hidden state
+``h^ℓ`` (both ``(B, H_ℓ)``) and a binary boundary state ``z^ℓ`` ``(B, 1)``. The input
+``x_t`` plays the part of ``h_t^0`` with ``z_t^0 = 1`` at every step. One step, for
+``ℓ = 1..L`` in order (layer ``ℓ`` reads the *new* ``h_t^{ℓ-1}, z_t^{ℓ-1}`` from below
+and the *previous* ``h_{t-1}^{ℓ+1}`` from above)::
+
+    s_t = h_{t-1}^ℓ U_ℓ^ℓ                                  recurrent
+        + z_{t-1}^ℓ · h_{t-1}^{ℓ+1} U_{ℓ+1}^ℓ              top-down (not in the top layer)
+        + z_t^{ℓ-1} · h_t^{ℓ-1} W_{ℓ-1}^ℓ + b^ℓ            bottom-up
+    f, i, o = σ(s_t[f]), σ(s_t[i]), σ(s_t[o]);  g = tanh(s_t[g])
+    z̃_t = hard_sigm(a · s_t[z]) = max(0, min(1, (a · s_t[z] + 1) / 2))
+    z_t^ℓ = 1[z̃_t > 1/2]      forward;   ∂z_t/∂z̃_t := 1 (straight-through) backward
+
+    c_t^ℓ = i ⊙ g                  FLUSH   if z_{t-1}^ℓ = 1
+          = f ⊙ c_{t-1}^ℓ + i ⊙ g   UPDATE  if z_{t-1}^ℓ = 0 and z_t^{ℓ-1} = 1
+          = c_{t-1}^ℓ              COPY    if z_{t-1}^ℓ = 0 and z_t^{ℓ-1} = 0
+    h_t^ℓ = h_{t-1}^ℓ on COPY, o ⊙ tanh(c_t^ℓ) otherwise
+
+The three cases are written as one sum weighted by the binary ``z`` s (exact in the
+forward pass), so the straight-through gradient reaches ``z`` through every place it is
+used, as in the paper. The boundary's backward pass is the hard sigmoid's derivative,
+``∂z_t/∂s_t[z] = a/2`` where ``|a · s_t[z]| < 1`` and 0 elsewhere.
+
+Weights of layer ``ℓ`` (index ``k = ℓ - 1`` in the names), gate blocks in the paper's
+order ``f i o g z`` (``4H_ℓ + 1`` columns): ``kernel_l = W_{ℓ-1}^ℓ (H_{ℓ-1}, 4H_ℓ+1)``
+(``H_0 = D``), ``recurrent_kernel_l = U_ℓ^ℓ (H_ℓ, 4H_ℓ+1)``, ``top_down_kernel_l =
+U_{ℓ+1}^ℓ (H_{ℓ+1}, 4H_ℓ+1)`` (all but the top layer), ``bias_l = b^ℓ (4H_ℓ+1,)``.
+The slope ``a`` is one non-trainable scalar weight ``slope`` shared by all layers, set
+by :class:`gallery.layers.hmlstm.SlopeAnnealing` during training.
+
+Choices the paper leaves open (or where this differs from it): kernels start
+Glorot-uniform, recurrent and top-down kernels orthogonal, biases zero except the
+forget gate's (1, as in Keras's ``unit_forget_bias``); the initial states are zeros
+(so the first step of layer 1 is an UPDATE from ``c = 0``); the top layer has a
+boundary detector too (it decides when the top layer FLUSHes), the paper's Figure 3
+shows only the lower ones.
+"""
+
+import keras
+from keras import ops
+
+GATES = 4  # f i o g, then one boundary column z
+
+
+def hard_sigmoid(x, slope):
+    """``max(0, min(1, (slope · x + 1) / 2))``, the paper's ``hard_sigm`` with slope ``a``."""
+    return ops.clip((slope * x + 1.0) * 0.5, 0.0, 1.0)
+
+
+def boundary(u, slope):
+    """``z = 1[hard_sigm(a·u) > 1/2]`` forward, ``∂z/∂u = hard_sigm'(a·u)`` backward.
+
+    ``z̃ + stop_gradient(step(z̃) - z̃)`` is exactly 0 or 1 in floating point (for
+    ``z̃ ≥ 1/2``, ``1 - z̃`` is exact), and its gradient is ``z̃``'s.
+    """
+    z_tilde = hard_sigmoid(u, slope)
+    z_hard = ops.cast(z_tilde > 0.5, z_tilde.dtype)
+    return z_tilde + ops.stop_gradient(z_hard - z_tilde)
+
+
+def _check_units_per_layer(units_per_layer):
+    units = list(units_per_layer) if isinstance(units_per_layer, (list, tuple)) else None
+    if not units or any(isinstance(u, bool) or not isinstance(u, int) or u <= 0
+                        for u in units):
+        raise ValueError("`units_per_layer` must be a non-empty list of positive integers; "
+                         f"received units_per_layer={units_per_layer!r}.")
+    return units
+
+
+@keras.saving.register_keras_serializable(package="gallery")
+class HMLSTMCell(keras.layers.Layer):
+    """One time step of the whole hierarchy (all ``L`` layers), for ``Recurrent``.
+
+    Args:
+        units_per_layer: ``[H_1, ..., H_L]``.
+        slope: the initial slope ``a`` of the boundary's hard sigmoid.
+        kernel_initializer, recurrent_initializer, bias_initializer: as in Keras cells
+            (the recurrent one also starts the top-down kernels).
+        unit_forget_bias: start the forget gate's bias at 1.
+
+    ``call(x_t (B, D), states)``; ``states`` is ``[h^1, c^1, z^1, ..., h^L, c^L, z^L]``
+    (``(B, H_ℓ)``, ``(B, H_ℓ)``, ``(B, 1)``). The output is
+    ``[h_t^1, ..., h_t^L, z_t^1, ..., z_t^L]`` concatenated, ``(B, ΣH_ℓ + L)``.
+    """
+
+    def __init__(self, units_per_layer, slope=1.0, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, **kwargs):
+        super().__init__(**kwargs)
+        self.units_per_layer = _check_units_per_layer(units_per_layer)
+        self.initial_slope = float(slope)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    @property
+    def num_layers(self):
+        return len(self.units_per_layer)
+
+    @property
+    def state_size(self):
+        return [s for h in self.units_per_layer for s in (h, h, 1)]
+
+    @property
+    def output_size(self):
+        return sum(self.units_per_layer) + self.num_layers
+
+    def get_initial_state(self, batch_size=None):
+        return [ops.zeros((batch_size, s), dtype=self.compute_dtype) for s in self.state_size]
+
+    def _bias_initializer(self, units):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+
+        def initializer(shape, dtype=None):
+            bias = self.bias_initializer(shape, dtype=dtype)
+            return ops.concatenate([ops.ones((units,), dtype=bias.dtype), bias[units:]])
+        return initializer
+
+    def build(self, input_shape):
+        below = [input_shape[-1], *self.units_per_layer[:-1]]
+        above = [*self.units_per_layer[1:], None]
+        self.kernels, self.recurrent_kernels, self.top_down_kernels, self.biases = [], [], [], []
+        for k, (units, d_below, d_above) in enumerate(zip(self.units_per_layer, below, above)):
+            width = GATES * units + 1
+            self.kernels.append(self.add_weight(
+                shape=(d_below, width), name=f"kernel_{k}", initializer=self.kernel_initializer))
+            self.recurrent_kernels.append(self.add_weight(
+                shape=(units, width), name=f"recurrent_kernel_{k}",
+                initializer=self.recurrent_initializer))
+            self.top_down_kernels.append(None if d_above is None else self.add_weight(
+                shape=(d_above, width), name=f"top_down_kernel_{k}",
+                initializer=self.recurrent_initializer))
+            self.biases.append(self.add_weight(
+                shape=(width,), name=f"bias_{k}", initializer=self._bias_initializer(units)))
+        self.slope = self.add_weight(
+            shape=(), name="slope", trainable=False,
+            initializer=keras.initializers.Constant(self.initial_slope))
+        self.built = True
+
+    def layer_step(self, k, h_below, z_below, h_tm1, c_tm1, z_tm1, h_above_tm1):
+        """Layer ``k`` (0-based) at one step; returns ``(h_t, c_t, z_t)``.
+
+        ``h_below (B, H_{ℓ-1})`` and ``z_below (B, 1)`` are this step's (``x_t`` and 1
+        for the first layer); ``h_above_tm1`` the previous step's layer above (``None``
+        for the top layer).
+        """
+        units = self.units_per_layer[k]
+        s = (ops.matmul(h_tm1, self.recurrent_kernels[k])
+             + z_below * ops.matmul(h_below, self.kernels[k]) + self.biases[k])
+        if h_above_tm1 is not None:
+            s = s + z_tm1 * ops.matmul(h_above_tm1, self.top_down_kernels[k])
+        f = ops.sigmoid(s[:, :units])
+        i = ops.sigmoid(s[:, units:2 * units])
+        o = ops.sigmoid(s[:, 2 * units:3 * units])
+        g = ops.tanh(s[:, 3 * units:4 * units])
+        z = boundary(s[:, 4 * units:], ops.cast(self.slope, s.dtype))
+        flush, update = z_tm1, (1.0 - z_tm1) * z_below
+        copy = 1.0 - flush - update  # = (1 - z_tm1)(1 - z_below)
+        c = flush * (i * g) + update * (f * c_tm1 + i * g) + copy * c_tm1
+        h = (1.0 - copy) * (o * ops.tanh(c)) + copy * h_tm1
+        return h, c, z
+
+    def call(self, inputs, states, training=None):
+        states = list(states)
+        hs, zs, new_states = [], [], []
+        h_below, z_below = inputs, ops.ones_like(inputs[:, :1])
+        for k in range(self.num_layers):
+            h_tm1, c_tm1, z_tm1 = states[3 * k:3 * k + 3]
+            h_above_tm1 = states[3 * k + 3] if k + 1 < self.num_layers else None
+            h, c, z = self.layer_step(k, h_below, z_below, h_tm1, c_tm1, z_tm1, h_above_tm1)
+            new_states += [h, c, z]
+            hs.append(h)
+            zs.append(z)
+            h_below, z_below = h, z
+        return ops.concatenate(hs + zs, axis=-1), new_states
+
+    def get_config(self):
+        config = {
+            "units_per_layer": list(self.units_per_layer),
+            "slope": self.initial_slope,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "unit_forget_bias": self.unit_forget_bias,
+        }
+        return {**super().get_config(), **config}

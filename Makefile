@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean system-deps
+.PHONY: run test lint bench clean system-deps docs
 
 # Debian packages the tests use: Chromium + ChromeDriver (browser tests of the pages),
 # graphviz (model diagrams in the docs). Installed when missing and apt-get can run as
@@ -35,10 +35,15 @@ test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check gallery tasks tests benchmarks templates
+	$(BIN)/ruff check gallery tasks tests benchmarks templates lessons tools
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/recurrent_speed.py
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs site
+
+# The documentation site (MkDocs + Material) into site/; --strict: a broken link,
+# anchor, code excerpt or formula fails the build (tests/test_docs.py runs the same).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

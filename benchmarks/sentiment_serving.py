@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tasks.sentiment.data import load_sentiment_data  # noqa: E402
+from rnn_gallery.tasks.sentiment.data import load_sentiment_data  # noqa: E402
 
 
 def main(argv=None):

@@ -13,7 +13,7 @@ from gallery.errors import GalleryError
 
 def _task_and_config(name, overrides, source=None):
     from gallery.config import apply_overrides
-    from tasks import get_task
+    from gallery.registry import get_task
 
     task = get_task(name)
     return task, apply_overrides(task.config_class(),
@@ -21,9 +21,9 @@ def _task_and_config(name, overrides, source=None):
 
 
 def cmd_list(args):
-    from tasks import TASKS, get_task
+    from gallery.registry import get_task, task_names
 
-    for name in TASKS:
+    for name in task_names():
         print(f"{name:15s} {get_task(name).summary}")
     return 0
 
@@ -39,10 +39,10 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    from gallery.runs import load_run
+    from gallery.runs import load_run, run_data_source
 
     task, config, model, meta = load_run(args.model, expected_task=args.task)
-    splits = task.load_data(config, args.data or _default_source(meta))
+    splits = task.load_data(config, args.data or run_data_source(meta))
     task.check_data(meta, splits)
     metrics = task.evaluate(config, model, splits.test, meta)
     print(json.dumps(strict_json(metrics), indent=2))
@@ -59,11 +59,6 @@ def strict_json(value):
     if isinstance(value, (list, tuple)):
         return [strict_json(item) for item in value]
     return value
-
-
-def _default_source(meta):
-    source = meta.get("source", "")
-    return None if source.endswith("(embedded)") else source
 
 
 def cmd_predict(args):
@@ -100,10 +95,10 @@ def cmd_finetune(args):
 
 
 def cmd_lesson(args):
-    from lessons import LESSONS, run_lesson
+    from gallery.lessons import lesson_summaries, run_lesson
 
     if args.name == "list":
-        for name, summary in LESSONS.items():
+        for name, summary in lesson_summaries().items():
             print(f"{name:13s} {summary}")
         return 0
     run_lesson(args.name, out_dir=args.out, model=args.model, prime=args.prime,

@@ -18,9 +18,9 @@ def _demo_task(name, out_root):
     import tensorflow as tf
 
     from gallery.export import export_saved_model
+    from gallery.registry import get_task
     from gallery.runs import load_run
     from gallery.training import train
-    from tasks import get_task
 
     task = get_task(name)
     config = apply_overrides(task.config_class(), task.demo_overrides)
@@ -40,9 +40,9 @@ def _demo_task(name, out_root):
 
 
 def run_demo(tasks=None, out_root="runs/demo"):
-    from tasks import TASKS, get_task
+    from gallery.registry import get_task, task_names
 
-    names = tasks or list(TASKS)
+    names = tasks or task_names()
     for name in names:  # an unknown name fails before anything is trained
         get_task(name)
     if not print_seed_examples():

@@ -72,7 +72,8 @@ def finetune(run_dir, source, task_name=None, freeze=(), label_map=None, overrid
             splits.meta.pop(key, None)
     if label_map:
         _rename_labels(splits, label_map)
-    new_meta = {**meta, "source": splits.meta["source"], "finetuned_from": str(run_dir)}
+    new_meta = {**meta, "source": splits.meta["source"], "data": source,
+                "finetuned_from": str(run_dir)}
     data_labels = splits.meta.get("labels")
     if data_labels is not None:
         if not set(data_labels) <= set(meta["labels"]):

@@ -1,7 +1,7 @@
 """Run folders: what training writes and what evaluate/predict/export/finetune read.
 
 A run folder holds ``model.keras`` (end-to-end model), ``config.json`` (the final
-settings), ``meta.json`` (task name, labels, data source), ``metrics.json``,
+settings), ``meta.json`` (task name and class, labels, data source), ``metrics.json``,
 ``history.json`` and a training-curve PNG.
 """
 
@@ -46,10 +46,27 @@ def read_json(path):
     return json.loads(pathlib.Path(path).read_text())
 
 
+def run_task(meta):
+    """The task that made a run: its recorded ``task_class`` (``module:Class``, so a run
+    of a task that is importable but not registered opens too), else its registered
+    name (run folders written before ``task_class`` was recorded)."""
+    from gallery.registry import get_task, task_from_path
+
+    if meta.get("task_class"):
+        return task_from_path(meta["task_class"])
+    return get_task(meta.get("task", ""))
+
+
+def run_data_source(meta):
+    """The ``--data`` a run was trained on (``None``: the task's embedded default)."""
+    if "data" not in meta:
+        raise GalleryError("this run folder does not record its data (it predates the "
+                           "`data` entry of meta.json); pass --data")
+    return meta["data"]
+
+
 def load_run(run_dir, expected_task=None):
     """``(task, config, model, meta)`` from a run folder, with one-line errors."""
-    from tasks import get_task
-
     run_dir = pathlib.Path(run_dir)
     model_path = run_dir / "model.keras" if run_dir.is_dir() else run_dir
     folder = model_path.parent
@@ -57,7 +74,7 @@ def load_run(run_dir, expected_task=None):
         raise GalleryError(f"no trained model at {run_dir} (expected a run folder with "
                            "model.keras and meta.json, as written by `gallery train`)")
     meta = read_json(folder / "meta.json")
-    task = get_task(meta.get("task", ""))
+    task = run_task(meta)
     if expected_task and task.name != expected_task:
         raise GalleryError(f"{run_dir} holds a {task.name} model, not {expected_task}")
     config = config_from_dict(task.config_class, read_json(folder / "config.json"))

@@ -23,6 +23,7 @@ from gallery.checkpointing import STATE, EpochCheckpoint, fingerprint, read_stat
 from gallery.data.epochs import EpochClock, EpochClockCallback
 from gallery.distribute import work_around_multiworker_build, worker_role
 from gallery.errors import GalleryError
+from gallery.registry import task_class_path
 from gallery.runs import prepare_run_folder, save_model, write_json
 
 
@@ -187,7 +188,10 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
     seed_everything(config.seed)
     if splits is None:
         splits = task.load_data(config, source)
-    meta = {**(meta or splits.meta), "task": task.name}
+    # "data": the --data given (None: the embedded default), for evaluating it again;
+    # "task_class": where the task lives, so a run of an unregistered task opens too
+    meta = {"data": source, **(meta or splits.meta), "task": task.name,
+            "task_class": task_class_path(task)}
     with strategy.scope():
         if model is None:
             model = task.build_model(config, splits)

@@ -15,6 +15,7 @@ the properties).
 """
 
 import html
+import pathlib
 
 import matplotlib
 
@@ -23,7 +24,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from lessons.common import print_table  # noqa: E402
+from .common import print_table  # noqa: E402
+
+SUMMARY = 'which cells of a trained character model track quotes, brackets, indents'
 
 PROPERTIES = ("quote", "bracket depth", "indentation")
 
@@ -121,10 +124,10 @@ def colour_html(text, activations, found):
             + "".join(blocks))
 
 
-def activations_of(task, model, meta, text):
+def activations_of(model, meta, text):
     """The top recurrent layer's outputs ``(T, H)`` for ``text``, read from a zero state."""
-    from tasks.charlm.model import CharStepper
-    from tasks.charlm.task import encode_text
+    from rnn_gallery.tasks.charlm.model import CharStepper
+    from rnn_gallery.tasks.charlm.task import encode_text
 
     stepper = CharStepper(model, meta["vocabulary"])
     ids = tf.constant(encode_text(text, meta["vocabulary"])[None])
@@ -132,14 +135,27 @@ def activations_of(task, model, meta, text):
     return np.asarray(outputs[0])
 
 
-def run(out_dir, model_dir, chars=4000, verbose=True):
-    from gallery.runs import load_run
+def newest_charlm_run(root="runs"):
+    """The newest ``root/charlm*`` run folder, or a one-line error saying how to make one."""
+    from gallery.errors import GalleryError
 
+    runs = sorted(pathlib.Path(root).glob("charlm*/model.keras"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise GalleryError("the activations lesson needs a trained character model: run "
+                           "`gallery train charlm` (or `gallery lesson charlm`) first, "
+                           "or pass --model RUN")
+    return runs[-1].parent
+
+
+def run(out_dir, model=None, chars=4000, verbose=True):
+    """``model``: a trained charlm run folder (default: the newest under ``runs/``)."""
+    from gallery.runs import load_run, run_data_source
+
+    model_dir = model or newest_charlm_run()
     task, config, model, meta = load_run(model_dir, expected_task="charlm")
-    splits = task.load_data(config, None if meta["source"].endswith("(embedded)")
-                            else meta["source"])
+    splits = task.load_data(config, run_data_source(meta))
     text = splits.test.text[:chars]
-    activations = activations_of(task, model, meta, text)
+    activations = activations_of(model, meta, text)
     properties = text_properties(text)
     found = best_units(activations, properties)
     if verbose:

@@ -9,9 +9,10 @@ bits-per-character and continues ``prime`` at a few temperatures.
 import math
 
 from gallery.config import apply_overrides
+from gallery.registry import get_task
 from gallery.training import train
-from tasks import get_task
 
+SUMMARY = 'character-level language model on the Python standard library (stateful TBPTT)'
 
 def run(out_dir, prime=None, temperature=None, overrides=()):
     task = get_task("charlm")

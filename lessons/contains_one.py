@@ -15,7 +15,10 @@ import keras
 import numpy as np
 
 from gallery.layers import ElmanCell, Recurrent
-from lessons.common import line_plot_panels, print_table
+
+from .common import line_plot_panels, print_table
+
+SUMMARY = '"does the sequence contain a 1?" (docs/worked_examples.md §5) with our layers'
 
 REFERENCE = {50: 0.6315, 100: 0.0121, 500: 0.0010}
 

@@ -28,7 +28,10 @@ import numpy as np
 import tensorflow as tf
 
 from gallery.layers import ElmanCell, GRUCell, LSTMCell, Recurrent
-from lessons.common import line_plot_panels, print_table
+
+from .common import line_plot_panels, print_table
+
+SUMMARY = 'vanishing and exploding gradients over 200 steps; what clipping does'
 
 GAIN = 1.5
 INPUT_SCALE = 0.1

@@ -27,7 +27,10 @@ import numpy as np
 import tensorflow as tf
 
 from gallery.layers import LSTMCell, Recurrent
-from lessons.common import line_plot_panels, print_table
+
+from .common import line_plot_panels, print_table
+
+SUMMARY = 'truncated vs full backpropagation through time on a long-memory task'
 
 LENGTH, LAG = 100, 20
 

@@ -90,7 +90,7 @@ def write_caption_folder(folder, count=12, seed=0, dark_on_light=False):
     import numpy as np
     from PIL import Image
 
-    from tasks.captioning.data import compose, mnist_digits
+    from rnn_gallery.tasks.captioning.data import compose, mnist_digits
 
     digits, labels = mnist_digits()
     data = compose(digits[::7], labels[::7], count, seed)
@@ -139,3 +139,24 @@ def serve_in_fresh_process(script, export_dir, stdin=""):
                             cwd=pathlib.Path(export_dir).anchor)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+THIRD_PARTY = pathlib.Path(__file__).parent / "third_party" / "gallery_toy"
+
+
+@pytest.fixture(scope="session")
+def third_party_path(tmp_path_factory):
+    """tests/third_party/gallery_toy installed by pip into a temporary folder (a task
+    that lives outside this repository), that folder added to ``sys.path``: its
+    ``majority`` task is found through its ``rnn_gallery.tasks`` entry point only."""
+    import subprocess
+    import sys
+
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--no-index", "--target", str(target),
+                    str(THIRD_PARTY)], check=True, capture_output=True, timeout=300,
+                   cwd=tmp_path_factory.mktemp("build"))
+    sys.path.append(str(target))
+    yield target
+    sys.path.remove(str(target))

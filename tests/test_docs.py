@@ -40,7 +40,7 @@ def test_site_builds_strict(tmp_path):
     for page in pages(nav):
         assert (tmp_path / "site" / page.replace(".md", ".html")).is_file(), page
     # The settings page is generated from the dataclasses: every field of a task is there.
-    from tasks.sentiment.config import SentimentConfig
+    from rnn_gallery.tasks.sentiment.config import SentimentConfig
 
     settings = (tmp_path / "site" / "reference" / "settings.html").read_text()
     for field in dataclasses.fields(SentimentConfig):

@@ -25,7 +25,7 @@ import numpy as np
 from gallery.data.embedded import distort_digit, mnist_digits, rank_in_class
 from gallery.data.sources import load_tfds, parse_source
 from gallery.errors import GalleryError
-from tasks.base import Splits
+from gallery.task import Splits
 
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 

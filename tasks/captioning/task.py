@@ -11,10 +11,11 @@ from gallery.data.epochs import EpochClock
 from gallery.errors import GalleryError
 from gallery.images import decode_image_batch
 from gallery.metrics import corpus_bleu, exact_match
-from tasks.base import Task
-from tasks.captioning.config import CaptioningConfig
-from tasks.captioning.data import load_captioning_data
-from tasks.captioning.model import END, START, UNKNOWN, Captioner, build_model, build_vocabulary
+from gallery.task import Task
+
+from .config import CaptioningConfig
+from .data import load_captioning_data
+from .model import END, START, UNKNOWN, Captioner, build_model, build_vocabulary
 
 
 def png_bytes(pixels):

@@ -13,7 +13,7 @@ import sysconfig
 
 from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
-from tasks.base import Splits
+from gallery.task import Splits
 
 MIN_CHARS = 2_000  # below this a split cannot hold even one chunk per stream
 

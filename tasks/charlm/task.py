@@ -9,11 +9,12 @@ import tensorflow as tf
 
 from gallery.errors import GalleryError
 from gallery.predicting import shown_text, utf8_bytes
+from gallery.task import Task
 from gallery.training import ResetRecurrentStates
-from tasks.base import Task
-from tasks.charlm.config import CharLMConfig
-from tasks.charlm.data import load_charlm_data
-from tasks.charlm.model import CharStepper, build_model, streams
+
+from .config import CharLMConfig
+from .data import load_charlm_data
+from .model import CharStepper, build_model, streams
 
 SAMPLE_PRIMES = ("def ", "class ", "import ")
 

@@ -21,7 +21,7 @@ import pathlib
 import numpy as np
 
 from gallery.errors import GalleryError
-from tasks.base import Splits
+from gallery.task import Splits
 
 TRAIN_END, VALIDATION_START = 0.7, 0.6
 
@@ -64,7 +64,7 @@ def read_actrectut(path):
 
 def random_windows(frames, labels, window, count, seed):
     """``count`` windows of ``window`` samples at random places (seeded)."""
-    from tasks.frame_tagging.data import Streams
+    from .data import Streams
 
     rng = np.random.default_rng(seed)
     window = min(window, len(frames))
@@ -74,14 +74,14 @@ def random_windows(frames, labels, window, count, seed):
 
 def tiled_windows(frames, labels, window):
     """Back-to-back windows covering the stream (the last one may be shorter)."""
-    from tasks.frame_tagging.data import Streams
+    from .data import Streams
 
     starts = range(0, len(frames), window)
     return Streams([frames[s:s + window] for s in starts], [labels[s:s + window] for s in starts])
 
 
 def load_actrectut(config, path):
-    from tasks.frame_tagging.data import Streams
+    from .data import Streams
 
     frames, labels, names = read_actrectut(path)
     total = len(frames)

@@ -21,7 +21,7 @@ import numpy as np
 from gallery.data.embedded import package_file
 from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
-from tasks.base import Splits
+from gallery.task import Splits
 
 INSTALL = "pip install --no-deps aeon==1.6.0 (make does this)"
 
@@ -175,9 +175,9 @@ def load_stream_folder(folder):
 
 
 def load_frame_data(config, source=None):
-    from tasks.frame_tagging.actrectut import load_actrectut
-    from tasks.frame_tagging.tfds_video import load_tfds_video
-    from tasks.frame_tagging.video import load_video
+    from .actrectut import load_actrectut
+    from .tfds_video import load_tfds_video
+    from .video import load_video
 
     kind, value = parse_source(source)
     if kind == "default" or source == "motions":

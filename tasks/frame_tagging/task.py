@@ -17,10 +17,11 @@ from gallery.errors import GalleryError
 from gallery.layers import Recurrent
 from gallery.layers.recurrent import StateCarrier
 from gallery.metrics import confusion_matrix, macro_f1, segmental_f1, segments
-from tasks.base import Task
-from tasks.frame_tagging.config import FrameTaggingConfig
-from tasks.frame_tagging.data import load_frame_data, read_stream_csv
-from tasks.frame_tagging.model import build_model, frame_shape
+from gallery.task import Task
+
+from .config import FrameTaggingConfig
+from .data import load_frame_data, read_stream_csv
+from .model import build_model, frame_shape
 
 #: Settings each data set trains with unless ``--set`` says otherwise.
 DATA_DEFAULTS = {

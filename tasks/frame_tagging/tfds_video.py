@@ -16,7 +16,7 @@ import numpy as np
 
 from gallery.data.sources import load_tfds
 from gallery.errors import GalleryError
-from tasks.base import Splits
+from gallery.task import Splits
 
 
 def _label_names(feature):
@@ -28,7 +28,7 @@ def _label_names(feature):
 def _clips(dataset, names, count, config):
     import tensorflow as tf
 
-    from tasks.frame_tagging.data import Streams
+    from .data import Streams
 
     frames, labels = [], []
     for example in dataset:
@@ -46,7 +46,7 @@ def _clips(dataset, names, count, config):
 
 
 def load_tfds_video(config, name):
-    from tasks.frame_tagging.data import channel_stats
+    from .data import channel_stats
 
     test_split = "test"
     _, info = load_tfds(name, "train[:1]", as_supervised=False)

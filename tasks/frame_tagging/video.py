@@ -23,7 +23,7 @@ import functools
 import numpy as np
 
 from gallery.data.embedded import distort_digit, mnist_digits, rank_in_class
-from tasks.base import Splits
+from gallery.task import Splits
 
 SIZE = 48          # frame height and width
 DIGIT = 28         # MNIST digit size
@@ -68,7 +68,7 @@ def compose_clip(rng, digits, labels, length, augment=None):
 
 
 def compose_clips(digits, labels, count, seed, min_length, max_length, augment=False):
-    from tasks.frame_tagging.data import Streams
+    from .data import Streams
 
     rng = np.random.default_rng(seed)
     distortions = np.random.default_rng([*np.atleast_1d(seed), 99]) if augment else None
@@ -78,7 +78,7 @@ def compose_clips(digits, labels, count, seed, min_length, max_length, augment=F
 
 
 def load_video(config):
-    from tasks.frame_tagging.data import channel_stats
+    from .data import channel_stats
 
     digits, labels = mnist_digits()
     rank = rank_in_class(labels)

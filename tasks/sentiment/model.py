@@ -19,7 +19,8 @@ from gallery.layers.ensemble import BranchMean, StackBranches
 from gallery.layers.pooling import MaskedPooling
 from gallery.layers.stack import recurrent_encoder
 from gallery.layers.text import TextToIds
-from tasks.sentiment.lexicon import NUM_FEATURES, lexicon_features, lexicon_words
+
+from .lexicon import NUM_FEATURES, lexicon_features, lexicon_words
 
 
 def word_features(ids, config, vocabulary_size):

@@ -7,10 +7,11 @@ import tensorflow as tf
 from gallery.data.epochs import shuffled_per_epoch
 from gallery.masking import bucket_by_length
 from gallery.predicting import predict_batches, shown_text
-from tasks.base import Task
-from tasks.sentiment.config import SentimentConfig
-from tasks.sentiment.data import load_sentiment_data
-from tasks.sentiment.model import assemble, build_model, prefix_probabilities, with_new_labels
+from gallery.task import Task
+
+from .config import SentimentConfig
+from .data import load_sentiment_data
+from .model import assemble, build_model, prefix_probabilities, with_new_labels
 
 
 class SentimentTask(Task):

@@ -30,7 +30,7 @@ import numpy as np
 
 from gallery.data.sources import load_tfds, parse_source
 from gallery.errors import GalleryError
-from tasks.base import Splits
+from gallery.task import Splits
 
 FIRST_DAY, LAST_DAY = datetime.date(1900, 1, 1), datetime.date(2099, 12, 31)
 SOURCE_FORMATS = (("en_US", "full"), ("en_US", "long"), ("en_US", "medium"), ("en_GB", "long"))

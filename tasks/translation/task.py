@@ -13,10 +13,11 @@ from gallery.layers.text import TextToIds
 from gallery.metrics import corpus_bleu, exact_match
 from gallery.predicting import shown_text, utf8_bytes
 from gallery.seq2seq import SmoothedSparseCrossentropy
-from tasks.base import Task
-from tasks.translation.config import TranslationConfig
-from tasks.translation.data import load_translation_data
-from tasks.translation.model import Translator, build_model, special_ids, target_to_ids
+from gallery.task import Task
+
+from .config import TranslationConfig
+from .data import load_translation_data
+from .model import Translator, build_model, special_ids, target_to_ids
 
 #: Real sentences: word tokens with punctuation, a larger model.
 SENTENCE_DEFAULTS = ("source_tokens=words_punct", "target_tokens=words_punct", "max_source=60",

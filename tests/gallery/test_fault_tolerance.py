@@ -117,7 +117,7 @@ class NaNAfter:
     """A sentiment task whose loss turns NaN after ``step`` optimizer steps."""
 
     def __new__(cls, step):
-        from tasks.sentiment.task import SentimentTask
+        from rnn_gallery.tasks.sentiment.task import SentimentTask
 
         class Task(SentimentTask):
             def compile_core(self, config, core, optimizer):
@@ -134,7 +134,7 @@ class NaNAfter:
 
 def tiny_config(**changes):
     from gallery.config import apply_overrides
-    from tasks.sentiment.config import SentimentConfig
+    from rnn_gallery.tasks.sentiment.config import SentimentConfig
 
     items = TINY_SENTIMENT + [f"{k}={v}" for k, v in changes.items()]
     return apply_overrides(SentimentConfig(), items)

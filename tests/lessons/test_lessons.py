@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from gallery.cli import main
 from gallery.layers import ElmanCell
-from lessons import activations, contains_one, gradients, tbptt
+from rnn_gallery.lessons import activations, contains_one, gradients, tbptt
 
 
 def test_contains_one_reproduces_the_reference_run(tmp_path, capsys):
@@ -109,7 +109,7 @@ def test_activations_and_lesson_cli(tiny_charlm_run, tmp_path, capsys):
 
 
 def test_charlm_lesson_reports_bits_per_char(tmp_path):
-    from lessons import charlm
+    from rnn_gallery.lessons import charlm
 
     results = charlm.run(tmp_path, prime="import ", temperature=0.5,
                          overrides=["epochs=1", "max_chars=30000", "units=32",

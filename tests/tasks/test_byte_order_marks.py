@@ -4,9 +4,9 @@ are read like plain UTF-8 files by every reader of user data."""
 import numpy as np
 
 from gallery.data.text import read_labelled_file
-from tasks.charlm.data import read_text_file
-from tasks.frame_tagging.data import read_stream_csv
-from tasks.translation.data import read_lines
+from rnn_gallery.tasks.charlm.data import read_text_file
+from rnn_gallery.tasks.frame_tagging.data import read_stream_csv
+from rnn_gallery.tasks.translation.data import read_lines
 
 BOM = "\ufeff"
 
@@ -45,8 +45,8 @@ def test_captions_listing(tmp_path):
     from conftest import write_caption_folder
 
     from gallery.config import apply_overrides
-    from tasks.captioning.config import CaptioningConfig
-    from tasks.captioning.data import load_captioning_data
+    from rnn_gallery.tasks.captioning.config import CaptioningConfig
+    from rnn_gallery.tasks.captioning.data import load_captioning_data
 
     folder = tmp_path / "mine"
     data = write_caption_folder(folder, count=20)

@@ -6,8 +6,13 @@ from conftest import write_caption_folder
 
 from gallery.config import apply_overrides
 from gallery.errors import GalleryError
-from tasks.captioning.config import CaptioningConfig
-from tasks.captioning.data import DIGIT_WORDS, compose, load_captioning_data, mnist_digits
+from rnn_gallery.tasks.captioning.config import CaptioningConfig
+from rnn_gallery.tasks.captioning.data import (
+    DIGIT_WORDS,
+    compose,
+    load_captioning_data,
+    mnist_digits,
+)
 
 
 def _config(*settings):
@@ -35,7 +40,7 @@ def test_single_digit_image_holds_that_digit():
 
 
 def test_default_splits_use_disjoint_source_digits(monkeypatch):
-    import tasks.captioning.data as data
+    import rnn_gallery.tasks.captioning.data as data
 
     pools = []
     real = data.compose

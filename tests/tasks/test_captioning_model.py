@@ -13,7 +13,7 @@ from conftest import write_caption_folder
 
 from gallery.cli import main
 from gallery.runs import load_run
-from tasks.captioning.task import png_bytes
+from rnn_gallery.tasks.captioning.task import png_bytes
 
 SERVE = """
 import json, sys
@@ -56,7 +56,7 @@ def test_run_folder_and_metrics(tiny_captioning_run):
 
 def test_beam_width_one_equals_greedy_on_the_trained_decoder(loaded):
     from gallery.decoding import beam_search, greedy_decode
-    from tasks.captioning.model import END, START, Captioner
+    from rnn_gallery.tasks.captioning.model import END, START, Captioner
 
     task, config, model, meta, splits = loaded
     decoder = Captioner(model, meta["vocabulary"], config).decoder
@@ -181,8 +181,8 @@ def test_step_decoding_matches_the_teacher_forced_graph(settings):
     """Greedy decoding step by step picks what the training graph would score highest."""
     from gallery.config import apply_overrides
     from gallery.decoding import greedy_decode
-    from tasks.captioning.config import CaptioningConfig
-    from tasks.captioning.model import END, START, Captioner, build_model
+    from rnn_gallery.tasks.captioning.config import CaptioningConfig
+    from rnn_gallery.tasks.captioning.model import END, START, Captioner, build_model
 
     config = apply_overrides(CaptioningConfig(), ["units=12", "filters=4", *settings])
     vocabulary = ["<pad>", "<start>", "<end>", "<unk>"] + [f"w{i}" for i in range(8)]
@@ -201,9 +201,9 @@ def test_step_decoding_matches_the_teacher_forced_graph(settings):
 def test_attention_model_serves_with_beam_search(tmp_path):
     from gallery.config import apply_overrides
     from gallery.export import export_saved_model
-    from tasks import get_task
-    from tasks.captioning.config import CaptioningConfig
-    from tasks.captioning.model import build_model
+    from rnn_gallery.tasks import get_task
+    from rnn_gallery.tasks.captioning.config import CaptioningConfig
+    from rnn_gallery.tasks.captioning.model import build_model
 
     task = get_task("captioning")
     config = apply_overrides(CaptioningConfig(), ["units=12", "filters=4", "attention=true",

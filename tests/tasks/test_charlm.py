@@ -15,9 +15,9 @@ from gallery.cli import main
 from gallery.config import apply_overrides
 from gallery.runs import load_run
 from gallery.training import ResetRecurrentStates
-from tasks.charlm.config import CharLMConfig
-from tasks.charlm.model import CharStepper, build_model
-from tasks.charlm.task import chunk_batches, encode_text
+from rnn_gallery.tasks.charlm.config import CharLMConfig
+from rnn_gallery.tasks.charlm.model import CharStepper, build_model
+from rnn_gallery.tasks.charlm.task import chunk_batches, encode_text
 
 
 def config(*items, **changes):

@@ -12,9 +12,9 @@ from gallery.cli import main
 from gallery.config import apply_overrides
 from gallery.metrics import confusion_matrix, macro_f1, segmental_f1, segments
 from gallery.runs import load_run
-from tasks.frame_tagging.config import FrameTaggingConfig
-from tasks.frame_tagging.data import basic_motions, load_motions, stitch
-from tasks.frame_tagging.model import build_model
+from rnn_gallery.tasks.frame_tagging.config import FrameTaggingConfig
+from rnn_gallery.tasks.frame_tagging.data import basic_motions, load_motions, stitch
+from rnn_gallery.tasks.frame_tagging.model import build_model
 
 TINY = ["epochs=5", "learning_rate=0.01", "train_streams=40", "val_streams=8", "test_streams=8",
         "units=16", "frame_units=16", "num_layers=1", "min_length=60", "max_length=120"]
@@ -231,7 +231,7 @@ def test_causal_model_with_a_convolution_is_refused():
 
 
 def test_chunked_streaming_equals_the_whole_stream_for_a_causal_model():
-    from tasks.frame_tagging.task import streaming_probabilities
+    from rnn_gallery.tasks.frame_tagging.task import streaming_probabilities
 
     model = small_model("bidirectional=false", "frame_encoder=dense", "num_layers=2")
     stream = np.random.default_rng(6).normal(size=(43, 6)).astype("float32")

@@ -5,9 +5,9 @@ import pytest
 
 from gallery.config import apply_overrides
 from gallery.errors import GalleryError
-from tasks.frame_tagging.actrectut import load_actrectut, read_actrectut
-from tasks.frame_tagging.config import FrameTaggingConfig
-from tasks.frame_tagging.task import FrameTaggingTask, windowed_probabilities
+from rnn_gallery.tasks.frame_tagging.actrectut import load_actrectut, read_actrectut
+from rnn_gallery.tasks.frame_tagging.config import FrameTaggingConfig
+from rnn_gallery.tasks.frame_tagging.task import FrameTaggingTask, windowed_probabilities
 
 scipy_io = pytest.importorskip("scipy.io")
 NAMES = ["null", "Open window", "Drink"]

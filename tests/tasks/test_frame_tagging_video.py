@@ -15,10 +15,10 @@ from gallery.data.embedded import mnist_digits
 from gallery.errors import GalleryError
 from gallery.layers.frames import PerFrame
 from gallery.runs import load_run
-from tasks.frame_tagging.config import FrameTaggingConfig
-from tasks.frame_tagging.data import load_frame_data
-from tasks.frame_tagging.model import build_model, image_encoder
-from tasks.frame_tagging.video import INKED, NONE, compose_clip, load_video
+from rnn_gallery.tasks.frame_tagging.config import FrameTaggingConfig
+from rnn_gallery.tasks.frame_tagging.data import load_frame_data
+from rnn_gallery.tasks.frame_tagging.model import build_model, image_encoder
+from rnn_gallery.tasks.frame_tagging.video import INKED, NONE, compose_clip, load_video
 
 TINY_VIDEO = ["epochs=2", "train_streams=24", "val_streams=6", "test_streams=6", "units=8",
               "frame_units=16", "num_layers=1", "min_length=6", "max_length=12"]
@@ -55,7 +55,7 @@ def test_video_splits_are_deterministic_and_use_disjoint_handwriting():
 
 
 def test_video_splits_draw_on_disjoint_handwriting(monkeypatch):
-    import tasks.frame_tagging.video as video
+    import rnn_gallery.tasks.frame_tagging.video as video
 
     used = []
     real = video.compose_clips

@@ -4,7 +4,7 @@ import pytest
 
 from gallery.data.text import read_labelled_file
 from gallery.errors import GalleryError
-from tasks.sentiment.data import load_sentiment_data, rotten_tomatoes
+from rnn_gallery.tasks.sentiment.data import load_sentiment_data, rotten_tomatoes
 
 
 def test_embedded_rotten_tomatoes_counts_and_fixed_split():

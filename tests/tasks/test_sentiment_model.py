@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from gallery.config import apply_overrides
-from tasks.sentiment.config import SentimentConfig
-from tasks.sentiment.model import build_model
+from rnn_gallery.tasks.sentiment.config import SentimentConfig
+from rnn_gallery.tasks.sentiment.model import build_model
 
 TEXTS = ["a wonderful, moving film", "dull and tedious from start to finish",
          "the plot was not great but the acting was superb and the music was lovely",

@@ -15,10 +15,10 @@ from gallery.errors import GalleryError
 from gallery.layers.text import TextToIds, join_tokens
 from gallery.runs import load_run
 from gallery.seq2seq import SmoothedSparseCrossentropy
-from tasks.translation.config import TranslationConfig
-from tasks.translation.data import dates_and_numbers, load_translation_data
-from tasks.translation.model import build_model
-from tasks.translation.task import TranslationTask
+from rnn_gallery.tasks.translation.config import TranslationConfig
+from rnn_gallery.tasks.translation.data import dates_and_numbers, load_translation_data
+from rnn_gallery.tasks.translation.model import build_model
+from rnn_gallery.tasks.translation.task import TranslationTask
 
 TINY = ["epochs=3", "train_pairs=1500", "val_pairs=60", "test_pairs=60", "units=32",
         "embedding_dim=16", "beam_width=2", "max_target=60"]
@@ -161,7 +161,7 @@ def test_step_decoding_matches_the_teacher_forced_graph(attention):
     """Greedy decoding one token at a time (padded memory masked in every step) picks
     what the training graph scores highest."""
     from gallery.decoding import greedy_decode
-    from tasks.translation.model import Translator
+    from rnn_gallery.tasks.translation.model import Translator
 
     meta = {"source_vocabulary": list("abcdefgh "), "target_vocabulary": list("xyz")}
     cfg = config("units=16", "embedding_dim=8", f"attention={attention}", "beam_width=1")

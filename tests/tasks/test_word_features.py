@@ -12,7 +12,7 @@ from gallery.data.word_vectors import (
     wordpiece,
 )
 from gallery.errors import GalleryError
-from tasks.sentiment.config import SentimentConfig
+from rnn_gallery.tasks.sentiment.config import SentimentConfig
 
 
 def test_safetensors_reader_round_trip(tmp_path):

@@ -19,8 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from gallery.config import apply_overrides  # noqa: E402
+from gallery.registry import get_task  # noqa: E402
 from gallery.training import make_optimizer, seed_everything  # noqa: E402
-from rnn_gallery.tasks import get_task  # noqa: E402
 
 
 def main(argv=None):

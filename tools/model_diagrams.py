@@ -28,32 +28,15 @@ MASK_OPS = re.compile(r"\((NotEqual|ZerosLike|LogicalOr|LogicalAnd|ExpandDims|An
 EXTRA = [("frame_tagging", "video", "frame_tagging_video")]
 
 
-def _get_task(name):
-    try:
-        from gallery.registry import get_task
-    except ImportError:  # before the registry
-        from tasks import get_task
-    return get_task(name)
-
-
-def _tasks():
-    try:
-        from gallery.registry import task_names
-    except ImportError:
-        import tasks
-
-        return sorted(tasks.TASKS)
-    return task_names()
-
-
 def draw(name, data=None, stem=None):
     """Build ``name``'s default model (on ``data``, default: the embedded data set) and
     write its diagram; returns the PNG's path."""
     import keras
 
     from gallery.config import apply_overrides
+    from gallery.registry import get_task
 
-    task = _get_task(name)
+    task = get_task(name)
     defaults = task.data_defaults(data) if data else ()
     config = apply_overrides(task.config_class(), list(defaults))
     splits = task.load_data(config, data)
@@ -101,7 +84,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tasks", nargs="*", help="tasks to draw (default: all)")
     args = parser.parse_args(argv)
-    names = args.tasks or _tasks()
+    from gallery.registry import task_names
+
+    names = args.tasks or task_names()
     for name in names:
         print(draw(name))
         for task, data, stem in EXTRA:

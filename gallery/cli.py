@@ -167,7 +167,8 @@ def build_parser():
     lesson = sub.add_parser("lesson", help="run a lesson on how recurrent networks behave")
     lesson.add_argument("name", help="a lesson name, or `list`")
     lesson.add_argument("--out", help="folder for plots and results.json")
-    lesson.add_argument("--model", help="a trained charlm run (activations lesson)")
+    lesson.add_argument("--model", help="a trained run (activations lesson: charlm, sentiment "
+                        "or translation; default the newest runs/charlm*)")
     lesson.add_argument("--prime", help="text the charlm lesson continues (default 'def ')")
     lesson.add_argument("--temperature", type=float,
                         help="sampling temperature for the charlm lesson")

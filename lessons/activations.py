@@ -1,138 +1,69 @@
-"""Lesson: what single cells of a trained character model track.
+"""Lesson: what single cells of a trained recurrent network track, and an explorer.
 
-For a trained ``charlm`` run, read a stretch of held-out text and record every
-unit's activation ``h_t`` (the top recurrent layer's output) at every character.
-Then, for three properties of Python source known at each character,
+For a trained run (``charlm``; ``sentiment``; ``translation``: its encoder), read a
+stretch of held-out text and record every unit's activation ``h_t`` (the top
+recurrent layer's output) at every step (``lessons.explorer.traces``). Then, for
+properties known at each step (``lessons.explorer.properties``): for Python source
+read by ``charlm``
 
 * ``quote``: inside a string literal (1) or not (0),
 * ``bracket depth``: how many ``( [ {`` are open,
 * ``indentation``: the current line's leading spaces (÷ 4),
 
-find the unit whose activation correlates best (Pearson's r, either sign) with
-the property. Writes ``activations.html`` (the text coloured by each best unit:
-red positive, blue negative) and ``activations.png`` (the units' traces against
-the properties).
+and for other runs the position in the sequence and digits (characters) or negation
+scope (words), find the unit whose activation correlates best (Pearson's r, either
+sign) with the property.
+
+Writes ``activations.html``, an LSTMVis-style explorer (``lessons.explorer``): the
+text coloured by any cell, span selection with a threshold, the selected cells, the
+places where they turn on again, their traces around the selection, and the findings
+above as ready-made hypotheses; and ``activations.png`` (the best units' traces
+against the properties).
 """
 
-import html
 import pathlib
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from .common import print_table  # noqa: E402
+from .explorer import page  # noqa: E402
+from .explorer.properties import (  # noqa: E402, F401 (text_properties: public)
+    LEVELS,
+    best_units,
+    text_properties,
+    token_properties,
+)
+from .explorer.rules import quantise  # noqa: E402
+from .explorer.traces import trace_run  # noqa: E402
 
-SUMMARY = 'which cells of a trained character model track quotes, brackets, indents'
-
+SUMMARY = "which cells track quotes, brackets, indents; an LSTMVis-style explorer page"
 PROPERTIES = ("quote", "bracket depth", "indentation")
+STEPS = {"chars": 4000, "words": 1000}  # held-out steps read (characters or words)
 
 
-def text_properties(text):
-    """Per character: ``{"quote": 0/1, "bracket depth": n, "indentation": spaces / 4}``.
-
-    A small scanner of Python source: single, double and triple quotes (with
-    backslash escapes), brackets outside strings, comments skipped to line end.
-    """
-    quote = np.zeros(len(text))
-    depth = np.zeros(len(text))
-    indent = np.zeros(len(text))
-    open_quote, level, line_indent, at_line_start, comment = None, 0, 0, True, False
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "\n":
-            at_line_start, line_indent, comment = True, 0, False
-        elif at_line_start and c == " ":
-            line_indent += 1
-        else:
-            at_line_start = False
-        if open_quote is None and not comment:
-            if c == "#":
-                comment = True
-            elif text.startswith(('"""', "'''"), i) or c in "\"'":
-                open_quote = text[i:i + 3] if text.startswith(('"""', "'''"), i) else c
-                span = len(open_quote)
-                quote[i:i + span], depth[i:i + span] = 1, level
-                indent[i:i + span] = line_indent / 4
-                i += span
-                continue
-            elif c in "([{":
-                level += 1
-            elif c in ")]}":
-                level = max(level - 1, 0)
-        elif open_quote is not None:
-            if c == "\\":
-                quote[i:i + 2], depth[i:i + 2], indent[i:i + 2] = 1, level, line_indent / 4
-                i += 2
-                continue
-            if text.startswith(open_quote, i):
-                span = len(open_quote)
-                quote[i:i + span], depth[i:i + span] = 1, level
-                indent[i:i + span] = line_indent / 4
-                open_quote = None
-                i += span
-                continue
-            if c == "\n" and len(open_quote) == 1:
-                open_quote = None  # an unterminated one-line string ends here
-        quote[i] = 1 if open_quote is not None else quote[i]
-        depth[i], indent[i] = level, line_indent / 4
-        i += 1
-    return {"quote": quote, "bracket depth": depth, "indentation": indent}
+def properties_of(trace, stream):
+    """Python-source properties for a character stream, token properties otherwise."""
+    if stream:
+        return text_properties("".join(trace.tokens))
+    return token_properties(trace.tokens, trace.ends, trace.kind)
 
 
-def best_units(activations, properties):
-    """For each property, ``(unit, r)`` with the largest ``|r|``.
-
-    ``activations (T, H)``; ``properties {name: (T,)}``. Units or properties that
-    never change have no correlation (r = 0).
-    """
-    a = activations - activations.mean(axis=0)
-    a_norm = np.sqrt((a ** 2).sum(axis=0))
-    found = {}
-    for name, values in properties.items():
-        v = values - values.mean()
-        v_norm = np.sqrt((v ** 2).sum())
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.where(a_norm * v_norm > 0, (a * v[:, None]).sum(axis=0) / (a_norm * v_norm),
-                         0.0)
-        unit = int(np.argmax(np.abs(r)))
-        found[name] = (unit, float(r[unit]))
-    return found
-
-
-def colour_html(text, activations, found):
-    """An HTML page: the text once per best unit, each character's background by its
-    activation (red > 0, blue < 0). Every character is HTML-escaped."""
-    blocks = []
-    for name, (unit, r) in found.items():
-        values = activations[:, unit]
-        scale = max(float(np.abs(values).max()), 1e-6)
-        spans = []
-        for c, value in zip(text, values):
-            x = value / scale
-            colour = (f"rgba(220,40,40,{x:.2f})" if x > 0 else f"rgba(40,80,220,{-x:.2f})")
-            shown = "↵\n" if c == "\n" else html.escape(c)
-            spans.append(f'<span style="background:{colour}">{shown}</span>')
-        blocks.append(f"<h2>{html.escape(name)}: unit {unit}, r = {r:+.3f}</h2>"
-                      f"<pre>{''.join(spans)}</pre>")
-    return ("<!doctype html><meta charset='utf-8'><title>Cell activations</title>"
-            "<style>pre{font:13px monospace;line-height:1.5;white-space:pre-wrap}</style>"
-            + "".join(blocks))
-
-
-def activations_of(model, meta, text):
-    """The top recurrent layer's outputs ``(T, H)`` for ``text``, read from a zero state."""
-    from rnn_gallery.tasks.charlm.model import CharStepper
-    from rnn_gallery.tasks.charlm.task import encode_text
-
-    stepper = CharStepper(model, meta["vocabulary"])
-    ids = tf.constant(encode_text(text, meta["vocabulary"])[None])
-    outputs, _ = stepper.rnn(stepper.embedding(ids), stepper.zero_state(1))
-    return np.asarray(outputs[0])
+def plot_units(path, trace, activations, properties, found, shown=600):
+    shown = slice(0, min(shown, len(trace.tokens)))
+    fig, axes = plt.subplots(len(found), 1, figsize=(12, 2.4 * len(found)), squeeze=False)
+    for ax, (name, (unit, r)) in zip(axes[:, 0], found.items()):
+        ax.plot(activations[shown, unit], label=f"unit {unit} (r = {r:+.2f})")
+        ax.plot(properties[name][shown] / max(properties[name][shown].max(), 1),
+                label=f"{name} (scaled)", alpha=0.7)
+        ax.set_title(f"{name}: best unit {unit}")
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def newest_charlm_run(root="runs"):
@@ -141,39 +72,48 @@ def newest_charlm_run(root="runs"):
 
     runs = sorted(pathlib.Path(root).glob("charlm*/model.keras"), key=lambda p: p.stat().st_mtime)
     if not runs:
-        raise GalleryError("the activations lesson needs a trained character model: run "
+        raise GalleryError("the activations lesson needs a trained model: run "
                            "`gallery train charlm` (or `gallery lesson charlm`) first, "
-                           "or pass --model RUN")
+                           "or pass --model RUN (a charlm, sentiment or translation run)")
     return runs[-1].parent
 
 
-def run(out_dir, model=None, chars=4000, verbose=True):
-    """``model``: a trained charlm run folder (default: the newest under ``runs/``)."""
-    from gallery.runs import load_run, run_data_source
+def run(out_dir, model=None, steps=None, verbose=True):
+    """``model``: a trained charlm, sentiment or translation run folder (default: the
+    newest ``runs/charlm*``); ``steps``: held-out steps to read (default ``STEPS``)."""
+    from gallery.runs import load_run
 
     model_dir = model or newest_charlm_run()
-    task, config, model, meta = load_run(model_dir, expected_task="charlm")
-    splits = task.load_data(config, run_data_source(meta))
-    text = splits.test.text[:chars]
-    activations = activations_of(model, meta, text)
-    properties = text_properties(text)
-    found = best_units(activations, properties)
+    task, config, model, meta = load_run(model_dir)
+    stream = "vocabulary" in meta  # a character stream model (charlm)
+    trace = trace_run(task, config, model, meta, {kind: steps or n for kind, n in STEPS.items()})
+    properties = properties_of(trace, stream)
+    found = best_units(trace.activations, properties)
+    q, scale = quantise(trace.activations)
+    hypotheses = page.hypotheses(q, properties, found)
+    checks = {h["name"]: page.match_quality(q, h, properties[h["name"]] >= LEVELS[h["name"]])
+              for h in hypotheses if h["start"] is not None}
     if verbose:
-        print_table(["property", "best unit", "correlation r"],
-                    [(name, unit, f"{r:+.3f}") for name, (unit, r) in found.items()])
-    (out_dir / "activations.html").write_text(colour_html(text[:1500], activations, found),
-                                              encoding="utf-8")
-    shown = slice(0, min(600, len(text)))
-    fig, axes = plt.subplots(len(found), 1, figsize=(12, 2.4 * len(found)), squeeze=False)
-    for ax, (name, (unit, r)) in zip(axes[:, 0], found.items()):
-        ax.plot(activations[shown, unit], label=f"unit {unit} (r = {r:+.2f})")
-        ax.plot(properties[name][shown] / max(properties[name][shown].max(), 1),
-                label=f"{name} (scaled)", alpha=0.7)
-        ax.set_title(f"{name}: best unit {unit}")
-        ax.legend(loc="upper right", fontsize=8)
-    axes[-1, 0].set_xlabel("character")
-    fig.tight_layout()
-    fig.savefig(out_dir / "activations.png", dpi=100)
-    plt.close(fig)
+        print_table(["property", "best unit", "correlation r", "example span", "cells",
+                     "matches inside / all", "base rate"],
+                    [(h["name"], h["unit"], f"{h['r']:+.3f}",
+                      f"{h['start']}-{h['end']}" if h["name"] in checks else "-",
+                      len(checks[h["name"]]["cells"]) if h["name"] in checks else "-",
+                      (f"{checks[h['name']]['inside']}/{len(checks[h['name']]['matches'])}"
+                       if h["name"] in checks else "-"),
+                      f"{checks[h['name']]['base_rate']:.0%}" if h["name"] in checks else "-")
+                     for h in hypotheses])
+    title = f"Hidden states of a {task.name} model"
+    about = (f"{trace.layer}; {len(trace.tokens)} held-out {trace.kind} from "
+             f"{meta.get('source', '?')}; {q.shape[1]} cells, int8 (scale {scale:.3f}); "
+             f"model {model_dir}")
+    html_text = page.explorer_html(trace, q, scale, hypotheses, title, about)
+    (out_dir / "activations.html").write_text(html_text, encoding="utf-8")
+    plot_units(out_dir / "activations.png", trace, trace.activations, properties, found)
+    if verbose:
+        print(f"explorer page: {out_dir / 'activations.html'} "
+              f"({len(html_text.encode()):,} bytes)", flush=True)
     return {"best": {name: {"unit": u, "r": r} for name, (u, r) in found.items()},
-            "characters": len(text), "model": str(model_dir)}
+            "steps": len(trace.tokens), "kind": trace.kind, "task": task.name,
+            "page_bytes": len(html_text.encode()), "hypotheses": hypotheses,
+            "matches": checks, "model": str(model_dir)}

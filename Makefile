@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean system-deps docs
+.PHONY: run test lint bench clean system-deps docs diagrams
 
 # Debian packages the tests use: Chromium + ChromeDriver (browser tests of the pages),
 # graphviz (model diagrams in the docs). Installed when missing and apt-get can run as
@@ -47,3 +47,8 @@ clean:
 # anchor, code excerpt or formula fails the build (tests/test_docs.py runs the same).
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# Redraw the model diagrams of the walkthroughs (docs/images/models/*.png, committed):
+# builds each task's default model; needs graphviz (make system-deps).
+diagrams: $(STAMP) system-deps
+	$(BIN)/python tools/model_diagrams.py

@@ -79,12 +79,8 @@ def settings_table(config_class):
 
 def _tasks():
     """``[(name, task), ...]`` of the registered tasks, sorted by name."""
-    try:
-        from gallery import registry
-    except ImportError:  # before the registry: the project's own task table
-        import tasks
+    from gallery import registry
 
-        return [(name, tasks.get_task(name)) for name in sorted(tasks.TASKS)]
     return [(name, registry.get_task(name)) for name in registry.task_names()]
 
 

@@ -85,6 +85,24 @@ def cmd_export(args):
     return 0
 
 
+def cmd_serve(args):
+    exports = {}
+    for item in args.model:
+        name, _, path = item.partition("=")
+        if not name or not path or "/" in name or ":" in name or name in exports:
+            raise GalleryError(f"--model takes NAME=EXPORT_DIR with a new NAME free of "
+                               f"'/' and ':', not {item!r}")
+        exports[name] = path
+    from gallery.serving.app import build_app, serve
+    from gallery.serving.model import ServedModel
+
+    models = {name: ServedModel(name, path) for name, path in exports.items()}
+    serve(build_app(models, max_body_bytes=int(args.max_body_mb * 2**20),
+                    max_batch_size=args.max_batch_size, batch_wait_ms=args.batch_wait_ms,
+                    threads=args.threads), host=args.host, port=args.port)
+    return 0
+
+
 def cmd_finetune(args):
     from gallery.finetune import finetune, parse_label_map
 
@@ -153,6 +171,22 @@ def build_parser():
     export.add_argument("--out", help="version folder (default saved_models/TASK/1)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing export")
     export.set_defaults(func=cmd_export)
+
+    serve = sub.add_parser("serve", help="serve exports over TF Serving's REST API")
+    serve.add_argument("--model", action="append", required=True, metavar="NAME=EXPORT_DIR",
+                       help="serve the SavedModel at EXPORT_DIR as /v1/models/NAME "
+                       "(repeatable)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8501, help="port (0: any free one)")
+    serve.add_argument("--max-body-mb", type=float, default=16.0,
+                       help="largest request body accepted (larger: 413)")
+    serve.add_argument("--max-batch-size", type=int, default=32,
+                       help="join concurrent requests into batches of up to this many "
+                       "rows (1: no server-side batching)")
+    serve.add_argument("--batch-wait-ms", type=float, default=2.0,
+                       help="longest a request waits for others to join its batch")
+    serve.add_argument("--threads", type=int, default=2, help="model calls run at once")
+    serve.set_defaults(func=cmd_serve)
 
     tune = sub.add_parser("finetune", help="fine-tune a trained run on your data")
     tune.add_argument("task", nargs="?")

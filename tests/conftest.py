@@ -192,3 +192,43 @@ def browser(tmp_path_factory):
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     yield driver
     driver.quit()
+
+
+TINY_TRANSLATION = ["epochs=3", "train_pairs=1500", "val_pairs=60", "test_pairs=60",
+                    "units=32", "embedding_dim=16", "beam_width=2", "max_target=60"]
+
+
+@pytest.fixture(scope="session")
+def tiny_translation_run(tmp_path_factory):
+    """A small translation model trained through the CLI on the embedded pairs."""
+    return cli_train("translation", tmp_path_factory.mktemp("translation") / "run",
+                     TINY_TRANSLATION)
+
+
+TINY_FRAME_TAGGING = ["epochs=5", "learning_rate=0.01", "train_streams=40", "val_streams=8",
+                      "test_streams=8", "units=16", "frame_units=16", "num_layers=1",
+                      "min_length=60", "max_length=120"]
+
+
+@pytest.fixture(scope="session")
+def tiny_frame_tagging_run(tmp_path_factory):
+    """A small frame-tagging model trained through the CLI on the embedded motions."""
+    return cli_train("frame_tagging", tmp_path_factory.mktemp("frames") / "run",
+                     TINY_FRAME_TAGGING)
+
+
+@pytest.fixture(scope="session")
+def task_export(request, tmp_path_factory):
+    """``task_export(TASK)``: the SavedModel of the tiny TASK run (exported once)."""
+    from gallery.cli import main
+
+    exports = {}
+
+    def export(task):
+        if task not in exports:
+            run = request.getfixturevalue(f"tiny_{task}_run")
+            out = tmp_path_factory.mktemp(f"export-{task}") / task / "1"
+            assert main(["export", task, "--model", str(run), "--out", str(out)]) == 0
+            exports[task] = out
+        return exports[task]
+    return export

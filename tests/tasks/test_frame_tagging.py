@@ -6,7 +6,7 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import cli_train, serve_in_fresh_process
+from conftest import TINY_FRAME_TAGGING, cli_train, serve_in_fresh_process
 
 from gallery.cli import main
 from gallery.config import apply_overrides
@@ -16,8 +16,7 @@ from rnn_gallery.tasks.frame_tagging.config import FrameTaggingConfig
 from rnn_gallery.tasks.frame_tagging.data import basic_motions, load_motions, stitch
 from rnn_gallery.tasks.frame_tagging.model import build_model
 
-TINY = ["epochs=5", "learning_rate=0.01", "train_streams=40", "val_streams=8", "test_streams=8",
-        "units=16", "frame_units=16", "num_layers=1", "min_length=60", "max_length=120"]
+TINY = TINY_FRAME_TAGGING
 
 
 def config(*items):
@@ -104,8 +103,8 @@ def test_bad_values_and_lengths_have_defined_outputs():
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    return cli_train("frame_tagging", tmp_path_factory.mktemp("frames") / "run", TINY)
+def tiny_run(tiny_frame_tagging_run):
+    return tiny_frame_tagging_run  # shared with the serving and TFLite tests
 
 
 def test_run_folder_metrics_and_timeline(tiny_run):

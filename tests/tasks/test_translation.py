@@ -7,7 +7,7 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import cli_train, serve_in_fresh_process
+from conftest import serve_in_fresh_process
 
 from gallery.cli import main
 from gallery.config import apply_overrides
@@ -19,9 +19,6 @@ from rnn_gallery.tasks.translation.config import TranslationConfig
 from rnn_gallery.tasks.translation.data import dates_and_numbers, load_translation_data
 from rnn_gallery.tasks.translation.model import build_model
 from rnn_gallery.tasks.translation.task import TranslationTask
-
-TINY = ["epochs=3", "train_pairs=1500", "val_pairs=60", "test_pairs=60", "units=32",
-        "embedding_dim=16", "beam_width=2", "max_target=60"]
 
 
 def config(*items):
@@ -178,8 +175,8 @@ def test_step_decoding_matches_the_teacher_forced_graph(attention):
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    return cli_train("translation", tmp_path_factory.mktemp("translation") / "run", TINY)
+def tiny_run(tiny_translation_run):
+    return tiny_translation_run  # shared with the serving and TFLite tests
 
 
 def test_run_folder(tiny_run):

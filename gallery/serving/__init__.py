@@ -1,0 +1,14 @@
+"""A REST server speaking TensorFlow Serving's API over exported SavedModels.
+
+``gallery serve --model NAME=EXPORT_DIR`` answers the requests a TF Serving client
+sends (``/v1/models/NAME``, ``.../metadata``, ``...:predict`` in row or columnar
+form), so a client written against this server works unchanged against
+``tensorflow/serving``, and the other way round.
+
+- :mod:`gallery.serving.model`: one served model (``tf.saved_model.load``), its
+  signatures, status and metadata.
+- :mod:`gallery.serving.codec`: JSON request bodies → NumPy inputs checked against a
+  signature, outputs → ``predictions``/``outputs``.
+- :mod:`gallery.serving.batching`: concurrent requests joined into one model call.
+- :mod:`gallery.serving.app`: the aiohttp application (``build_app``) and ``serve``.
+"""

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from gallery.layers import HMLSTM, LSTMCell, Recurrent, SlopeAnnealing
+
 from . import hmlstm_text as texts
 from .common import print_table
 from .hmlstm_figure import boundary_figure

@@ -14,6 +14,9 @@ all of that and goes on with the next epoch. Together with training data that
 depends only on ``(seed, epoch)`` (``Task.datasets(..., clock)``), the resumed
 run ends with the same weights and metrics as one that was never interrupted.
 
+The folder carries the mark ``.gallery-checkpoint`` (``gallery.outputs``): a state
+is read only from a marked folder, and only a marked folder is ever deleted.
+
 An epoch whose loss is not finite (NaN or inf; Keras's ``TerminateOnNaN`` stops the
 epoch) is never written; :meth:`EpochCheckpoint.restore_last_good` puts the last
 good state back.
@@ -27,6 +30,7 @@ import pathlib
 import keras
 import numpy as np
 
+from gallery.outputs import is_checkpoint_folder, mark_checkpoint_folder
 from gallery.runs import atomic_write
 
 STATE = "state.json"
@@ -39,14 +43,15 @@ def fingerprint(*parts):
 
 
 def read_state(folder):
-    """The ``state.json`` of a checkpoint folder, or ``None``."""
+    """The ``state.json`` of a checkpoint folder the gallery wrote, or ``None``."""
     path = pathlib.Path(folder) / STATE
-    if not path.is_file():
+    if not is_checkpoint_folder(folder) or not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        state = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return state if isinstance(state, dict) else None
 
 
 def _variables(model):
@@ -130,7 +135,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self._save(epoch + 1)
 
     def _save(self, epochs_done):
-        self.folder.mkdir(parents=True, exist_ok=True)
+        mark_checkpoint_folder(self.folder)
         arrays = {f"v{i}": np.asarray(v) for i, v in enumerate(_variables(self.model))}
         arrays["count"] = np.array(len(arrays))
         es = self.early_stopping

@@ -34,7 +34,8 @@ def cmd_train(args):
 
     strategy = make_strategy(args.strategy, args.cpu_devices)  # before TensorFlow runs
     task, config = _task_and_config(args.task, args.set, args.data)
-    train(task, config, source=args.data, out_dir=args.out, strategy=strategy)
+    train(task, config, source=args.data, out_dir=args.out, strategy=strategy,
+          overwrite=args.overwrite)
     return 0
 
 
@@ -108,7 +109,8 @@ def cmd_finetune(args):
 
     freeze = [p for p in (args.freeze or "").split(",") if p.strip()]
     finetune(args.from_run, args.data, task_name=args.task, freeze=freeze,
-             label_map=parse_label_map(args.label_map), overrides=args.set, out_dir=args.out)
+             label_map=parse_label_map(args.label_map), overrides=args.set, out_dir=args.out,
+             overwrite=args.overwrite)
     return 0
 
 
@@ -130,6 +132,10 @@ def cmd_demo(args):
     return run_demo(tasks=args.tasks, out_root=args.out)
 
 
+OVERWRITE_RUN = ("replace a finished run in --out (kept until the new one is complete; "
+                 "a folder holding files the gallery did not write is never replaced)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="gallery", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +149,7 @@ def build_parser():
                        help="override a setting (repeatable)")
     train.add_argument("--out", help="run folder (default runs/TASK-TIME); an unfinished "
                        "run there (or, without --out, the newest matching one) is resumed")
+    train.add_argument("--overwrite", action="store_true", help=OVERWRITE_RUN)
     train.add_argument("--strategy", default="default",
                        choices=["default", "mirrored", "multiworker"],
                        help="tf.distribute strategy: one device, all devices of this "
@@ -196,6 +203,7 @@ def build_parser():
     tune.add_argument("--label-map", help="rename your labels: old=new,old=new")
     tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     tune.add_argument("--out", help="new run folder")
+    tune.add_argument("--overwrite", action="store_true", help=OVERWRITE_RUN)
     tune.set_defaults(func=cmd_finetune)
 
     lesson = sub.add_parser("lesson", help="run a lesson on how recurrent networks behave")

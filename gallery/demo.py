@@ -25,7 +25,7 @@ def _demo_task(name, out_root):
     task = get_task(name)
     config = apply_overrides(task.config_class(), task.demo_overrides)
     started = time.time()
-    run_dir, metrics = train(task, config, out_dir=out_root / name)
+    run_dir, metrics = train(task, config, out_dir=out_root / name, overwrite=True)
     _, config, model, meta = load_run(run_dir)
     export_dir = export_saved_model(task, config, model, meta, out_root / "exports" / name / "1",
                                     overwrite=True)

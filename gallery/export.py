@@ -2,7 +2,9 @@
 
 The export is written to a temporary folder beside the target and renamed into
 place, so an interrupted export never leaves a half-written version folder. An
-existing version is kept unless ``overwrite=True``.
+existing version is kept unless ``overwrite=True``, and even then only an earlier
+export (a folder with ``saved_model.pb``) or an empty folder is replaced
+(``gallery.outputs.check_export_target``).
 """
 
 import os
@@ -13,11 +15,15 @@ import tempfile
 import keras
 
 from gallery.errors import GalleryError
+from gallery.outputs import check_export_target, is_staging_folder, mark_staging
 
 
 def _remove_abandoned_staging(parent, name):
-    """Delete staging folders of exports whose process died (e.g. killed mid-export)."""
+    """Delete staging folders of exports whose process died (e.g. killed mid-export);
+    only folders carrying the staging mark, which the gallery writes."""
     for folder in parent.glob(f".{name}-*"):
+        if not is_staging_folder(folder):
+            continue
         try:
             pid = int(folder.name.split("-")[1])
             os.kill(pid, 0)  # still running: leave it alone
@@ -35,13 +41,13 @@ def export_saved_model(task, config, model, meta, out_dir, overwrite=False):
     so ``out_dir`` is at every moment either absent, the old export or the new one.
     """
     out_dir = pathlib.Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        raise GalleryError(f"{out_dir} exists; choose a new version folder or pass --overwrite")
+    check_export_target(out_dir, overwrite)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         _remove_abandoned_staging(out_dir.parent, out_dir.name)
         staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-{os.getpid()}-",
                                                 dir=out_dir.parent))
+        mark_staging(staging)
     except OSError as error:
         raise GalleryError(f"cannot write {out_dir}: {error.strerror or error}") from None
     try:
@@ -55,6 +61,7 @@ def export_saved_model(task, config, model, meta, out_dir, overwrite=False):
                 archive.track(resource)
             archive.add_endpoint(name, function)
         archive.write_out(str(staging / "model"), verbose=False)
+        check_export_target(out_dir, overwrite)  # nothing foreign appeared meanwhile
         if out_dir.exists():
             out_dir.rename(staging / "old")
         (staging / "model").rename(out_dir)

@@ -60,7 +60,7 @@ def freeze_layers(core, prefixes):
 
 
 def finetune(run_dir, source, task_name=None, freeze=(), label_map=None, overrides=(),
-             out_dir=None, verbose=None):
+             out_dir=None, verbose=None, overwrite=False):
     """Fine-tune the run at ``run_dir`` on ``source``; return ``(run_dir, metrics)``."""
     task, config, model, meta = load_run(run_dir, expected_task=task_name)
     config = apply_overrides(config, overrides)
@@ -86,7 +86,7 @@ def finetune(run_dir, source, task_name=None, freeze=(), label_map=None, overrid
     freeze_layers(model.get_layer("core"), freeze)
     before = task.evaluate(config, model, splits.validation, new_meta)[task.metric]
     run_dir, metrics = train(task, config, model=model, splits=splits, meta=new_meta,
-                             out_dir=out_dir, verbose=verbose)
+                             out_dir=out_dir, verbose=verbose, overwrite=overwrite)
     after = task.evaluate(config, model, splits.validation, new_meta)[task.metric]
     metrics["finetune"] = {f"validation_{task.metric}_before": before,
                            f"validation_{task.metric}_after": after,

@@ -89,8 +89,19 @@ def load_run(run_dir, expected_task=None):
     return task, config, model, meta
 
 
-#: Free space a run folder needs before training starts (model, checkpoints, plots).
-MIN_FREE_MB = int(os.environ.get("GALLERY_MIN_FREE_MB", "256"))
+def required_free_mb():
+    """Free space (MB) a run folder needs before training starts (model, checkpoints,
+    plots): ``GALLERY_MIN_FREE_MB``, default 256; a one-line error if it is not a
+    whole number >= 0."""
+    text = os.environ.get("GALLERY_MIN_FREE_MB", "256")
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise GalleryError(f"GALLERY_MIN_FREE_MB must be a whole number of megabytes "
+                           f"(e.g. 256), got {text!r}")
+    return value
 
 
 def prepare_run_folder(path, min_free_mb=None):
@@ -101,7 +112,7 @@ def prepare_run_folder(path, min_free_mb=None):
     or 256), so a run does not fail only when it saves, an hour later.
     """
     path = pathlib.Path(path)
-    min_free_mb = MIN_FREE_MB if min_free_mb is None else min_free_mb
+    min_free_mb = required_free_mb() if min_free_mb is None else min_free_mb
     probe = path / f".write-test-{os.getpid()}"
     try:
         path.mkdir(parents=True, exist_ok=True)

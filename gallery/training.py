@@ -10,7 +10,6 @@ good weights; training can run under a ``tf.distribute`` strategy.
 
 import dataclasses
 import pathlib
-import shutil
 import sys
 import time
 import warnings
@@ -23,6 +22,13 @@ from gallery.checkpointing import STATE, EpochCheckpoint, fingerprint, read_stat
 from gallery.data.epochs import EpochClock, EpochClockCallback
 from gallery.distribute import work_around_multiworker_build, worker_role
 from gallery.errors import GalleryError
+from gallery.outputs import (
+    check_run_folder,
+    remove_checkpoint_folder,
+    staging_folder,
+    swap_in_run,
+    write_run_manifest,
+)
 from gallery.registry import task_class_path
 from gallery.runs import prepare_run_folder, save_model, write_json
 
@@ -149,21 +155,28 @@ def find_unfinished_run(task_name, run_id, root="runs"):
     return None
 
 
-def resolve_run_folder(task, out_dir, run_id):
-    """Where this run writes: ``out_dir``, an unfinished run to resume, or a new folder."""
+def resolve_run_folder(task, out_dir, run_id, overwrite=False):
+    """``(folder this run trains in, folder it ends in)``: a new folder, an unfinished run
+    to resume, or, replacing a finished run (``overwrite``), a staging folder beside it
+    that is swapped in once the new run is complete (``gallery.outputs``)."""
     if out_dir is None:
         found = find_unfinished_run(task.name, run_id)
-        return found or pathlib.Path(f"runs/{task.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    out_dir = pathlib.Path(out_dir)
-    state = read_state(out_dir / "checkpoint")
+        out_dir = found or pathlib.Path(f"runs/{task.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    target = folder = pathlib.Path(out_dir)
+    if check_run_folder(target, overwrite) == "replace":
+        folder = staging_folder(target)
+        if folder.exists() and check_run_folder(folder) != "resume":
+            raise GalleryError(f"{folder} (where a run replacing {target} is trained) holds "
+                               "something else; move it away")
+    state = read_state(folder / "checkpoint")
     if state is not None and state.get("fingerprint") != run_id:
-        raise GalleryError(f"{out_dir} holds an unfinished run with other settings or data; "
+        raise GalleryError(f"{target} holds an unfinished run with other settings or data; "
                            "run its own command again to resume it, or choose another --out")
-    return out_dir
+    return folder, target
 
 
 def train(task, config, source=None, out_dir=None, model=None, splits=None, meta=None,
-          verbose=None, strategy=None):
+          verbose=None, strategy=None, overwrite=False):
     """Train ``task`` and write a run folder; return ``(run_dir, metrics)``.
 
     ``model``/``splits``/``meta`` let fine-tuning pass a loaded model and its data.
@@ -173,7 +186,9 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
 
     An unfinished run of the same task, settings and data (in ``out_dir``, or the
     newest ``runs/TASK-*`` when ``out_dir`` is not given) is resumed from its last
-    epoch checkpoint.
+    epoch checkpoint. A finished run in ``out_dir`` is replaced only with ``overwrite``,
+    and stays whole until the new one is complete; a folder holding anything the
+    gallery did not write is refused.
     """
     config = config.validate()
     strategy = strategy or tf.distribute.get_strategy()
@@ -181,7 +196,8 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
     data_id = source if source is not None else (meta or {}).get("source")
     run_id = fingerprint(task.name, dataclasses.asdict(config), data_id,
                          (meta or {}).get("finetuned_from"), strategy.num_replicas_in_sync)
-    out_dir = prepare_run_folder(resolve_run_folder(task, out_dir, run_id))
+    out_dir, target = resolve_run_folder(task, out_dir, run_id, overwrite)
+    out_dir = prepare_run_folder(out_dir)
     folder = out_dir / "checkpoint" if chief else out_dir / "checkpoint" / f"worker-{worker}"
     checkpoint = EpochCheckpoint(folder, run_id)
     resumed = read_state(folder)
@@ -209,7 +225,7 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
         if checkpoint.non_finite_epoch else None
     if not chief:  # the chief writes the run folder
         if not stopped:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_checkpoint_folder(folder)
         return None, {}
     metrics = task.evaluate(config, model, splits.test, meta)
     metrics.update(train_seconds=round(seconds, 1), epochs_run=len(history.get("loss", [])))
@@ -224,7 +240,10 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
     task.after_training(config, model, splits, out_dir)
     if stopped:
         raise GalleryError(f"[{task.name}] {stopped}; run folder: {out_dir}")
-    shutil.rmtree(out_dir / "checkpoint", ignore_errors=True)
+    remove_checkpoint_folder(out_dir / "checkpoint")
+    write_run_manifest(out_dir)
+    if target != out_dir:
+        out_dir = swap_in_run(out_dir, target)
     print(f"[{task.name}] test {task.metric}: {metrics[task.metric]:.4f} "
           f"({seconds:.0f} s training); run folder: {out_dir}", flush=True)
     return out_dir, metrics

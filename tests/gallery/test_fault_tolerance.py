@@ -19,6 +19,7 @@ from conftest import TINY_SENTIMENT, write_review_file
 
 from gallery.cli import main
 from gallery.errors import GalleryError
+from gallery.outputs import mark_checkpoint_folder
 from gallery.runs import prepare_run_folder
 from gallery.training import train
 
@@ -43,9 +44,9 @@ def sentiment_args(data, out, epochs):
 
 
 def final_weights(run):
-    from gallery.runs import load_run
-
-    return load_run(run)[2].get_layer("core").get_weights()
+    # the model itself: the run's task may be a class local to a test, not importable
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    return model.get_layer("core").get_weights()
 
 
 def wait_for(predicate, timeout, what):
@@ -106,7 +107,7 @@ def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, ex
 
 def test_resume_with_other_settings_is_refused(tmp_path, capsys):
     run = tmp_path / "run"
-    (run / "checkpoint").mkdir(parents=True)
+    mark_checkpoint_folder(run / "checkpoint")
     (run / "checkpoint" / "state.json").write_text(json.dumps({"fingerprint": "x", "epoch": 1}))
     data = write_review_file(tmp_path / "r.tsv", rows=40)
     assert main(sentiment_args(data, run, 2)) == 2
@@ -186,9 +187,7 @@ def test_read_only_out_fails_before_training(tmp_path):
 
 
 def test_full_disk_fails_before_training(tmp_path, capsys, monkeypatch):
-    import gallery.runs
-
-    monkeypatch.setattr(gallery.runs, "MIN_FREE_MB", 10**12)
+    monkeypatch.setenv("GALLERY_MIN_FREE_MB", str(10**12))
     data = write_review_file(tmp_path / "r.tsv", rows=40)
     assert main(sentiment_args(data, tmp_path / "run", 2)) == 2
     assert "MB free" in capsys.readouterr().err

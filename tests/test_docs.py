@@ -9,6 +9,8 @@ of the project's own configuration, so the first one cannot pass by accident.
 import dataclasses
 import os
 import pathlib
+import re
+import shutil
 import subprocess
 import sys
 
@@ -101,3 +103,37 @@ def mkdocs_build_here(config_file, site_dir):
 def test_strict_build_fails_on(tmp_path, page):
     built = mkdocs_build_here(_toy_site(tmp_path, page), tmp_path / "site")
     assert not built, f"built although the page holds {page!r}"
+
+
+def _tool(name):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+
+
+def test_diagrams_leave_out_mask_operations_only():
+    import keras
+
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    a = keras.layers.Embedding(10, 3, mask_zero=True, name="emb_a")(ids)
+    b = keras.layers.Embedding(10, 2, mask_zero=True, name="emb_b")(ids)
+    x = keras.layers.Concatenate(name="features")([a, b])  # Keras records mask ops here
+    out = keras.layers.GRU(4, name="gru")(x)
+    dot = keras.utils.model_to_dot(keras.Model(ids, out), show_shapes=True)
+    labels = lambda: " ".join(n.get_label() or "" for n in dot.get_nodes())  # noqa: E731
+    assert "(NotEqual)" in labels()
+    _tool("model_diagrams").without_mask_ops(dot)
+    for kept in ("ids", "emb_a", "emb_b", "features", "gru"):
+        assert f"<b>{kept}</b>" in labels(), kept
+    assert not re.search(r"\((NotEqual|LogicalOr|Any|ExpandDims|ZerosLike)\)", labels())
+    names = {n.get_name() for n in dot.get_nodes()}
+    for edge in dot.get_edges():
+        assert {str(edge.get_source()), str(edge.get_destination())} <= names
+
+
+@pytest.mark.skipif(not shutil.which("dot"), reason="graphviz is not installed (make system-deps)")
+def test_a_task_diagram_is_drawn(tmp_path):
+    path = _tool("model_diagrams").draw("charlm", out=tmp_path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -28,9 +28,9 @@ MASK_OPS = re.compile(r"\((NotEqual|ZerosLike|LogicalOr|LogicalAnd|ExpandDims|An
 EXTRA = [("frame_tagging", "video", "frame_tagging_video")]
 
 
-def draw(name, data=None, stem=None):
+def draw(name, data=None, stem=None, out=OUT):
     """Build ``name``'s default model (on ``data``, default: the embedded data set) and
-    write its diagram; returns the PNG's path."""
+    write its diagram into ``out``; returns the PNG's path."""
     import keras
 
     from gallery.config import apply_overrides
@@ -41,8 +41,9 @@ def draw(name, data=None, stem=None):
     config = apply_overrides(task.config_class(), list(defaults))
     splits = task.load_data(config, data)
     model = task.build_model(config, splits)
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{stem or name}.png"
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{stem or name}.png"
     dot = keras.utils.model_to_dot(model, show_shapes=True, show_layer_names=True,
                                    expand_nested=True, dpi=72, rankdir="TB")
     without_mask_ops(dot)

@@ -64,6 +64,16 @@ def beam_search(step_fn, initial_state, batch_size, start_id, end_id, max_length
     ``score / ((5 + length) / 6) ** length_penalty`` is returned. ``beam_width=1``
     gives exactly :func:`greedy_decode`'s tokens.
     """
+    tokens, lengths, scores = beam_search_all(step_fn, initial_state, batch_size, start_id,
+                                              end_id, max_length, beam_width, length_penalty)
+    return tokens[:, 0], lengths[:, 0], scores[:, 0]
+
+
+def beam_search_all(step_fn, initial_state, batch_size, start_id, end_id, max_length,
+                    beam_width=4, length_penalty=0.0):
+    """:func:`beam_search`'s final beam, every sequence of it, best first:
+    ``tokens (B, K, max_length)``, ``lengths (B, K)``, normalised ``scores (B, K)``
+    (``-1e9`` or less for beams that never became live, e.g. ``K`` > vocabulary)."""
     k = beam_width
     state = tf.nest.map_structure(lambda s: tf.repeat(s, k, axis=0), initial_state)
     tokens0 = tf.fill([batch_size * k], tf.cast(start_id, tf.int32))
@@ -101,9 +111,9 @@ def beam_search(step_fn, initial_state, batch_size, start_id, end_id, max_length
                          [batch_size, k])
     # a sequence's length for the penalty counts its end token when it has one
     normalised = scores / _length_penalty(tf.minimum(lengths + 1, max_length), length_penalty)
-    best = tf.cast(tf.argmax(normalised, axis=1), tf.int32)
-    return (tf.gather(sequences, best, batch_dims=1), tf.gather(lengths, best, batch_dims=1),
-            tf.gather(normalised, best, batch_dims=1))
+    normalised, order = tf.math.top_k(normalised, k=k)  # ties: the lower beam first
+    return (tf.gather(sequences, order, batch_dims=1), tf.gather(lengths, order, batch_dims=1),
+            normalised)
 
 
 def sample_decode(step_fn, initial_state, first_tokens, length, temperature=1.0, seed=0):

@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from gallery.decoding import beam_search, greedy_decode
+from gallery.decoding import beam_search, beam_search_all, greedy_decode
 from gallery.layers.attention import AttentionReadout, attend, attention_keys
 from gallery.layers.cells import make_cell
 from gallery.layers.recurrent import Recurrent
@@ -109,6 +109,35 @@ class SequenceDecoder:
                                self.max_length, self.beam_width, self.length_penalty)
         return greedy_decode(self.step, states, batch, self.start_id, self.end_id,
                              self.max_length)
+
+
+    def beams(self, inputs):
+        """Every sequence of the final beam, best first: ``(tokens (B, K, L), lengths
+        (B, K), scores (B, K))`` (:func:`gallery.decoding.beam_search_all`)."""
+        states = self.initial_states(inputs)
+        return beam_search_all(self.step, states, tf.shape(states[0])[0], self.start_id,
+                               self.end_id, self.max_length, self.beam_width,
+                               self.length_penalty)
+
+    def attention_weights(self, inputs, tokens):
+        """Where the decoder looked while writing ``tokens (B, L)`` (e.g. its own output,
+        ``end_id``-padded): weights ``(B, L, S)``; row ``t`` is the step fed ``<start>,
+        tokens[:, 0], …`` that predicts ``tokens[:, t]``. Needs attention."""
+        states = self.initial_states(inputs)
+        fed = tf.concat([tf.fill([tf.shape(tokens)[0], 1], tf.cast(self.start_id, tf.int32)),
+                         tf.cast(tokens[:, :-1], tf.int32)], axis=1)
+
+        def body(t, states, out):
+            words = tf.gather(self.embedding.embeddings, fed[:, t])
+            cell_states, extras = states[:-self.extras], states[-self.extras:]
+            h, cell_states = self.cell(words, cell_states, training=False)
+            mask = extras[1] if self.extras == 2 else None
+            out = out.write(t, self.readout.weights(h, extras[0], memory_mask=mask))
+            return t + 1, list(cell_states) + list(extras), out
+
+        _, _, out = tf.while_loop(lambda t, *_: t < tf.shape(fed)[1], body,
+                                  (0, states, tf.TensorArray(tf.float32, size=tf.shape(fed)[1])))
+        return tf.transpose(out.stack(), [1, 0, 2])
 
 
 @keras.saving.register_keras_serializable(package="gallery")

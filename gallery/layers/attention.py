@@ -53,3 +53,10 @@ class AttentionReadout:
         masks = None if memory_mask is None else [None, memory_mask]
         context = self.attention([query, keys], mask=masks)[:, 0]
         return self.output(self.join([h, context]))
+
+    def weights(self, h, keys, memory_mask=None):
+        """``h (B, H)``, ``keys (B, S, H)`` → the attention weights ``a_t (B, S)``."""
+        masks = None if memory_mask is None else [None, memory_mask]
+        _, scores = self.attention([ops.expand_dims(h, 1), keys], mask=masks,
+                                   return_attention_scores=True)
+        return scores[:, 0]

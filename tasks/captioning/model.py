@@ -65,8 +65,19 @@ class Captioner:
                                        config.beam_width, config.length_penalty)
         self.vocabulary = tf.constant(vocabulary)
 
+    def _words(self, tokens, lengths):
+        words = tf.RaggedTensor.from_tensor(tf.gather(self.vocabulary, tokens), lengths=lengths)
+        return tf.strings.reduce_join(words, axis=1, separator=" ")
+
     def __call__(self, pixels):
         """``(B, H, W, 1)`` float → ``(captions (B,) string, scores (B,) float)``."""
         tokens, lengths, scores = self.decoder(pixels)
-        words = tf.RaggedTensor.from_tensor(tf.gather(self.vocabulary, tokens), lengths=lengths)
-        return tf.strings.reduce_join(words, axis=1, separator=" "), scores
+        return self._words(tokens, lengths), scores
+
+    def beams(self, pixels):
+        """``(B, H, W, 1)`` → the beam's captions ``(B, K)`` and scores ``(B, K)``, best
+        first (``K = beam_width``)."""
+        tokens, lengths, scores = self.decoder.beams(pixels)
+        shape = tf.shape(tokens)
+        captions = self._words(tf.reshape(tokens, [-1, shape[2]]), tf.reshape(lengths, [-1]))
+        return tf.reshape(captions, shape[:2]), scores

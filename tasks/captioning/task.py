@@ -117,6 +117,18 @@ class CaptioningTask(Task):
                     "score": tf.where(ok, scores, float("-inf"))}
         return serve
 
+    def extra_endpoints(self, config, model, meta):
+        """``beams``: every caption of the final beam with its score, best first."""
+        captioner = Captioner(model, meta["vocabulary"], config)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image")])
+        def beams(image):
+            pixels, ok = decode_image_batch(image, config.height, config.width)
+            captions, scores = captioner.beams(pixels)
+            return {"captions": tf.where(ok[:, None], captions, ""),
+                    "scores": tf.where(ok[:, None], scores, float("-inf"))}
+        return {"beams": beams}
+
     def predict(self, config, model, meta, inputs):
         images = []
         for name in inputs:

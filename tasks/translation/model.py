@@ -81,6 +81,9 @@ class Translator:
                                        config.beam_width, config.length_penalty,
                                        memory_mask="source_mask")
         self.tokens = tf.constant(["", "[UNK]", *meta["target_vocabulary"], "", ""])
+        self.shown = {"source": tf.constant(["", "[UNK]", *self.to_ids.vocabulary]),
+                      "output": tf.constant(["", "[UNK]", *meta["target_vocabulary"],
+                                             "<start>", "<end>"])}
         self.mode = config.target_tokens
 
     def __call__(self, texts):
@@ -91,3 +94,19 @@ class Translator:
         empty = tf.reduce_all(tf.equal(ids, 0), axis=1)
         truncated = self.to_ids.count_tokens(texts) > self.to_ids.max_length
         return (tf.where(empty, "", text), tf.where(empty, float("-inf"), scores), truncated)
+
+    def attention(self, texts):
+        """Where the decoder looked while translating ``texts (B,)``: a dict of
+        ``source_tokens (B, S)`` and ``output_tokens (B, L)`` (the words it wrote, then
+        ``<end>``) as strings, their ``source_lengths``/``output_lengths (B,)`` and the
+        attention ``weights (B, L, S)``. Needs a model with attention."""
+        ids = self.to_ids(texts)
+        tokens, lengths, _ = self.decoder(ids)
+        source_lengths = tf.reduce_sum(tf.cast(ids > 0, tf.int32), axis=1)
+        output_lengths = tf.where(source_lengths > 0,
+                                  tf.minimum(lengths + 1, tf.shape(tokens)[1]), 0)
+        tokens = tokens[:, :tf.maximum(tf.reduce_max(output_lengths), 1)]
+        return {"source_tokens": tf.gather(self.shown["source"], ids),
+                "output_tokens": tf.gather(self.shown["output"], tokens),
+                "source_lengths": source_lengths, "output_lengths": output_lengths,
+                "weights": self.decoder.attention_weights(ids, tokens)}

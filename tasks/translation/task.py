@@ -131,6 +131,17 @@ class TranslationTask(Task):
             return {"translation": translation, "score": score, "truncated": truncated}
         return serve
 
+    def extra_endpoints(self, config, model, meta):
+        """``attention``: the attention weights of each written word over the source."""
+        if config.attention == "none":
+            return {}
+        translator = Translator(model, meta, config)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def attention(text):
+            return translator.attention(text)
+        return {"attention": attention}
+
     def predict(self, config, model, meta, inputs):
         raw = utf8_bytes(inputs)  # undecodable command-line bytes kept as bytes
         out = self.serving_function(config, model, meta)(tf.constant(raw, tf.string))

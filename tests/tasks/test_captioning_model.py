@@ -216,3 +216,29 @@ def test_attention_model_serves_with_beam_search(tmp_path):
     result = serve(image=tf.constant([image, b"broken"]))
     captions = [c.decode() for c in result["caption"].numpy()]
     assert captions[1] == "" and set(captions[0].split()) <= set(vocabulary)
+
+
+def test_beams_signature_lists_the_beam_best_first_with_its_log_probabilities(loaded):
+    """Every alternative's score is the teacher-forced log-probability of its caption
+    (and ``<end>``) under the core; the first is what ``serving_default`` returns."""
+    from rnn_gallery.tasks.captioning.model import END, START
+
+    task, config, model, meta, splits = loaded
+    images = tf.constant([png_bytes(p) for p in splits.test.images[:3]] + [b"not an image"])
+    beams = task.extra_endpoints(config, model, meta)["beams"](images)
+    served = task.serving_function(config, model, meta)(images)
+    captions, scores = beams["captions"].numpy(), beams["scores"].numpy()
+    assert captions.shape == (4, config.beam_width)
+    np.testing.assert_array_equal(captions[:, 0], served["caption"].numpy())
+    np.testing.assert_allclose(scores[:, 0], served["score"].numpy(), rtol=1e-5)
+    assert (np.diff(scores[:3], axis=1) <= 1e-6).all()
+    assert list(captions[3]) == [b""] * config.beam_width and np.isneginf(scores[3]).all()
+    index = {w: i for i, w in enumerate(meta["vocabulary"])}
+    core = model.get_layer("core")
+    for row in range(3):
+        for caption, score in zip(captions[row], scores[row]):
+            ids = [index[w] for w in caption.decode().split()] + [END]
+            logits = core([tf.constant(splits.test.images[row:row + 1]),
+                           tf.constant([[START] + ids[:-1]], tf.int32)], training=False)
+            log_p = tf.nn.log_softmax(logits[0]).numpy()
+            assert score == pytest.approx(log_p[np.arange(len(ids)), ids].sum(), abs=1e-4)

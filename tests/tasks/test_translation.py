@@ -243,3 +243,28 @@ def test_translation_task_defaults_for_sentences():
     task = TranslationTask()
     assert "source_tokens=words_punct" in task.data_defaults("multi30k:x")
     assert task.data_defaults(None) == ()
+
+
+def test_attention_signature_equals_the_teacher_forced_graph(tiny_run):
+    """The ``attention`` export signature gives, for the words it wrote, the weights the
+    training graph's attention layer gives when fed the same words."""
+    from rnn_gallery.tasks.translation.task import attention_weights
+
+    task, config_, model, meta = load_run(tiny_run)
+    texts = ["three hundred and twelve", "January 5, 2021", ""]
+    out = {k: v.numpy() for k, v in
+           task.extra_endpoints(config_, model, meta)["attention"](tf.constant(texts)).items()}
+    translations = task.translate(config_, model, meta, texts)
+    expected = attention_weights(config_, model, meta, texts[:2], translations[:2])
+    for row, (source, output, weights) in enumerate(expected):
+        s, n = out["source_lengths"][row], out["output_lengths"][row]
+        assert [t.decode() for t in out["source_tokens"][row, :s]] == source
+        # the reference re-reads the translation (at most max_target tokens) and always
+        # adds <end>; the signature has <end> only where decoding wrote it
+        tokens = [t.decode() for t in out["output_tokens"][row, :n]]
+        ended = n <= config_.max_target
+        assert tokens[-1] == "<end>" if ended else n == config_.max_target + 1
+        m = n if ended else len(output) - 1
+        assert tokens[:m] == output[:m]
+        np.testing.assert_allclose(out["weights"][row, :m, :s], weights[:m], atol=1e-5)
+    assert out["source_lengths"][2] == out["output_lengths"][2] == 0

@@ -29,6 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .common import print_table  # noqa: E402
+from .explorer import hypotheses as hyp  # noqa: E402
 from .explorer import page  # noqa: E402
 from .explorer.properties import (  # noqa: E402, F401 (text_properties: public)
     LEVELS,
@@ -44,9 +45,9 @@ PROPERTIES = ("quote", "bracket depth", "indentation")
 STEPS = {"chars": 4000, "words": 1000}  # held-out steps read (characters or words)
 
 
-def properties_of(trace, stream):
+def properties_of(trace):
     """Python-source properties for a character stream, token properties otherwise."""
-    if stream:
+    if trace.stream:
         return text_properties("".join(trace.tokens))
     return token_properties(trace.tokens, trace.ends, trace.kind)
 
@@ -78,6 +79,22 @@ def newest_charlm_run(root="runs"):
     return runs[-1].parent
 
 
+def print_matches(trace, checks, on):
+    """Per example span: its cells, and how many of its matches lie inside each property."""
+    if not checks:
+        return
+    gap = " " if trace.kind == "words" else ""
+    rows = []
+    for name, check in checks.items():
+        s, e = check["span"]
+        rows.append([name, repr(gap.join(trace.tokens[s:e]))[:40], len(check["cells"]),
+                     len(check["matches"])]
+                    + [f"{check['inside'][p]} ({check['base_rate'][p]:.0%})" for p in on])
+    print("match view of each example span: how many of its matches lie inside each "
+          "property (in brackets: the share of all spans of that length that do)", flush=True)
+    print_table(["example", "span", "cells", "matches", *on], rows)
+
+
 def run(out_dir, model=None, steps=None, verbose=True):
     """``model``: a trained charlm, sentiment or translation run folder (default: the
     newest ``runs/charlm*``); ``steps``: held-out steps to read (default ``STEPS``)."""
@@ -85,24 +102,24 @@ def run(out_dir, model=None, steps=None, verbose=True):
 
     model_dir = model or newest_charlm_run()
     task, config, model, meta = load_run(model_dir)
-    stream = "vocabulary" in meta  # a character stream model (charlm)
     trace = trace_run(task, config, model, meta, {kind: steps or n for kind, n in STEPS.items()})
-    properties = properties_of(trace, stream)
+    properties = properties_of(trace)
     found = best_units(trace.activations, properties)
     q, scale = quantise(trace.activations)
-    hypotheses = page.hypotheses(q, properties, found)
-    checks = {h["name"]: page.match_quality(q, h, properties[h["name"]] >= LEVELS[h["name"]])
-              for h in hypotheses if h["start"] is not None}
+    hypotheses = hyp.hypotheses(q, trace.activations, properties, found)
+    on = {name: properties[name] >= level for name, level in LEVELS.items()
+          if name in properties}
+    checks = {h["name"]: hyp.match_quality(q, h, on) for h in hypotheses
+              if h["start"] is not None}
     if verbose:
-        print_table(["property", "best unit", "correlation r", "example span", "cells",
-                     "matches inside / all", "base rate"],
-                    [(h["name"], h["unit"], f"{h['r']:+.3f}",
-                      f"{h['start']}-{h['end']}" if h["name"] in checks else "-",
-                      len(checks[h["name"]]["cells"]) if h["name"] in checks else "-",
-                      (f"{checks[h['name']]['inside']}/{len(checks[h['name']]['matches'])}"
-                       if h["name"] in checks else "-"),
-                      f"{checks[h['name']]['base_rate']:.0%}" if h["name"] in checks else "-")
-                     for h in hypotheses])
+        print_table(["property", "best-correlated unit", "r", "rule cell", "selected over",
+                     "threshold"],
+                    [(h["name"], found[h["name"]][0], f"{found[h['name']][1]:+.3f}")
+                     + ((h["unit"], f"{h['selected']}/{h['spans']} spans",
+                         f"h {'≥' if h['sign'] > 0 else '≤'} "
+                         f"{h['sign'] * h['threshold'] * scale / 127:+.2f}")
+                        if "selected" in h else ("-", "-", "-")) for h in hypotheses])
+        print_matches(trace, checks, on)
     title = f"Hidden states of a {task.name} model"
     about = (f"{trace.layer}; {len(trace.tokens)} held-out {trace.kind} from "
              f"{meta.get('source', '?')}; {q.shape[1]} cells, int8 (scale {scale:.3f}); "

@@ -254,7 +254,7 @@ async function main() {
   $("unit").addEventListener("change", (e) => {
     state.unit = Math.min(H - 1, Math.max(0, Number(e.target.value) || 0)); colour();
   });
-  const first = DATA.hypotheses.find((h) => h.start !== null);
+  const first = DATA.hypotheses.find((h) => h.initial);
   if (first) applyHypothesis(first); else { colour(); update(); }
   document.body.dataset.ready = "1";
 }

@@ -72,21 +72,25 @@ def text_properties(text):
     return {"quote": quote, "bracket depth": depth, "indentation": indent}
 
 
+def correlations(activations, values):
+    """Pearson's ``r`` of each unit of ``activations (T, H)`` with ``values (T,)``:
+    ``(H,)``; 0 for a unit or property that never changes."""
+    a = activations - activations.mean(axis=0)
+    v = values - values.mean()
+    norms = np.sqrt((a ** 2).sum(axis=0)) * np.sqrt((v ** 2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norms > 0, (a * v[:, None]).sum(axis=0) / norms, 0.0)
+
+
 def best_units(activations, properties):
     """For each property, ``(unit, r)`` with the largest ``|r|``.
 
     ``activations (T, H)``; ``properties {name: (T,)}``. Units or properties that
     never change have no correlation (r = 0).
     """
-    a = activations - activations.mean(axis=0)
-    a_norm = np.sqrt((a ** 2).sum(axis=0))
     found = {}
     for name, values in properties.items():
-        v = values - values.mean()
-        v_norm = np.sqrt((v ** 2).sum())
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.where(a_norm * v_norm > 0, (a * v[:, None]).sum(axis=0) / (a_norm * v_norm),
-                         0.0)
+        r = correlations(activations, values)
         unit = int(np.argmax(np.abs(r)))
         found[name] = (unit, float(r[unit]))
     return found

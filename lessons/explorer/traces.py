@@ -34,6 +34,7 @@ class Trace:
     activations: np.ndarray  # (T, H) float32
     kind: str             # "chars" or "words"
     layer: str            # what was recorded, for the page
+    stream: bool = False  # one text read as a stream (a character model's held-out text)
 
 
 def is_recurrent(layer):
@@ -83,7 +84,8 @@ def trace_stream(model, meta, text):
     ids = tf.constant(encode_text(text, meta["vocabulary"])[None])
     outputs, _ = stepper.rnn(stepper.embedding(ids), stepper.zero_state(1))
     return Trace(list(text), [len(text) - 1], np.asarray(outputs[0], np.float32), "chars",
-                 f"recurrent stack ({len(stepper.rnn.cells)} layer(s)), top layer's h_t")
+                 f"recurrent stack ({len(stepper.rnn.cells)} layer(s)), top layer's h_t",
+                 stream=True)
 
 
 def trace_texts(to_ids, probe, texts, steps, layer="", batch=64):

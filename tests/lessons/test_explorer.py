@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnn_gallery.lessons.explorer import page
+from rnn_gallery.lessons.explorer import hypotheses, page
 from rnn_gallery.lessons.explorer.properties import token_properties
 from rnn_gallery.lessons.explorer.rules import find_matches, quantise, select_cells
 from rnn_gallery.lessons.explorer.traces import Trace
@@ -90,19 +90,27 @@ def test_token_properties():
     assert chars["digit"].tolist() == [0, 1, 0, 1, 1]
 
 
-def test_hypothesis_example_selects_its_cell():
+def test_hypothesis_is_the_cell_the_rule_selects_most_often():
     on = np.zeros(40, bool)
-    on[[5, 6, 7, 20, 21, 22, 23]] = True
-    q = np.where(on[:, None], 90, -20).astype(np.int8).repeat(3, axis=1)
-    q[:, 1] *= -1          # a cell that goes down where the property holds
-    q[:, 2] = 0
-    found = {"quote": (1, -0.9)}
-    [h] = page.hypotheses(q, {"quote": on.astype(float)}, found)
-    assert (h["start"], h["end"], h["sign"]) == (5, 8, -1)
+    on[[5, 6, 7, 20, 21, 22, 23, 30, 31]] = True
+    q = np.zeros((40, 3), np.int8)
+    q[:, 1] = np.where(on, -90, 20)     # goes down where the property holds
+    q[[5, 6, 7], 2] = 50                # on over the first span only
+    acts = q / 127.0
+    found = {"quote": (2, 0.5), "position": (0, 0.1)}
+    h, position = hypotheses.hypotheses(q, acts, {"quote": on.astype(float),
+                                                  "position": np.arange(40.0)}, found)
+    assert (h["unit"], h["sign"], h["threshold"]) == (1, -1, 80)   # highest ℓ that works
+    assert (h["start"], h["end"], h["selected"], h["spans"]) == (5, 8, 3, 3)
+    assert h["r"] == pytest.approx(np.corrcoef(acts[:, 1], on)[0, 1], abs=1e-4)
+    assert position["start"] is None and position["unit"] == 0
+    assert h["initial"] and "initial" not in position
     assert 1 in select_cells(-q.astype(int), h["start"], h["end"], h["threshold"])
-    quality = page.match_quality(q, h, on)
-    assert quality["cells"] == [1] and quality["matches"] == [[20, 3, 1]]
-    assert quality["inside"] == 1
+    quality = hypotheses.match_quality(q, h, {"quote": on, "never": np.zeros(40, bool)})
+    assert quality["cells"] == [1] and quality["matches"] == [[20, 3, 1], [30, 2, 1]]
+    assert quality["inside"] == {"quote": 2, "never": 0}
+    # Spans of 3 inside the property: starts 5, 20, 21 of the 38 possible.
+    assert quality["base_rate"] == {"quote": 3 / 38, "never": 0}
 
 
 def test_page_is_self_contained_and_escapes_the_text():

@@ -68,6 +68,13 @@ def text_encoder(model):
     return to_ids, probe, f"{core.name}: {len(stack)} recurrent layer(s), top layer's h_t"
 
 
+def is_stream_model(model):
+    """A character stream model: its core has one input and a stateful recurrent layer."""
+    core = next((layer for layer in model.layers if isinstance(layer, keras.Model)), None)
+    return core is not None and len(core.inputs) == 1 and any(
+        isinstance(layer, keras.layers.RNN) and layer.stateful for layer in core.layers)
+
+
 def held_out(task, config, meta):
     """The run's test split, re-read from the data it was trained on."""
     from gallery.runs import run_data_source
@@ -117,12 +124,13 @@ def _joined(tokens, ends, rows, to_ids, layer):
 def trace_run(task, config, model, meta, steps):
     """The :class:`Trace` of a loaded run over its held-out text: at most
     ``steps[kind]`` steps (``kind``: ``"chars"`` or ``"words"``), whole sequences."""
-    encoder = text_encoder(model)
-    if encoder is None and "vocabulary" not in meta:
+    stream = is_stream_model(model)
+    encoder = None if stream else text_encoder(model)
+    if encoder is None and not stream:
         raise GalleryError(f"a {task.name} run has no recurrent layer reading text; the "
                            "activations lesson reads charlm, sentiment and translation runs")
     test = held_out(task, config, meta)
-    if encoder is None:
+    if stream:
         return trace_stream(model, meta, test.text[:steps["chars"]])
     to_ids, probe, layer = encoder
     texts = getattr(test, "sources", None)

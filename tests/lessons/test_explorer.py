@@ -165,3 +165,12 @@ def test_translation_encoder_is_found_by_type_not_name():
     for bidirectional in stacks:                   # dropout is off at inference
         x = bidirectional(x)
     np.testing.assert_allclose(trace.activations[3:10], np.asarray(x)[0], atol=1e-5)
+
+
+def test_a_run_without_a_text_encoder_is_one_line(tiny_captioning_run, capsys):
+    """Captioning's recurrent layer is a decoder that needs an image: refused, exit 2."""
+    from gallery.cli import main
+
+    assert main(["lesson", "activations", "--model", str(tiny_captioning_run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "captioning run has no recurrent layer reading text" in err

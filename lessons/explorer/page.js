@@ -86,6 +86,7 @@ function snippet(s, n) {
 
 function renderText() {
   const box = $("text"), frag = document.createDocumentFragment();
+  box.classList.add(DATA.kind);
   const ends = new Set(DATA.ends), sep = DATA.kind === "words" ? " " : "";
   DATA.tokens.forEach((tok, i) => {
     const shown = tok === "\n" ? "↵\n" : tok + (ends.has(i) ? "\n" : sep);
@@ -138,10 +139,11 @@ function update() {
   const list = $("matches");
   list.replaceChildren(...state.matches.map(([s, n, score], k) => {
     const li = el("li", {"data-start": s, "data-length": n, "data-score": score});
-    const from = Math.max(0, s - 4), gap = DATA.kind === "words" ? " " : "";
+    const gap = DATA.kind === "words" ? " " : "", from = Math.max(0, s - (gap ? 2 : 4));
     const code = el("code", {}, snippet(from, s - from) + gap);
     code.append(el("mark", {}, snippet(s, n)), gap + snippet(s + n, 4));
     li.append(el("b", {}, `${score}/${state.cells.length}`), ` step ${s}: `, code);
+    li.title = snippet(s, n);
     li.onclick = () => { state.focus = k; mark(); spans[s].scrollIntoView({block: "center"}); };
     return li;
   }));
@@ -150,7 +152,9 @@ function update() {
 }
 
 function plot() {
-  const svg = $("plot"), W = 800, Hp = 200, pad = 30;
+  // Drawn in the element's own pixels (no stretching): labels keep their shape.
+  const svg = $("plot"), W = Math.max(400, svg.clientWidth || 800), Hp = 200, pad = 30;
+  svg.setAttribute("viewBox", `0 0 ${W} ${Hp}`);
   svg.replaceChildren();
   $("plot-legend").replaceChildren(...state.cells.slice(0, 40).map((c, k) =>
     el("span", {style: `color:${PALETTE[k % PALETTE.length]}`}, `━ cell ${c}`)));
@@ -174,11 +178,12 @@ function plot() {
     line.append(el("title", {svg: 1}, `cell ${c}`));
     svg.append(line);
   });
-  if (b - a <= 120) {
-    for (let t = a; t < b; t++) {
-      svg.append(el("text", {svg: 1, x: x(t), y: Hp - 2, class: "tok"},
-                    DATA.tokens[t] === "\n" ? "↵" : DATA.tokens[t].slice(0, 6)));
-    }
+  // Token labels along the bottom: every `every`-th step, so that none overlap.
+  const widest = Math.min(8, Math.max(...DATA.tokens.slice(a, b).map((tok) => tok.length)));
+  const every = Math.ceil((widest * 5.6 + 4) / ((W - 2 * pad) / (b - a)));
+  for (let t = a; t < b; t += every) {
+    svg.append(el("text", {svg: 1, x: x(t), y: Hp - 2, class: "tok"},
+                  DATA.tokens[t] === "\n" ? "↵" : DATA.tokens[t].slice(0, 8)));
   }
 }
 

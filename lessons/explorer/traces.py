@@ -45,7 +45,9 @@ def text_encoder(model):
     """``(TextToIds layer, probe: ids (B, S) → (B, S, H))`` of ``model``, or ``None``.
 
     The probe runs the core from its first input to the top of the first recurrent
-    stack: the first recurrent layer, then each recurrent layer fed by the previous.
+    stack: the first recurrent layer, then each recurrent layer fed by the previous,
+    up to the last that returns every step (``pooling=last`` keeps only the top's
+    last step).
     """
     to_ids = next((layer for layer in model.layers if isinstance(layer, TextToIds)), None)
     core = next((layer for layer in model.layers if isinstance(layer, keras.Model)), None)
@@ -59,6 +61,8 @@ def text_encoder(model):
         if not above:
             break
         stack.append(above[0])
+    while stack and len(stack[-1].output.shape) != 3:  # returns its last step only
+        stack.pop()
     if not stack:
         return None
     try:

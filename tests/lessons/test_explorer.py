@@ -167,6 +167,18 @@ def test_translation_encoder_is_found_by_type_not_name():
     np.testing.assert_allclose(trace.activations[3:10], np.asarray(x)[0], atol=1e-5)
 
 
+def test_the_probe_stops_below_a_layer_that_returns_its_last_step_only():
+    from rnn_gallery.lessons.explorer.traces import text_encoder
+    from rnn_gallery.tasks.sentiment.config import SentimentConfig
+    from rnn_gallery.tasks.sentiment.model import build_model
+
+    config = SentimentConfig(units=4, embedding_dim=4, num_layers=2, pooling="last",
+                             pretrained=False, lexicon=False, extend_vocabulary=False)
+    model = build_model(config, ["a good film", "a bad film"], 2)
+    _, probe, layer = text_encoder(model)
+    assert "1 recurrent layer(s)" in layer and probe.output.shape[1:] == (None, 8)
+
+
 def test_a_run_without_a_text_encoder_is_one_line(tiny_captioning_run, capsys):
     """Captioning's recurrent layer is a decoder that needs an image: refused, exit 2."""
     from gallery.cli import main

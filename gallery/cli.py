@@ -137,7 +137,7 @@ OVERWRITE_RUN = ("replace a finished run in --out (kept until the new one is com
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="gallery", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="gallery", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="list the tasks").set_defaults(func=cmd_list)
@@ -223,12 +223,31 @@ def build_parser():
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """Command-line mistakes end like every other bad input: one line, exit code 2."""
+
+    def error(self, message):
+        command = self.prog.removeprefix("gallery").strip()
+        raise GalleryError(f"{command + ': ' if command else ''}{message} "
+                           f"(see `{self.prog} --help`)")
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    """Run a command; a bad input prints ``gallery: error: ...`` (one line, control
+    characters escaped) and returns 2."""
+    from gallery.errors import printable
+
     try:
+        args = build_parser().parse_args(argv)
+        from gallery.quiet import import_tensorflow
+
+        import_tensorflow()
+        from gallery.runs import required_free_mb
+
+        required_free_mb()  # a malformed GALLERY_MIN_FREE_MB: said now, whatever the command
         return args.func(args)
     except GalleryError as error:
-        print(f"gallery: error: {error}", file=sys.stderr)
+        print(f"gallery: error: {printable(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gallery: interrupted", file=sys.stderr)

@@ -42,8 +42,22 @@ class TrainConfig:
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise GalleryError(f"setting {name} must be in [0, 1), got {getattr(self, name)}")
 
+    def require_int_range(self):
+        """``GalleryError`` unless ``seed`` is in [0, 2**32 - 1] (what the random number
+        generators take) and every other whole-number setting fits TensorFlow's int32."""
+        hints = typing.get_type_hints(type(self))
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if hints.get(field.name) is not int or isinstance(value, bool):
+                continue
+            low, high = (0, 2**32 - 1) if field.name == "seed" else (-2**31, 2**31 - 1)
+            if not isinstance(value, int) or not low <= value <= high:
+                raise GalleryError(f"setting {field.name} must be a whole number from {low} to "
+                                   f"{high}, got {value!r}")
+
     def validate(self):
         """Raise ``GalleryError`` on values no model can use."""
+        self.require_int_range()
         self.require_positive("epochs", "batch_size", "units", "learning_rate")
         self.require_fraction("ema")
         if self.max_minutes < 0:
@@ -87,7 +101,23 @@ def apply_overrides(config, pairs):
     return dataclasses.replace(config, **changes).validate()
 
 
-def config_from_dict(config_cls, values):
-    """Rebuild a config from ``config.json`` contents, ignoring keys it no longer has."""
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    return config_cls(**{k: v for k, v in values.items() if k in names})
+def config_from_dict(config_cls, values, where="config.json"):
+    """Rebuild a config from ``config.json`` contents, ignoring keys it no longer has;
+    a value of the wrong type or out of range is a one-line error naming ``where``."""
+    if not isinstance(values, dict):
+        raise GalleryError(f"{where} does not hold a JSON object of settings")
+    hints = typing.get_type_hints(config_cls)
+    kept = {}
+    for key, value in values.items():
+        if key not in hints:
+            continue
+        kind = hints[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise GalleryError(f"{where}: setting {key} holds {value!r}, not a {kind.__name__}")
+        kept[key] = value
+    try:
+        return config_cls(**kept).validate()
+    except GalleryError as error:
+        raise GalleryError(f"{where}: {error}") from None

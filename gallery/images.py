@@ -7,9 +7,65 @@ background is bright, so dark ink on white paper looks like the training images)
 A corrupt, truncated, empty or non-image entry does not fail the call: it becomes a
 blank image with ``ok = False``. (``tf.io.decode_image`` raises on bad data, and
 graph code cannot catch that; a ``tf.data`` pipeline with ``ignore_errors`` can.)
+
+``read_grayscale`` reads a user's image file with Pillow, refusing in one line what
+is not an image, is truncated, or has more pixels than Pillow's decompression-bomb
+limit (``PIL.Image.MAX_IMAGE_PIXELS``, 89.5 M): such a file may be a few hundred
+bytes that would decode to gigabytes.
 """
 
+import warnings
+
+import numpy as np
 import tensorflow as tf
+
+from gallery.data.files import require_file
+from gallery.errors import GalleryError
+
+
+def check_image_size(path):
+    """``GalleryError`` if the image file at ``path`` declares more pixels than Pillow's
+    decompression-bomb limit (reads the header only; a non-image passes)."""
+    from PIL import Image
+
+    path = require_file(path, "image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path):
+                pass
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_large(path) from None
+    except Exception:  # not an image, or a corrupt one: the model says so (ok = False)
+        pass
+    return path
+
+
+def _too_large(path):
+    from PIL import Image
+
+    return GalleryError(f"{path} has more than {Image.MAX_IMAGE_PIXELS:,} pixels (Pillow's "
+                        "limit against decompression bombs); scale it down first")
+
+
+def read_grayscale(path):
+    """A user's image file → ``(h, w, 1)`` float32 in ``[0, 1]`` (its first frame), or
+    a one-line ``GalleryError``."""
+    from PIL import Image
+
+    path = require_file(path, "image file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as picture:
+                return np.asarray(picture.convert("L"), np.float32)[..., None] / 255.0
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_large(path) from None
+    except MemoryError:
+        raise GalleryError(f"{path} is too large to decode in memory") from None
+    except Exception as error:  # Pillow raises many kinds for corrupt or foreign data
+        reason = str(error).splitlines()[0] if str(error).strip() else type(error).__name__
+        raise GalleryError(f"{path.name} is not a readable image ({reason})") from None
 
 
 def _decode_one(data, height, width):

@@ -46,6 +46,22 @@ def read_json(path):
     return json.loads(pathlib.Path(path).read_text())
 
 
+def read_run_file(path):
+    """A JSON object a run folder holds (``meta.json``, ``config.json``), or a one-line
+    error saying the file is missing or damaged."""
+    path = pathlib.Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GalleryError(f"{path} is missing: the run folder is incomplete") from None
+    except (OSError, ValueError) as error:  # unreadable, not UTF-8, not JSON
+        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+        raise GalleryError(f"{path} is damaged ({reason})") from None
+    if not isinstance(value, dict):
+        raise GalleryError(f"{path} is damaged (not a JSON object)")
+    return value
+
+
 def run_task(meta):
     """The task that made a run: its recorded ``task_class`` (``module:Class``, so a run
     of a task that is importable but not registered opens too), else its registered
@@ -73,11 +89,12 @@ def load_run(run_dir, expected_task=None):
     if not model_path.is_file() or not (folder / "meta.json").is_file():
         raise GalleryError(f"no trained model at {run_dir} (expected a run folder with "
                            "model.keras and meta.json, as written by `gallery train`)")
-    meta = read_json(folder / "meta.json")
+    meta = read_run_file(folder / "meta.json")
     task = run_task(meta)
     if expected_task and task.name != expected_task:
         raise GalleryError(f"{run_dir} holds a {task.name} model, not {expected_task}")
-    config = config_from_dict(task.config_class, read_json(folder / "config.json"))
+    config = config_from_dict(task.config_class, read_run_file(folder / "config.json"),
+                              where=str(folder / "config.json"))
     try:
         model = keras.models.load_model(model_path, safe_mode=True, compile=False)
     except Exception as error:  # a corrupt or foreign file: say so in one line

@@ -2,10 +2,10 @@
 
 import csv
 import dataclasses
-import pathlib
 
 import numpy as np
 
+from gallery.data.files import READ_ERRORS, open_text, read_error, require_file, text_lines
 from gallery.errors import GalleryError
 
 csv.field_size_limit(1 << 26)  # long reviews are fine; a 64 MB cell is not text
@@ -28,40 +28,85 @@ class LabelledText:
 def read_labelled_file(path):
     """Read a ``.csv`` or ``.tsv`` file with a header naming ``text`` and ``label`` columns.
 
-    Labels may be numbers or strings; they are kept as strings (``"0"``, ``"pos"``).
-    Rows with an empty label are skipped (counted in the error if nothing is left).
-    Raises ``GalleryError`` with one line for every problem a user can fix.
+    ``.tsv``: fields separated by tabs, no quoting (a ``"`` is text like any other).
+    ``.csv``: RFC 4180 quoting; the delimiter (``,``, ``;``, tab or ``|``) is the one
+    that splits the header into ``text`` and ``label``. Every row must have as many
+    fields as the header (blank lines are skipped). Labels may be numbers or strings;
+    they are kept as strings (``"0"``, ``"pos"``). Rows with an empty label are skipped
+    (counted in the error if nothing is left). Raises ``GalleryError`` with one line,
+    naming the file and line, for every problem a user can fix.
     """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise GalleryError(f"data file not found: {path}")
+    path = require_file(path)
     if path.suffix.lower() not in (".csv", ".tsv"):
         raise GalleryError(f"data file must be .csv or .tsv, got {path.name}")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    tsv = path.suffix.lower() == ".tsv"
     texts, labels, skipped = [], [], 0
-    try:
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
-            reader = csv.DictReader(handle, delimiter=delimiter)
-            columns = [c.strip().lower() for c in (reader.fieldnames or [])]
-            missing = [c for c in ("text", "label") if c not in columns]
-            if missing:
-                raise GalleryError(
-                    f"{path.name} needs a header with columns text and label; "
-                    f"missing {', '.join(missing)} (found: {', '.join(columns) or 'nothing'})")
-            reader.fieldnames = columns
-            for row in reader:
-                label = (row.get("label") or "").strip()
-                if not label:
-                    skipped += 1
-                    continue
-                texts.append(row.get("text") or "")
-                labels.append(label)
-    except csv.Error as error:
-        raise GalleryError(f"{path.name} is not valid {delimiter!r}-separated text: {error}") \
-            from None
+    rows = _tsv_rows(path) if tsv else _csv_rows(path)
+    _, header = next(rows, (1, []))
+    columns = [c.strip().lower() for c in header]
+    missing = [c for c in ("text", "label") if c not in columns]
+    if missing:
+        raise GalleryError(f"{path.name} needs a header with columns text and label; "
+                           f"missing {', '.join(missing)} (found: {_shown(columns)})")
+    text_at, label_at = columns.index("text"), columns.index("label")
+    for number, row in rows:
+        if not any(field.strip() for field in row):
+            continue  # a blank line
+        if len(row) != len(columns):
+            hint = " (a tab inside a text?)" if tsv and len(row) > len(columns) else ""
+            raise GalleryError(f"{path}:{number}: {len(row)} fields, but the header has "
+                               f"{len(columns)}{hint}")
+        label = row[label_at].strip()
+        if not label:
+            skipped += 1
+            continue
+        texts.append(row[text_at])
+        labels.append(label)
     if not texts:
         raise GalleryError(f"{path.name} has no labelled rows ({skipped} rows without a label)")
     return LabelledText(texts, labels)
+
+
+def _shown(columns, limit=8, width=40):
+    """Header names for a message: at most ``limit`` of them, each cut at ``width``."""
+    cut = [c if len(c) <= width else c[:width] + "..." for c in columns[:limit]]
+    return ", ".join(cut + (["..."] if len(columns) > limit else [])) or "nothing"
+
+
+def _tsv_rows(path):
+    """``(line number, fields)`` of a tab-separated file: split at tabs, nothing else."""
+    for number, line in enumerate(text_lines(path), 1):
+        yield number, line.split("\t")
+
+
+CSV_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _csv_rows(path):
+    """``(line number, fields)`` of a CSV file, its delimiter found from the header."""
+    start = 1  # the line the current record starts at (a quoted field may span lines)
+    try:
+        with open_text(path) as handle:
+            first = handle.readline()
+            delimiter = next((d for d in CSV_DELIMITERS if _names_columns(first, d)), ",")
+            handle.seek(0)
+            reader = csv.reader(handle, delimiter=delimiter, strict=True)
+            for row in reader:
+                yield start, row
+                start = reader.line_num + 1
+    except csv.Error as error:
+        raise GalleryError(f"{path}:{start}: not valid CSV ({delimiter!r}-separated): "
+                           f"{error}") from None
+    except READ_ERRORS as error:
+        raise read_error(path, error) from None
+
+
+def _names_columns(line, delimiter):
+    try:
+        names = {c.strip().lower() for c in next(csv.reader([line], delimiter=delimiter))}
+    except (csv.Error, StopIteration):
+        return False
+    return {"text", "label"} <= names
 
 
 def split_three_ways(data, fractions=(0.8, 0.1, 0.1), seed=20240917):

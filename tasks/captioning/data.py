@@ -23,6 +23,7 @@ import pathlib
 import numpy as np
 
 from gallery.data.embedded import distort_digit, mnist_digits, rank_in_class
+from gallery.data.files import text_lines
 from gallery.data.sources import load_tfds, parse_source
 from gallery.errors import GalleryError
 from gallery.task import Splits
@@ -114,29 +115,25 @@ def fit_image(image, height, width):
 
 
 def _read_folder(folder, config):
-    from PIL import Image, UnidentifiedImageError
+    """``captions.tsv`` (``filename<TAB>caption`` per line, tab-separated with no
+    quoting; an optional ``filename`` header) and the images it names."""
+    from gallery.images import read_grayscale
 
     listing = folder / "captions.tsv"
     if not listing.is_file():
         raise GalleryError(f"{folder} needs a captions.tsv (filename<TAB>caption per line)")
     images, captions, missing = [], [], []
-    text = listing.read_text(encoding="utf-8-sig", errors="replace")  # BOM dropped
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text_lines(listing), 1):
         if not line.strip() or number == 1 and line.lower().startswith("filename"):
             continue
         name, sep, caption = line.partition("\t")
-        if not sep or not caption.strip():
-            raise GalleryError(f"captions.tsv line {number}: expected filename<TAB>caption")
+        if not sep or not caption.strip() or not name.strip():
+            raise GalleryError(f"{listing}:{number}: expected filename<TAB>caption")
         path = folder / name.strip()
         if not path.is_file():
             missing.append(name.strip())
             continue
-        try:
-            with Image.open(path) as picture:
-                array = np.asarray(picture.convert("L"), np.float32)[..., None] / 255.0
-        except (UnidentifiedImageError, OSError) as error:
-            raise GalleryError(f"{path.name} is not a readable image ({error})") from None
-        images.append(np.asarray(fit_image(array, config.height, config.width)))
+        images.append(np.asarray(fit_image(read_grayscale(path), config.height, config.width)))
         captions.append(" ".join(caption.lower().split()))
     if missing:
         raise GalleryError(f"captions.tsv names {len(missing)} missing image(s), "

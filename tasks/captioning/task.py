@@ -1,15 +1,13 @@
 """The captioning task: what is specific to describing images with words."""
 
 import io
-import pathlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from gallery.data.epochs import EpochClock
-from gallery.errors import GalleryError
-from gallery.images import decode_image_batch
+from gallery.images import check_image_size, decode_image_batch
 from gallery.metrics import corpus_bleu, exact_match
 from gallery.task import Task
 
@@ -132,10 +130,7 @@ class CaptioningTask(Task):
     def predict(self, config, model, meta, inputs):
         images = []
         for name in inputs:
-            path = pathlib.Path(name)
-            if not path.is_file():
-                raise GalleryError(f"image file not found: {name}")
-            images.append(path.read_bytes())
+            images.append(check_image_size(name).read_bytes())
         out = self.serving_function(config, model, meta)(tf.constant(images))
         return [{"image": name, "caption": c.decode(), "score": round(float(s), 4)}
                 for name, c, s in zip(inputs, out["caption"].numpy(), out["score"].numpy())]

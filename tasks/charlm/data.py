@@ -11,6 +11,7 @@ import dataclasses
 import pathlib
 import sysconfig
 
+from gallery.data.files import read_text, require_file
 from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
 from gallery.task import Splits
@@ -42,10 +43,10 @@ def stdlib_text(max_chars):
 
 
 def read_text_file(path, max_chars):
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise GalleryError(f"text file {path} does not exist")
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")[:max_chars]
+    """The first ``max_chars`` characters of a text file; nothing after them is read
+    (memory stays bounded by ``max_chars`` however large the file)."""
+    path = require_file(path, "text file")
+    text = read_text(path, max_chars)
     if len(text) < MIN_CHARS:
         raise GalleryError(f"{path} has {len(text)} characters; the character model needs "
                            f"at least {MIN_CHARS}")

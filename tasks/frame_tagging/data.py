@@ -14,11 +14,14 @@ ActRecTut gesture stream, ``actrectut.py``), ``--data tfds:NAME`` (TFDS video da
 ``tfds_video.py``) and ``--data DIR`` with labelled ``*.csv`` streams (see README).
 """
 
+import csv
 import dataclasses
+import re
 
 import numpy as np
 
 from gallery.data.embedded import package_file
+from gallery.data.files import require_file, require_folder, text_lines
 from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
 from gallery.task import Splits
@@ -124,30 +127,113 @@ def load_motions(config):
     return Splits(*splits, meta)
 
 
+#: A number as spreadsheets write it: digits, one decimal point (or comma, see below),
+#: an exponent; ``nan`` for a missing value. No thousands separators, no ``1_000``.
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?nan", re.IGNORECASE)
+
+
+def _number(text, delimiter):
+    """One field as a float: empty is NaN; with ``;`` or tab as the delimiter a comma
+    is the decimal separator (``2,39`` → 2.39), as German or French spreadsheets write."""
+    if not text:
+        return np.nan
+    if delimiter != "," and text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    if not NUMBER.fullmatch(text):
+        raise ValueError(text)
+    return float(text)
+
+
+def _fields(line, delimiter):
+    try:
+        return [v.strip() for v in next(csv.reader([line], delimiter=delimiter, strict=True))]
+    except csv.Error as error:
+        raise ValueError(str(error)) from None
+
+
+def _row(line, delimiter, labelled):
+    """``(numbers, label)`` of one line, or ``ValueError``."""
+    values = _fields(line, delimiter)
+    label = values.pop() if labelled else None
+    if not values:
+        raise ValueError(line)
+    return [_number(v, delimiter) for v in values], label
+
+
+def _delimiter(line, labelled):
+    """Which of ``;``, tab (each only if the line holds one) and ``,`` splits ``line``
+    into numbers (and a label): ``None`` if none does; ``ValueError`` if more than one
+    does, differently (``1,5;x`` is 1.5 and ``x``, or 1 and ``5;x``)."""
+    readings = {}
+    for delimiter in (";", "\t", ","):
+        if delimiter == "," or delimiter in line:
+            try:
+                readings[delimiter] = _row(line, delimiter, labelled)
+            except ValueError:
+                pass
+    if len({repr(reading) for reading in readings.values()}) > 1:
+        raise ValueError(f"it splits into numbers at {' and at '.join(map(repr, readings))}")
+    return next(iter(readings), None)
+
+
+def _is_header(line):
+    """A header names columns: no field is a number, whatever the delimiter."""
+    for delimiter in (";", "\t", ","):
+        try:
+            fields = _fields(line, delimiter)
+        except ValueError:
+            continue
+        if any(field and NUMBER.fullmatch(field.replace(",", ".", 1)) for field in fields):
+            return False
+    return True
+
+
 def read_stream_csv(path, labelled=False):
-    """A CSV stream, one frame per row: ``C`` numbers (``,`` or ``;``), and with
-    ``labelled`` the step's label as the last field. A header line is skipped; empty
-    numbers are NaN. Returns ``(frames (T, C) float32, labels (T,) str or None)``;
-    an empty file gives ``T = 0`` frames of ``C = 0`` channels."""
+    """A CSV stream, one frame per row: ``C`` numbers and, with ``labelled``, the step's
+    label as the last field. Returns ``(frames (T, C) float32, labels (T,) str or
+    None)``; an empty file gives ``T = 0`` frames of ``C = 0`` channels.
+
+    The delimiter is the header's (``;`` or tab if it holds one, else ``,``), or without
+    a header the one of ``;``, tab and ``,`` that splits the first row into numbers
+    (``;`` and tab only if the row holds one; a row two of them split differently,
+    like ``1,5;x``, is refused). With ``;`` or tab, a comma in a number is its decimal
+    separator (``2,39;0,43;walk`` → 2.39, 0.43, ``walk``). Quoted fields are read as in
+    CSV. A first row in which no field is a number is a header (skipped); empty
+    numbers are NaN. Any other row that is not numbers, or
+    has another number of fields than the first, is a one-line error naming the file
+    and line.
+    """
+    path = require_file(path, "stream file")
     frames, labels = [], []
     expected = "numbers and a label" if labelled else "numbers"
-    text = path.read_text(encoding="utf-8-sig", errors="replace")  # a byte-order mark is dropped
-    for number, line in enumerate(text.splitlines()):
+    delimiter, first = None, True
+    for number, line in enumerate(text_lines(path), 1):
         if not line.strip():
             continue
-        values = [v.strip() for v in line.replace(";", ",").split(",")]
-        label = values.pop() if labelled else None
+        if delimiter is None:
+            try:
+                delimiter = _delimiter(line, labelled)
+            except ValueError as error:
+                raise GalleryError(f"{path}:{number}: cannot tell what separates the fields: "
+                                   f"{error}; add a header line naming the columns "
+                                   "(e.g. value;label)") from None
+            if delimiter is None and first and _is_header(line):
+                first = False  # the header's delimiter is the file's
+                delimiter = next((d for d in (";", "\t") if d in line), ",")
+                continue
+        first = False
         try:
-            frames.append([float(v) if v else np.nan for v in values])
-        except ValueError:
-            if number == 0 and not frames:
-                continue  # a header
-            raise GalleryError(f"{path}:{number + 1}: expected {expected}") from None
+            row, label = _row(line, delimiter or ",", labelled)
+        except ValueError as error:
+            raise GalleryError(f"{path}:{number}: expected {expected} separated by "
+                               f"{delimiter or ','!r}, got {str(error)[:40]!r}") from None
+        if frames and len(row) != len(frames[0]):
+            raise GalleryError(f"{path}:{number}: {len(row)} numbers, but the rows before "
+                               f"have {len(frames[0])}")
         if labelled and not label:
-            raise GalleryError(f"{path}:{number + 1}: the label (last field) is empty")
+            raise GalleryError(f"{path}:{number}: the label (last field) is empty")
+        frames.append(row)
         labels.append(label)
-    if len({len(f) for f in frames}) > 1:
-        raise GalleryError(f"{path}: expected rows of the same number of {expected}")
     frames = np.array(frames, np.float32).reshape(len(frames), -1 if frames else 0)
     return frames, (np.array(labels) if labelled else None)
 
@@ -155,7 +241,7 @@ def read_stream_csv(path, labelled=False):
 def load_stream_folder(folder):
     """``DIR/*.csv`` labelled streams (sorted by name): the last tenth (at least one)
     tests, the tenth before it validates, the rest trains."""
-    files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    files = sorted(require_folder(folder, "stream folder").glob("*.csv"))
     if len(files) < 3:
         raise GalleryError(f"{folder}: expected a folder with at least 3 stream files "
                            "(*.csv: one frame per row, numbers then a label)")

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from gallery import plots
 from gallery.data.epochs import EpochClock
+from gallery.data.files import load_npy, require_file
 from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
 from gallery.layers import Recurrent
@@ -52,13 +53,9 @@ def read_stream_file(path, shape):
     (served as the channel mean)."""
     path, channels = pathlib.Path(path), shape[-1]
     what = "frames" if len(shape) == 1 else "images"
-    if not path.is_file():
-        raise GalleryError(f"stream file {path} does not exist")
+    require_file(path, "stream file")
     if path.suffix == ".npy":
-        try:
-            frames = np.load(path, allow_pickle=False)
-        except ValueError as error:
-            raise GalleryError(f"cannot read {path}: {error}") from None
+        frames = load_npy(path)
     elif len(shape) == 1:
         frames, _ = read_stream_csv(path)
         if len(frames) == 0:

@@ -23,11 +23,11 @@ tfds:NAME`` for TFDS translation sets (``ted_hrlr_translate/pt_to_en``,
 
 import dataclasses
 import datetime
-import gzip
 import pathlib
 
 import numpy as np
 
+from gallery.data.files import require_file, text_lines
 from gallery.data.sources import load_tfds, parse_source
 from gallery.errors import GalleryError
 from gallery.task import Splits
@@ -110,12 +110,9 @@ def dates_and_numbers(config):
 
 # -- parallel text files -----------------------------------------------------------------
 def read_lines(path):
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
-            return [line.rstrip("\n").rstrip("\r") for line in handle]
-    except (OSError, EOFError) as error:
-        raise GalleryError(f"cannot read {path}: {error}") from None
+    """Every line of a (``.gz``) text file: split at ``"\\n"`` only (a lone ``\\r`` or a
+    U+2028 inside a sentence must not shift every later pair)."""
+    return list(text_lines(require_file(path, "parallel text file")))
 
 
 def _find(folder, stem, lang):
@@ -147,7 +144,8 @@ def read_parallel(folder, stem, source_lang, target_lang, required=True):
 def load_parallel_folder(folder, config):
     folder = pathlib.Path(folder)
     if not folder.is_dir():
-        raise GalleryError(f"parallel data folder {folder} does not exist")
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise GalleryError(f"parallel data folder {folder} {what}")
     src, tgt = config.source_lang, config.target_lang
     train = read_parallel(folder, "train", src, tgt)
     if len(train) < 10:

@@ -1,0 +1,58 @@
+"""TensorFlow's start-up notices kept off the terminal, so an error is one line.
+
+Measured with TensorFlow 2.21 (CPU wheel, no GPU driver): ``import tensorflow``
+writes 8 lines to stderr (absl's "All log messages before absl::InitializeLog() is
+called..." twice, the oneDNN notice twice, "Could not find cuda drivers" twice, the
+CPU-feature notice and its continuation), and the first use of a device one more
+("failed call to cuInit"). ``TF_CPP_MIN_LOG_LEVEL`` alone removes only 2 of them:
+the others are written before TensorFlow reads it. So :func:`import_tensorflow`
+sets ``TF_CPP_MIN_LOG_LEVEL=2`` (warnings and notices off, errors on; a value the
+user set is kept), then imports TensorFlow and lists its devices with file
+descriptor 2 pointed at a temporary file, restores it, and writes back every
+captured line that is not a known start-up notice.
+"""
+
+import os
+import re
+import sys
+import tempfile
+
+#: Lines TensorFlow writes while starting that say nothing about the user's command.
+STARTUP_NOTICE = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\]"                # absl's format: info, warning
+    r"|E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\]"          # an error that only says: no GPU
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] "                      # older TF format
+    r"|To enable the following instructions: .* rebuild TensorFlow")
+
+
+def import_tensorflow():
+    """Import TensorFlow (and initialise its devices) without its start-up notices."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr: nothing to keep clean
+        _import_and_start()
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            _import_and_start()
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines()
+                    if line.strip() and not STARTUP_NOTICE.match(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr, flush=True)
+
+
+def _import_and_start():
+    import tensorflow as tf
+
+    tf.config.list_physical_devices()  # the device start-up notices come now, not later

@@ -1,0 +1,178 @@
+"""Every bad input of issue 16's table and the README's list, in a real process: exit
+code 2 and exactly one line on stderr (no traceback, no TensorFlow start-up lines,
+no raw control bytes).
+
+TensorFlow is imported twice in all: one driver process runs every case through
+``gallery.cli.main`` with file descriptors 1 and 2 pointed at fresh files per case
+(its first case pays the TensorFlow import, as the command would), and the installed
+``gallery`` command runs one case on its own. The whole of stderr is checked.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import write_review_file
+
+DRIVER = r"""
+import json, os, sys, tempfile, traceback
+from gallery.cli import main
+
+results = []
+for case in json.load(open(sys.argv[1])):
+    saved_env = dict(os.environ)
+    os.environ.update(case["env"])
+    os.chdir(case["cwd"])
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    saved = os.dup(1), os.dup(2)
+    sys.stdout.flush(); sys.stderr.flush()
+    os.dup2(out.fileno(), 1); os.dup2(err.fileno(), 2)
+    try:
+        code = main(case["argv"])
+    except SystemExit as exit:
+        code = exit.code
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush(); sys.stderr.flush()
+    os.dup2(saved[0], 1); os.dup2(saved[1], 2)
+    os.environ.clear(); os.environ.update(saved_env)
+    err.seek(0)
+    results.append({"code": code, "stderr": err.read().decode("utf-8", "replace")})
+json.dump(results, open(sys.argv[2], "w"))
+"""
+
+
+def clean_env():
+    """The user's environment: nothing set to quieten TensorFlow for us."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TF_CPP", "GALLERY_MIN_FREE"))}
+    return {**env, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+
+
+def png_bomb(path):
+    """A PNG header declaring 15000 x 12500 pixels (187 M), in 45 bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
+        ">IIBBBBB", 15000, 12500, 8, 0, 0, 0, 0)) + chunk(b"IEND", b""))
+
+
+EXPORT = ["export", "sentiment", "--model", "finished", "--overwrite", "--out"]
+TRAIN = ["train", "sentiment", "--data", "x.tsv", "--out"]
+PREDICT = ["predict", "sentiment", "hello", "--model"]
+#: ``(id, argv, environment, a fragment of the one line)``; paths are relative to the
+#: scratch folder :func:`make_files` fills.
+CASES = [
+    ("export-over-run", EXPORT + ["finished"], {}, "is not a SavedModel version folder"),
+    ("export-over-versions", EXPORT + ["saved_models/sentiment"], {},
+     "is not a SavedModel version folder (it holds 1)"),
+    ("export-over-notes", EXPORT + ["notes"], {}, "(it holds thesis.txt)"),
+    ("train-over-finished-run", TRAIN + ["finished"], {},
+     "holds a finished run; pass --overwrite"),
+    ("train-over-user-checkpoint", TRAIN + ["proj"], {},
+     "holds files the gallery did not write (checkpoint)"),
+    ("seed-negative", TRAIN + ["s", "--set", "seed=-1"], {}, "seed must be a whole number"),
+    ("seed-2**32", TRAIN + ["s", "--set", "seed=4294967296"], {}, "from 0 to 4294967295"),
+    ("corrupt-meta", PREDICT + ["bad_meta"], {}, "meta.json is damaged"),
+    ("missing-config", PREDICT + ["no_config"], {}, "config.json is missing"),
+    ("decompression-bomb", ["train", "captioning", "--data", "caps", "--out", "c"], {},
+     "big.png has more than 89,478,485 pixels"),
+    ("bad-min-free-mb", PREDICT + ["finished"], {"GALLERY_MIN_FREE_MB": "lots"},
+     "GALLERY_MIN_FREE_MB must be a whole number"),
+    ("folder-as-data", ["train", "sentiment", "--data", "some_folder"], {},
+     "some_folder is a folder; expected a file"),
+    ("binary-as-csv", ["train", "sentiment", "--data", "ls.csv"], {},
+     "ls.csv needs a header with columns text and label"),
+    ("unknown-setting", ["train", "sentiment", "--set", "colour=blue"], {},
+     "unknown setting 'colour'"),
+    ("missing-data-file", ["train", "sentiment", "--data", "no_such.csv"], {},
+     "data file not found: no_such.csv"),
+    ("csv-without-label", ["train", "sentiment", "--data", "nolabel.csv"], {},
+     "missing label (found: text, stars)"),
+    ("malformed-csv", ["train", "sentiment", "--data", "broken.csv"], {},
+     "broken.csv:3: not valid CSV"),
+    ("no-such-model", PREDICT + ["no_such_run"], {}, "no trained model at no_such_run"),
+    ("unknown-task", ["train", "nonsense"], {}, "unknown task 'nonsense'"),
+    ("missing-argument", ["predict", "sentiment", "hi"], {},
+     "predict: the following arguments are required: --model"),
+]
+
+
+def make_files(root, run):
+    """The scratch folder of :data:`CASES`: runs (whole, damaged), a user's notes,
+    exports and checkpoint folder, bad data files."""
+    shutil.copytree(run, root / "finished")
+    for name, damage in (("bad_meta", "meta.json"), ("no_config", "config.json")):
+        shutil.copytree(run, root / name)
+        (root / name / damage).unlink()
+    (root / "bad_meta" / "meta.json").write_text('{"task": "sent')
+    (root / "saved_models" / "sentiment" / "1").mkdir(parents=True)
+    (root / "saved_models" / "sentiment" / "1" / "saved_model.pb").write_bytes(b"")
+    (root / "notes").mkdir()
+    (root / "notes" / "thesis.txt").write_text("four years of work")
+    (root / "proj" / "checkpoint").mkdir(parents=True)
+    (root / "proj" / "checkpoint" / "my.ckpt").write_text("w")
+    (root / "caps").mkdir()
+    png_bomb(root / "caps" / "big.png")
+    (root / "caps" / "captions.tsv").write_text("big.png\tone two\n" * 4)
+    (root / "some_folder").mkdir()
+    shutil.copy("/bin/ls", root / "ls.csv")
+    (root / "nolabel.csv").write_text("text,stars\ngood,5\nbad,1\n")
+    (root / "broken.csv").write_bytes(b'text,label\ngood,1\n"never closed,1\n')
+    write_review_file(root / "x.tsv", rows=40)
+
+
+def assert_one_line(code, stderr, fragment):
+    assert code == 2, stderr
+    assert stderr.startswith("gallery: error: ") and stderr.endswith("\n"), stderr
+    assert stderr.count("\n") == 1, stderr  # the whole of stderr: one line
+    assert fragment in stderr, stderr
+    assert all(c.isprintable() for c in stderr[:-1]), repr(stderr)  # no raw control bytes
+
+
+@pytest.fixture(scope="module")
+def results(tiny_sentiment_run, tmp_path_factory):
+    """``(scratch folder, {case id: {"code", "stderr"}})`` from one driver process."""
+    root = tmp_path_factory.mktemp("bad_inputs")
+    make_files(root, tiny_sentiment_run)
+    spec = root / "cases.json"
+    spec.write_text(json.dumps([{"argv": argv, "env": env, "cwd": str(root)}
+                                for _, argv, env, _ in CASES]))
+    out = root / "results.json"
+    done = subprocess.run([sys.executable, "-c", DRIVER, str(spec), str(out)], cwd=root,
+                          env=clean_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and not done.stderr, done.stderr[-3000:]
+    return root, dict(zip([case[0] for case in CASES], json.loads(out.read_text())))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
+def test_bad_input_is_one_line_and_exit_2(results, case):
+    result = results[1][case[0]]
+    assert_one_line(result["code"], result["stderr"], case[3])
+
+
+def test_nothing_of_the_users_was_touched(results):
+    root, _ = results
+    assert (root / "notes" / "thesis.txt").read_text() == "four years of work"
+    assert (root / "proj" / "checkpoint" / "my.ckpt").read_text() == "w"
+    assert (root / "saved_models" / "sentiment" / "1" / "saved_model.pb").is_file()
+    assert (root / "finished" / "model.keras").is_file()
+
+
+def test_the_installed_command_prints_one_line(tmp_path):
+    """The console script itself, TensorFlow's start-up included: one line on stderr."""
+    script = pathlib.Path(sys.executable).with_name("gallery")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "gallery.cli"]
+    done = subprocess.run([*command, "predict", "sentiment", "--model", "no_such_run", "hi"],
+                          cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert_one_line(done.returncode, done.stderr, "no trained model at no_such_run")

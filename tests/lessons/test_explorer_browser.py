@@ -80,8 +80,9 @@ def test_page_opens_offline_with_a_worked_hypothesis(loaded):
     assert cells == expected["cells"] and matches == expected["matches"]
 
 
-def test_selection_slider_and_after_agree_with_python(loaded):
+def test_selection_slider_after_and_sign_agree_with_python(loaded):
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
 
     driver, data, q, _ = loaded
     tokens = data["tokens"]
@@ -100,9 +101,13 @@ def test_selection_slider_and_after_agree_with_python(loaded):
     assert moved[:2] == python_lists(q, sign, *span, threshold - steps, after)
     assert moved[:2] != (cells, matches)
     driver.find_element("id", "after").click()
+    after = dom_state(driver)
+    assert after[4] is True
+    assert after[:2] == python_lists(q, sign, *span, threshold - steps, True)
+    Select(driver.find_element("id", "sign")).select_by_value(str(-sign))
     flipped = dom_state(driver)
-    assert flipped[4] is True
-    assert flipped[:2] == python_lists(q, sign, *span, threshold - steps, True)
+    assert flipped[3] == -sign
+    assert flipped[:2] == python_lists(q, -sign, *span, threshold - steps, True)
 
 
 def test_mouse_drag_selects_the_characters_under_it(loaded):

@@ -50,12 +50,13 @@ class Settings:
     slope_max: float = 5.0        # ... up to this (the paper's cap)
     max_chars: int = 175_000      # each text cut to this length (Hamlet is ~175 K)
     figure_chars: int = 320       # held-out characters shown in boundaries.png
+    trace_every: int = 50         # record boundary rates on held-out text every so many steps
     seed: int = 0
     compile: str = "xla"          # "xla", "graph" or "eager" (the quick test)
 
 
 TINY = Settings(units=8, embedding=4, steps=3, batch_size=4, seq_len=12, max_chars=4_000,
-                figure_chars=40, compile="graph")
+                figure_chars=40, trace_every=2, compile="graph")
 
 
 def _compile(model, settings):
@@ -126,6 +127,20 @@ def score(model, windows, s, boundaries):
     return bpc, (None if z is None else z[:, t:].reshape(-1, z.shape[-1]).astype("int8"))
 
 
+class BoundaryTrace(keras.callbacks.Callback):
+    """Every ``s.trace_every`` steps: each layer's boundary rate on ``windows``."""
+
+    def __init__(self, probe, windows, s):
+        super().__init__()
+        self.probe, self.windows, self.s = probe, windows, s
+        self.rates = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.s.trace_every == 0 or batch == 0:
+            _, z = score(self.probe, self.windows, self.s, boundaries=True)
+            self.rates[batch + 1] = [round(float(r), 4) for r in z.mean(0)]
+
+
 def train(model, inputs, targets, s, callbacks=()):
     _compile(model, s)
     start = time.time()
@@ -147,7 +162,8 @@ def run_text(name, text, gold, s):
     keras.utils.set_random_seed(s.seed)
     hm_model, probe, layer = build_hmlstm(vocab_size, s)
     annealing = SlopeAnnealing([layer], s.slope_start, s.slope_rate, s.slope_max)
-    hm_seconds = train(hm_model, inputs, targets, s, [annealing])
+    trace = BoundaryTrace(probe, held_out[:32], s)
+    hm_seconds = train(hm_model, inputs, targets, s, [annealing, trace])
     bpc_hmlstm, z = score(probe, held_out, s, boundaries=True)
 
     units = matched_lstm_units(vocab_size, hm_model.count_params(), s)
@@ -167,13 +183,17 @@ def run_text(name, text, gold, s):
         "random_f1": texts.precision_recall_f1(
             texts.random_boundaries(rate[0], len(z), s.seed), gold_scored),
         "gold_rate": float(gold_scored.mean()),
+        "boundary_rate_by_step": trace.rates,
         "final_slope": float(layer.slope),
         "parameters_hmlstm": hm_model.count_params(),
         "parameters_lstm": lstm.count_params(),
         "lstm_units": units,
         "held_out_characters": len(z),
     }
-    print(f"[{name}] HM-LSTM {hm_seconds:.0f} s, LSTM {lstm_seconds:.0f} s of training", flush=True)
+    print(f"[{name}] HM-LSTM {hm_seconds:.0f} s, LSTM {lstm_seconds:.0f} s of training; "
+          "boundary rates z1/z2/z3 by step: " + ", ".join(
+              f"{step}: {'/'.join(f'{v:.2f}' for v in r)}" for step, r in trace.rates.items()),
+          flush=True)
     shown = slice(0, min(s.figure_chars, len(z)))
     panel = {"title": name, "text": text[first:first + len(z)][shown], "gold": gold_scored[shown],
              "z": z[shown], "gold_label": "token" if name == "Python" else "word"}

@@ -46,7 +46,7 @@ class HMLSTM(keras.layers.Layer):
     """
 
     _CELL_ARGS = ("kernel_initializer", "recurrent_initializer", "bias_initializer",
-                  "unit_forget_bias")
+                  "unit_forget_bias", "boundary_bias")
 
     def __init__(self, units_per_layer, output_units=None, return_sequences=True,
                  return_boundaries=False, slope=1.0, **kwargs):

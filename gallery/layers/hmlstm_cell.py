@@ -79,6 +79,9 @@ class HMLSTMCell(keras.layers.Layer):
         kernel_initializer, recurrent_initializer, bias_initializer: as in Keras cells
             (the recurrent one also starts the top-down kernels).
         unit_forget_bias: start the forget gate's bias at 1.
+        boundary_bias: the boundary unit's initial bias (every layer); > 0 starts
+            with boundaries everywhere (``z = 1`` wherever the rest of ``s_z`` is
+            above ``-boundary_bias``).
 
     ``call(x_t (B, D), states)``; ``states`` is ``[h^1, c^1, z^1, ..., h^L, c^L, z^L]``
     (``(B, H_ℓ)``, ``(B, H_ℓ)``, ``(B, 1)``). The output is
@@ -87,7 +90,7 @@ class HMLSTMCell(keras.layers.Layer):
 
     def __init__(self, units_per_layer, slope=1.0, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, **kwargs):
+                 unit_forget_bias=True, boundary_bias=0.0, **kwargs):
         super().__init__(**kwargs)
         self.units_per_layer = _check_units_per_layer(units_per_layer)
         self.initial_slope = float(slope)
@@ -95,6 +98,7 @@ class HMLSTMCell(keras.layers.Layer):
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.unit_forget_bias = bool(unit_forget_bias)
+        self.boundary_bias = float(boundary_bias)
 
     @property
     def num_layers(self):
@@ -112,12 +116,11 @@ class HMLSTMCell(keras.layers.Layer):
         return [ops.zeros((batch_size, s), dtype=self.compute_dtype) for s in self.state_size]
 
     def _bias_initializer(self, units):
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-
         def initializer(shape, dtype=None):
             bias = self.bias_initializer(shape, dtype=dtype)
-            return ops.concatenate([ops.ones((units,), dtype=bias.dtype), bias[units:]])
+            f = ops.ones((units,), dtype=bias.dtype) if self.unit_forget_bias else bias[:units]
+            z = ops.full((1,), self.boundary_bias, dtype=bias.dtype)
+            return ops.concatenate([f, bias[units:GATES * units], z])
         return initializer
 
     def build(self, input_shape):
@@ -186,5 +189,6 @@ class HMLSTMCell(keras.layers.Layer):
             "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "unit_forget_bias": self.unit_forget_bias,
+            "boundary_bias": self.boundary_bias,
         }
         return {**super().get_config(), **config}

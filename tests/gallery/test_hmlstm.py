@@ -287,3 +287,11 @@ def test_exports_as_a_saved_model(tmp_path):
     served = loaded.serve(tf.constant(tokens))
     for a, b in zip(expected, served):
         np.testing.assert_allclose(a, np.asarray(b), atol=1e-6)
+
+
+def test_initial_biases_forget_gate_one_and_boundary_bias():
+    cell = HMLSTMCell([3, 2], boundary_bias=2.0)
+    cell.build((None, 4))
+    for k, units in enumerate([3, 2]):
+        b = np.asarray(cell.biases[k])
+        np.testing.assert_array_equal(b, [1.0] * units + [0.0] * 3 * units + [2.0])

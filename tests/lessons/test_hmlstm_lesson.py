@@ -64,6 +64,7 @@ def test_tiny_lesson_writes_results_config_and_picture(tmp_path):
         assert 0 <= r["boundary_f1"]["f1"] <= 1 and 0 <= r["random_f1"]["f1"] <= 1
         assert abs(r["parameters_lstm"] / r["parameters_hmlstm"] - 1) < 0.05
         assert r["final_slope"] == pytest.approx(1.0 + 0.02 * (hmlstm.TINY.steps - 1))
+        assert list(r["boundary_rate_by_step"]) == [1, 2]  # step 1, then every 2
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["slope_rate"] == 0.02 and config["steps"] == hmlstm.TINY.steps
     assert (tmp_path / "boundaries.png").stat().st_size > 5_000

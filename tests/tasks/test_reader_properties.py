@@ -163,3 +163,27 @@ def test_lines_end_at_newlines_only(tmp_path, text, chunk, encoding):
     if pieces[-1] == "":
         pieces.pop()
     assert list(text_lines(path, chunk=chunk)) == [line.removesuffix("\r") for line in pieces]
+
+
+@SETTINGS
+@given(pairs=st.lists(st.tuples(without("\n", TEXTS), without("\n", TEXTS)), max_size=8),
+       compressed=st.booleans(), ending=ENDINGS, encoding=ENCODINGS)
+def test_parallel_text_reads_back_exactly(tmp_path, pairs, compressed, ending, encoding):
+    """Line i of one file translates line i of the other, whatever the sentences hold
+    (``\\r``, U+2028, quotes ...): pairs with an empty side are dropped, none shift."""
+    import gzip
+
+    from rnn_gallery.tasks.translation.data import read_parallel
+
+    for old in tmp_path.glob("train.*"):  # the folder is shared by the examples
+        old.unlink()
+    for lang, side in (("en", 0), ("de", 1)):
+        content = "".join(pair[side] + ending for pair in pairs).encode(encoding)
+        if compressed:
+            (tmp_path / f"train.{lang}.gz").write_bytes(gzip.compress(content))
+        else:
+            (tmp_path / f"train.{lang}.txt").write_bytes(content)
+    got = read_parallel(tmp_path, "train", "en", "de")
+    stripped = [(s.removesuffix("\r").strip(), t.removesuffix("\r").strip()) for s, t in pairs]
+    kept = [(s, t) for s, t in stripped if s and t]
+    assert list(zip(got.sources, got.targets)) == kept

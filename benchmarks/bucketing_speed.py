@@ -34,7 +34,7 @@ def main(argv=None):
     seed_everything(config.seed)
     splits = task.load_data(config)
     model = task.build_model(config, splits)
-    core = model.get_layer("core")
+    core = task.core_of(model)
     task.compile_core(config, core, make_optimizer(config))
     bucketed, _ = task.datasets(config, model, splits)
     examples = task.examples(model, splits.train, splits.meta["labels"])

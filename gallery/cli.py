@@ -11,13 +11,35 @@ import sys
 from gallery.errors import GalleryError
 
 
-def _task_and_config(name, overrides, source=None):
-    from gallery.config import apply_overrides
+def _task_and_config(name, overrides, source=None, profile=None):
+    from gallery.profiles import make_config
     from gallery.registry import get_task
 
     task = get_task(name)
-    return task, apply_overrides(task.config_class(),
-                                 [*task.data_defaults(source), *(overrides or ())])
+    return task, make_config(task, profile, source, overrides)
+
+
+class TaskHelp(argparse.Action):
+    """``-h/--help`` of ``gallery train``: the options, then (with a task named before
+    it) every setting of that task and its profiles (``gallery.profiles.settings_help``)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show this help, with the task's settings and profiles, and exit"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from gallery.profiles import settings_help
+        from gallery.registry import get_task, task_names
+
+        parser.print_help()
+        try:
+            task = getattr(namespace, "task", None)
+            print("\n" + (settings_help(get_task(task)) if task else
+                          "tasks: " + ", ".join(task_names()) + " (gallery train TASK --help "
+                          "lists a task's settings)"))
+        except GalleryError as error:
+            parser.exit(2, f"gallery: error: {error}\n")
+        parser.exit()
 
 
 def cmd_list(args):
@@ -33,7 +55,7 @@ def cmd_train(args):
     from gallery.training import train
 
     strategy = make_strategy(args.strategy, args.cpu_devices)  # before TensorFlow runs
-    task, config = _task_and_config(args.task, args.set, args.data)
+    task, config = _task_and_config(args.task, args.set, args.data, args.profile)
     train(task, config, source=args.data, out_dir=args.out, strategy=strategy,
           overwrite=args.overwrite)
     return 0
@@ -142,9 +164,12 @@ def build_parser():
 
     sub.add_parser("list", help="list the tasks").set_defaults(func=cmd_list)
 
-    train = sub.add_parser("train", help="train a task; writes a run folder")
+    train = sub.add_parser("train", help="train a task; writes a run folder", add_help=False)
+    train.add_argument("-h", "--help", action=TaskHelp)
     train.add_argument("task")
     train.add_argument("--data", help="embedded default if omitted; tfds:NAME; or a path")
+    train.add_argument("--profile", metavar="NAME", help="a named set of settings (see "
+                       "--help after the task); default: the data set's own, if any")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a setting (repeatable)")
     train.add_argument("--out", help="run folder (default runs/TASK-TIME); an unfinished "

@@ -5,7 +5,6 @@ Every task config derives from :class:`TrainConfig`, so every task has at least
 """
 
 import dataclasses
-import json
 import math
 import typing
 
@@ -18,8 +17,8 @@ _FALSE = {"0", "false", "no", "off"}
 @dataclasses.dataclass
 class TrainConfig:
     epochs: int = 10              # upper bound; early stopping usually ends sooner
-    batch_size: int = 64
-    learning_rate: float = 2e-3
+    batch_size: int = 64          # examples (or streams) per training batch
+    learning_rate: float = 2e-3   # Adam's step size
     seed: int = 1234              # seeds weights, shuffling and dropout
     cell: str = "lstm"            # lstm | gru | elman
     units: int = 64
@@ -65,9 +64,6 @@ class TrainConfig:
         if self.cell not in ("lstm", "gru", "elman"):
             raise GalleryError(f"setting cell must be lstm, gru or elman, got {self.cell!r}")
         return self
-
-    def to_json(self):
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
 
 def _parse(name, text, kind):

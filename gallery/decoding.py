@@ -1,17 +1,24 @@
 """Greedy, beam-search and sampling decoders that run inside the TensorFlow graph.
 
-Both take a ``step_fn(tokens (N,) int32, state) -> (logits (N, V), new_state)``,
+All three take a ``step_fn(tokens (N,) int32, state) -> (logits (N, V), new_state)``,
 where ``state`` is any nest of ``(N, ...)`` tensors (e.g. ``[h, c]`` of an LSTM
-decoder, or that plus encoder outputs for attention), and run a symbolic
-``tf.while_loop`` for ``max_length`` steps, so they can be part of an exported
-SavedModel. Every sequence starts from ``start_id``; once it emits ``end_id`` it is
-finished: later positions are ``end_id`` padding and add nothing to its score.
+decoder, or that plus the memory's keys for attention; ``gallery.seq2seq.Seq2Seq
+.decode_step`` is one), and run a symbolic ``tf.while_loop``, so they can be part of
+an exported SavedModel.
 
-Results (``B`` = batch):
+:func:`greedy_decode` and :func:`beam_search` write until ``end_id`` or
+``max_length`` tokens: every sequence starts from ``start_id``; once it emits
+``end_id`` it is finished, and later positions are ``end_id`` padding that add
+nothing to its score. Their results (``B`` = batch):
+
     tokens  (B, max_length) int32: the chosen sequence, ``end_id`` after the end
     lengths (B,) int32: tokens before (excluding) the first ``end_id``
     scores  (B,) float32: the sum of log-probabilities of the emitted tokens
             (the end token included), divided by the length penalty for beams.
+
+:func:`sample_decode` has no end token: it draws exactly ``length`` tokens from
+``softmax(logits / temperature)`` (a character model writing on) and returns them
+``(B, length)``.
 """
 
 import tensorflow as tf

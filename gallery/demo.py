@@ -10,7 +10,7 @@ import pathlib
 import sys
 import time
 
-from gallery.config import apply_overrides
+from gallery.profiles import make_config
 from gallery.seed_demo import print_seed_examples
 
 
@@ -23,7 +23,7 @@ def _demo_task(name, out_root):
     from gallery.training import train
 
     task = get_task(name)
-    config = apply_overrides(task.config_class(), task.demo_overrides)
+    config = make_config(task, "demo")
     started = time.time()
     run_dir, metrics = train(task, config, out_dir=out_root / name, overwrite=True)
     _, config, model, meta = load_run(run_dir)

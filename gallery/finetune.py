@@ -83,7 +83,7 @@ def finetune(run_dir, source, task_name=None, freeze=(), label_map=None, overrid
         # Label ids follow the head being trained: the model's order, or the new head's
         # (data with only some of the model's labels must not renumber them).
         splits.meta["labels"] = new_meta["labels"]
-    freeze_layers(model.get_layer("core"), freeze)
+    freeze_layers(task.core_of(model), freeze)
     before = task.evaluate(config, model, splits.validation, new_meta)[task.metric]
     run_dir, metrics = train(task, config, model=model, splits=splits, meta=new_meta,
                              out_dir=out_dir, verbose=verbose, overwrite=overwrite)

@@ -13,8 +13,6 @@ inside functional models alike.
 import numpy as np
 from keras import ops
 
-from gallery.data.bucketing import bucket_by_length  # noqa: F401  (re-exported)
-
 
 def lengths_to_mask(lengths, maxlen=None):
     """Lengths ``(B,)`` → boolean mask ``(B, maxlen)``.

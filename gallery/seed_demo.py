@@ -1,4 +1,4 @@
-"""The worked examples of ``seed_examples.md`` computed by the gallery's layers.
+"""The worked examples of ``docs/worked_examples.md`` computed by the gallery's layers.
 
 ``gallery demo`` prints these first: a quick, checkable look at what the recurrent
 layers compute (tiny Elman RNNs with hand-set weights and their exact answers).
@@ -54,7 +54,7 @@ def seed_examples():
 
 def print_seed_examples():
     """Print each example with ``ok`` when the layers give the exact answer."""
-    print("Worked examples (seed_examples.md) computed by gallery.layers:")
+    print("Worked examples (docs/worked_examples.md) computed by gallery.layers:")
     all_ok = True
     for title, computed, expected in seed_examples():
         ok = np.allclose(_flat(computed), _flat(expected), atol=1e-5)

@@ -1,18 +1,19 @@
-"""A recurrent decoder that writes token sequences: its training graph and its decoding.
+"""Models that write token sequences: a recurrent decoder, its training graph and its decoding.
 
-Shared by captioning (image → words) and translation (sentence → sentence). Training,
-teacher forcing, for a batch of ``B``::
+Shared by captioning (image → words) and translation (sentence → sentence) through the
+base class :class:`Seq2Seq`, a Keras model that holds its layers as attributes
+(keras-hub's style). Training, teacher forcing, for a batch of ``B``::
 
-    features (B, F) ──Dense(units, tanh) per state──▶ initial states "init_state{i}"
+    features (B, F) ──Dense(units, tanh) per state──▶ initial states  (init_states)
     target_in (B, T) = <start> y1 … yn   (0 = padding)
-      → Embedding "word_embedding" (mask_zero) → Recurrent "decoder" → h (B, T, H)
-      → [attention over memory (B, S, D), "attention*" layers, padding of the memory
-         masked out: gallery.layers.attention]
-      → Dense "word_logits" → logits (B, T, V) for y1 … yn <end>
+      → Embedding (word_embedding, mask_zero) → Recurrent (decoder) → h (B, T, H)
+      → [attention over memory (B, S, D): attention_keys, attention, attention_join,
+         attention_output; padding of the memory masked out: gallery.layers.attention]
+      → Dense (word_logits) → logits (B, T, V) for y1 … yn <end>
 
-Decoding (:class:`SequenceDecoder`) looks the same layers up by name and runs them one
-token at a time inside ``gallery.decoding``'s greedy or beam search, so it is part of
-an exported SavedModel.
+Decoding (:meth:`Seq2Seq.generate`) runs the same layer objects one token at a time
+(:meth:`Seq2Seq.decode_step`) inside ``gallery.decoding``'s greedy or beam search,
+so it is part of an exported SavedModel.
 """
 
 import keras
@@ -20,7 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 from gallery.decoding import beam_search, beam_search_all, greedy_decode
-from gallery.layers.attention import AttentionReadout, attend, attention_keys
+from gallery.layers.attention import attend, attention_layers
 from gallery.layers.cells import make_cell
 from gallery.layers.recurrent import Recurrent
 
@@ -38,102 +39,116 @@ class PaddingMask(keras.layers.Layer):
         return keras.KerasTensor(ids.shape, "bool")
 
 
-def decoder_logits(features, target_in, vocabulary_size, *, cell, units, embedding_dim,
-                   seed=None, memory=None, memory_mask=None, attention="none"):
-    """Functional: ``features (B, F)``, ``target_in (B, T)`` → logits ``(B, T, V)``."""
-    if attention not in ATTENTION_KINDS:
-        raise ValueError(f"`attention` must be one of {ATTENTION_KINDS}; received {attention!r}.")
-    recurrent_cell = make_cell(cell, units, seed=seed)
-    states = [keras.layers.Dense(units, activation="tanh", name=f"init_state{i}")(features)
-              for i in range(recurrent_cell.num_states)]
-    words = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True,
-                                   name="word_embedding")(target_in)
-    outputs = Recurrent(recurrent_cell, return_sequences=True, name="decoder")(
-        words, initial_state=states)
-    if attention != "none":
-        outputs = attend(outputs, attention_keys(memory, units), memory_mask=memory_mask,
-                         kind="additive" if attention == "bahdanau" else "dot")
-    return keras.layers.Dense(vocabulary_size, name="word_logits")(outputs)
+class Seq2Seq(keras.Model):
+    """Base of the models that write token sequences (not used on its own).
 
+    A subclass's constructor, in keras-hub's sections:
 
-class SequenceDecoder:
-    """Encoder inputs → token ids, with the trained layers of ``core``.
+    * *layers*: its encoder layers as attributes, then :meth:`_create_decoder`;
+    * *functional model*: core inputs (encoder inputs and ``target_in``) → encoder →
+      ``features``, optional ``memory``/``memory_mask`` → :meth:`_decoder_logits` →
+      ``core = keras.Model(...)``; the end-to-end inputs → ``core`` →
+      ``super().__init__(inputs, outputs)``; then :meth:`_set_decoding`;
+    * *config*: the constructor's arguments as attributes, returned by ``get_config``.
 
-    ``encoder_inputs``: the core's inputs the encoder part needs (an image, source ids).
-    ``memory_mask``: the name of the core's :class:`PaddingMask` layer, if the memory
-    has padding. Calling returns ``(tokens (B, L) int32, lengths (B,), scores (B,))``
-    from :func:`gallery.decoding.greedy_decode` (``beam_width`` 1) or ``beam_search``.
+    Afterwards ``model.core`` is the trained part and ``model.generate(encoder_inputs,
+    ...)`` decodes with the same layers.
     """
 
-    def __init__(self, core, encoder_inputs, start_id, end_id, max_length, beam_width=1,
-                 length_penalty=0.0, memory_mask=None):
-        count = sum(1 for layer in core.layers if layer.name.startswith("init_state"))
-        outputs = [core.get_layer(f"init_state{i}").output for i in range(count)]
-        self.readout, self.extras = None, 0
-        if any(layer.name == "attention" for layer in core.layers):
-            self.readout = AttentionReadout(core)
-            outputs.append(core.get_layer("attention_keys").output)  # carried as a state
-            self.extras = 1
-            if memory_mask:
-                outputs.append(core.get_layer(memory_mask).output)
-                self.extras = 2
-        self.encoder = keras.Model(encoder_inputs, outputs)
-        self.embedding = core.get_layer("word_embedding")
-        self.cell = core.get_layer("decoder").cell
-        self.head = core.get_layer("word_logits")
-        self.start_id, self.end_id, self.max_length = start_id, end_id, max_length
-        self.beam_width, self.length_penalty = beam_width, length_penalty
+    def _create_decoder(self, vocabulary_size, *, cell, units, embedding_dim, seed=None,
+                        attention="none"):
+        if attention not in ATTENTION_KINDS:
+            raise ValueError(f"`attention` must be one of {ATTENTION_KINDS}; "
+                             f"received {attention!r}.")
+        recurrent_cell = make_cell(cell, units, seed=seed)
+        self.init_states = [keras.layers.Dense(units, activation="tanh", name=f"init_state{i}")
+                            for i in range(recurrent_cell.num_states)]
+        self.word_embedding = keras.layers.Embedding(vocabulary_size, embedding_dim,
+                                                     mask_zero=True, name="word_embedding")
+        self.decoder = Recurrent(recurrent_cell, return_sequences=True, name="decoder")
+        self.word_logits = keras.layers.Dense(vocabulary_size, name="word_logits")
+        self.attention_keys = self.attention = self.attention_join = None
+        self.attention_output = None
+        if attention != "none":
+            (self.attention_keys, self.attention, self.attention_join,
+             self.attention_output) = attention_layers(
+                units, "additive" if attention == "bahdanau" else "dot")
 
-    def step(self, tokens, states):
+    def _decoder_logits(self, features, target_in, memory=None, memory_mask=None):
+        """``features (B, F)``, ``target_in (B, T)`` → ``(logits (B, T, V), start)``:
+        ``start`` lists what decoding starts from (the initial states, then with
+        attention the memory's keys and, if given, ``memory_mask``)."""
+        start = [dense(features) for dense in self.init_states]
+        outputs = self.decoder(self.word_embedding(target_in), initial_state=start)
+        if self.attention is not None:
+            keys = self.attention_keys(memory)
+            outputs = self.attend(outputs, keys, memory_mask)
+            start = [*start, keys, *([] if memory_mask is None else [memory_mask])]
+        return self.word_logits(outputs), start
+
+    def attend(self, outputs, keys, memory_mask=None, return_attention_scores=False):
+        """:func:`gallery.layers.attention.attend` with this model's layers."""
+        return attend(outputs, keys, self.attention, self.attention_join, self.attention_output,
+                      memory_mask, return_attention_scores)
+
+    def _set_decoding(self, core, encoder_input, start):
+        """After ``super().__init__``: the trained core, and the encoder inputs → start
+        states part of its graph (``decoding_start``)."""
+        self.core = core
+        self.decoding_start = keras.Model(encoder_input, start, name="decoding_start")
+        self.extra_states = len(start) - len(self.init_states)
+
+    def decode_step(self, tokens, states):
         """One token ``(N,)`` per sequence and the states → logits ``(N, V)``, states."""
-        words = tf.gather(self.embedding.embeddings, tokens)  # no mask: every step is real
-        if self.readout is None:
-            output, states = self.cell(words, states, training=False)
-            return self.head(output), states
-        cell_states, extras = states[:-self.extras], states[-self.extras:]
-        output, cell_states = self.cell(words, cell_states, training=False)
-        mask = extras[1] if self.extras == 2 else None
-        logits = self.head(self.readout(output, extras[0], memory_mask=mask))
-        return logits, list(cell_states) + list(extras)
+        words = ops.take(self.word_embedding.embeddings, tokens, axis=0)  # every step is real
+        count = len(self.init_states)
+        cell_states, extras = list(states[:count]), list(states[count:])
+        output, cell_states = self.decoder.cell(words, cell_states, training=False)
+        if self.attention is not None:
+            output = self.attend(output, extras[0], extras[1] if len(extras) > 1 else None)
+        return self.word_logits(output), list(cell_states) + extras
 
-    def initial_states(self, inputs):
-        """The decoder's states before the first token (a list), from encoder inputs."""
-        states = self.encoder(inputs, training=False)
+    def start_states(self, encoder_inputs):
+        """The decoding states before the first token (a list), from encoder inputs."""
+        states = self.decoding_start(encoder_inputs, training=False)
         return list(states) if isinstance(states, (list, tuple)) else [states]
 
-    def __call__(self, inputs):
-        states = self.initial_states(inputs)
+    def generate(self, encoder_inputs, start_id, end_id, max_length, beam_width=1,
+                 length_penalty=0.0):
+        """``(tokens (B, L) int32, lengths (B,), scores (B,))`` from
+        :func:`gallery.decoding.greedy_decode` (``beam_width`` 1) or ``beam_search``."""
+        states = self.start_states(encoder_inputs)
         batch = tf.shape(states[0])[0]
-        if self.beam_width > 1:
-            return beam_search(self.step, states, batch, self.start_id, self.end_id,
-                               self.max_length, self.beam_width, self.length_penalty)
-        return greedy_decode(self.step, states, batch, self.start_id, self.end_id,
-                             self.max_length)
+        if beam_width > 1:
+            return beam_search(self.decode_step, states, batch, start_id, end_id, max_length,
+                               beam_width, length_penalty)
+        return greedy_decode(self.decode_step, states, batch, start_id, end_id, max_length)
 
 
-    def beams(self, inputs):
+    def beams(self, encoder_inputs, start_id, end_id, max_length, beam_width,
+              length_penalty=0.0):
         """Every sequence of the final beam, best first: ``(tokens (B, K, L), lengths
         (B, K), scores (B, K))`` (:func:`gallery.decoding.beam_search_all`)."""
-        states = self.initial_states(inputs)
-        return beam_search_all(self.step, states, tf.shape(states[0])[0], self.start_id,
-                               self.end_id, self.max_length, self.beam_width,
-                               self.length_penalty)
+        states = self.start_states(encoder_inputs)
+        return beam_search_all(self.decode_step, states, tf.shape(states[0])[0], start_id,
+                               end_id, max_length, beam_width, length_penalty)
 
-    def attention_weights(self, inputs, tokens):
+    def attention_weights(self, encoder_inputs, tokens, start_id):
         """Where the decoder looked while writing ``tokens (B, L)`` (e.g. its own output,
-        ``end_id``-padded): weights ``(B, L, S)``; row ``t`` is the step fed ``<start>,
+        ``end``-padded): weights ``(B, L, S)``; row ``t`` is the step fed ``<start>,
         tokens[:, 0], …`` that predicts ``tokens[:, t]``. Needs attention."""
-        states = self.initial_states(inputs)
-        fed = tf.concat([tf.fill([tf.shape(tokens)[0], 1], tf.cast(self.start_id, tf.int32)),
+        states = self.start_states(encoder_inputs)
+        fed = tf.concat([tf.fill([tf.shape(tokens)[0], 1], tf.cast(start_id, tf.int32)),
                          tf.cast(tokens[:, :-1], tf.int32)], axis=1)
+        count = len(self.init_states)
 
         def body(t, states, out):
-            words = tf.gather(self.embedding.embeddings, fed[:, t])
-            cell_states, extras = states[:-self.extras], states[-self.extras:]
-            h, cell_states = self.cell(words, cell_states, training=False)
-            mask = extras[1] if self.extras == 2 else None
-            out = out.write(t, self.readout.weights(h, extras[0], memory_mask=mask))
-            return t + 1, list(cell_states) + list(extras), out
+            words = ops.take(self.word_embedding.embeddings, fed[:, t], axis=0)
+            cell_states, extras = states[:count], states[count:]
+            h, cell_states = self.decoder.cell(words, cell_states, training=False)
+            mask = extras[1] if len(extras) > 1 else None
+            _, weights = self.attend(h, extras[0], mask, return_attention_scores=True)
+            return t + 1, list(cell_states) + list(extras), out.write(t, weights[:, 0])
 
         _, _, out = tf.while_loop(lambda t, *_: t < tf.shape(fed)[1], body,
                                   (0, states, tf.TensorArray(tf.float32, size=tf.shape(fed)[1])))

@@ -6,12 +6,14 @@ evaluate, serve raw inputs and print predictions. ``gallery.training``,
 these methods only.
 
 Model convention: ``build_model`` returns the **end-to-end model** (raw inputs →
-outputs), saved as ``model.keras``. Its layer named ``"core"`` is the part trained
-on batches from ``datasets`` (e.g. token ids → probabilities); preprocessing that
-must not be trained (vectorization) sits in front of it.
+outputs), saved as ``model.keras``. Its **core** (:meth:`Task.core_of`) is the part
+trained on batches from ``datasets`` (e.g. token ids → probabilities); preprocessing
+that must not be trained (vectorization) sits in front of it.
 """
 
 import dataclasses
+
+import keras
 
 from gallery.config import TrainConfig
 from gallery.errors import GalleryError
@@ -38,21 +40,35 @@ class Task:
     #: Keys of ``meta.json`` that belong to the trained model (e.g. its vocabulary) and
     #: are kept when fine-tuning on new data.
     model_meta_keys = ()
-    #: A short training profile for ``gallery demo``.
-    demo_overrides = ()
+    #: Named sets of settings, ``{name: {setting: value}}`` (``PROFILES`` in the task's
+    #: ``config.py``; ``gallery train --profile NAME``): ``"demo"`` is what ``gallery
+    #: demo`` trains, ``"tiny"`` what the contract test trains (seconds, not quality).
+    profiles = {}
 
-    def data_defaults(self, source):
-        """``("key=value", ...)`` settings the data ``source`` trains with by default
-        (e.g. a video data set's frame encoder); the user's ``--set`` comes after."""
-        return ()
+    def data_profile(self, source):
+        """The profile the data ``source`` trains with unless ``--profile`` names one
+        (e.g. a video data set's frame encoder), or ``None``; ``--set`` comes after."""
+        return None
 
     def load_data(self, config, source=None) -> Splits:
         """``source``: None for the embedded default, ``tfds:NAME``, or a path."""
         raise NotImplementedError
 
     def build_model(self, config, splits):
-        """The end-to-end model (raw inputs → outputs), with a ``"core"`` layer."""
+        """The end-to-end model (raw inputs → outputs), with a core (:meth:`core_of`)."""
         raise NotImplementedError
+
+    def core_of(self, model):
+        """The part of ``model`` that training fits: the model's ``core`` attribute (model
+        classes), else the one Keras model nested in it (a functional wrapper)."""
+        core = getattr(model, "core", None)
+        if core is not None:
+            return core
+        nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+        if len(nested) != 1:
+            raise ValueError(f"{model.name} has no `core` attribute and {len(nested)} nested "
+                             "models; give it a `core` or override Task.core_of")
+        return nested[0]
 
     def datasets(self, config, model, splits, clock=None):
         """``(train, validation)`` ``tf.data`` datasets of batches for the core.
@@ -103,6 +119,11 @@ class Task:
         """Fine-tuning on data with labels the model does not know: return
         ``(model, meta)`` with a new output head for ``new_labels``. Only tasks whose
         ``meta`` has ``"labels"`` need it."""
+        raise NotImplementedError
+
+    def predict_examples(self, splits, folder):
+        """Arguments for ``gallery predict`` taken from ``splits.test``: texts, or paths
+        of files written into ``folder`` (images, streams)."""
         raise NotImplementedError
 
     def demo_request(self, splits):

@@ -1,9 +1,9 @@
 """The one training path every task uses.
 
 ``train`` seeds everything, loads the task's data, builds (or takes) the model,
-trains its ``"core"`` with Adam, gradient clipping and early stopping on the task's
-validation metric (``task.monitor``), evaluates the end-to-end model on the test
-split, and writes the run folder. Every epoch is checkpointed (``gallery.checkpointing``)
+trains its core (``task.core_of``) with Adam, gradient clipping and early stopping on
+the task's validation metric (``task.monitor``), evaluates the end-to-end model on the
+test split, and writes the run folder. Every epoch is checkpointed (``gallery.checkpointing``)
 so a killed run resumes where it was; a NaN/inf loss stops training and keeps the last
 good weights; training can run under a ``tf.distribute`` strategy.
 """
@@ -97,7 +97,7 @@ def fit_core(task, config, model, splits, verbose=None, checkpoint=None):
     training state is saved after every epoch and restored from the folder if an
     earlier, interrupted run left one there; the history then covers all epochs.
     """
-    core = model.get_layer("core")
+    core = task.core_of(model)
     task.compile_core(config, core, make_optimizer(config))
     work_around_multiworker_build(core, tf.distribute.get_strategy())
     clock = EpochClock()

@@ -1,4 +1,4 @@
-"""Lesson: "does the sequence contain a 1?" (seed_examples.md §5), with our layers.
+"""Lesson: "does the sequence contain a 1?" (docs/worked_examples.md §5), with our layers.
 
 Data: 500 sequences of 16 steps, one feature, each value 1 with probability 0.05
 (else 0); the label is 1 when any value is 1. Model: a two-layer tanh Elman network

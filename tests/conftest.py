@@ -149,14 +149,16 @@ def third_party_path(tmp_path_factory):
     """tests/third_party/gallery_toy installed by pip into a temporary folder (a task
     that lives outside this repository), that folder added to ``sys.path``: its
     ``majority`` task is found through its ``rnn_gallery.tasks`` entry point only."""
+    import shutil
     import subprocess
     import sys
 
+    source = tmp_path_factory.mktemp("source") / "gallery_toy"  # pip builds in place
+    shutil.copytree(THIRD_PARTY, source, ignore=shutil.ignore_patterns("__pycache__"))
     target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--no-build-isolation", "--no-index", "--target", str(target),
-                    str(THIRD_PARTY)], check=True, capture_output=True, timeout=300,
-                   cwd=tmp_path_factory.mktemp("build"))
+                    str(source)], check=True, capture_output=True, timeout=300)
     sys.path.append(str(target))
     yield target
     sys.path.remove(str(target))

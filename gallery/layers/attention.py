@@ -4,59 +4,50 @@ After the decoder's step ``t`` gives ``h_t (B, H)``, the memory ``m (B, S, D)``
 (encoder outputs, image columns) is read with additive (Bahdanau) or dot-product
 (Luong) scores::
 
-    k_s = m_s W_m                                   "<name>_keys"    (B, S, H)
-    e_ts = vᵀ tanh(h_t + k_s)    kind="additive"    "<name>"         (AdditiveAttention)
-    e_ts = h_t · k_s             kind="dot"         "<name>"         (Luong, Attention)
+    k_s = m_s W_m                                   keys             (B, S, H)
+    e_ts = vᵀ tanh(h_t + k_s)    kind="additive"    scorer           (AdditiveAttention)
+    e_ts = h_t · k_s             kind="dot"         scorer           (Luong, Attention)
     a_t = softmax_s(e_ts)   (masked memory steps get no weight)
     c_t = Σ_s a_ts k_s                                                (B, H)
-    o_t = tanh([h_t; c_t] W_o + b_o)                "<name>_output"  (B, H)
+    o_t = tanh([h_t; c_t] W_o + b_o)                join, output     (B, H)
 
 and ``o_t`` feeds the word classifier. The context is not fed back into the
 recurrence, so in training the decoder runs over the whole sequence first and
 attention is applied to all steps at once; decoding applies the same layers to one
-step (:class:`AttentionReadout`, looked up by name).
+step. The layers come from :func:`attention_layers`; the model that owns them keeps
+them as attributes and passes them to :func:`attend`.
 """
 
 import keras
 from keras import ops
 
-
-def attention_keys(memory, units, name="attention"):
-    """Project the memory ``(B, S, D)`` to the decoder's size ``(B, S, H)``."""
-    return keras.layers.Dense(units, use_bias=False, name=f"{name}_keys")(memory)
+KINDS = ("additive", "dot")
 
 
-def attend(outputs, keys, name="attention", memory_mask=None, kind="additive"):
-    """Functional: decoder outputs ``(B, T, H)`` and keys ``(B, S, H)`` → ``(B, T, H)``;
-    ``memory_mask (B, S)`` bool: memory steps that may be attended to."""
-    if kind not in ("additive", "dot"):
+def attention_layers(units, kind="additive", name="attention"):
+    """``(keys, scorer, join, output)``: the layers of attention for a decoder of
+    ``units``; ``keys`` projects the memory ``(B, S, D)`` to ``(B, S, H)``."""
+    if kind not in KINDS:
         raise ValueError(f"`kind` must be 'additive' or 'dot'; received {kind!r}.")
-    masks = None if memory_mask is None else [None, memory_mask]
     scorer = keras.layers.AdditiveAttention if kind == "additive" else keras.layers.Attention
-    context = scorer(name=name)([outputs, keys], mask=masks)
-    joined = keras.layers.Concatenate(name=f"{name}_join")([outputs, context])
-    return keras.layers.Dense(outputs.shape[-1], activation="tanh",
-                              name=f"{name}_output")(joined)
+    return (keras.layers.Dense(units, use_bias=False, name=f"{name}_keys"),
+            scorer(name=name), keras.layers.Concatenate(name=f"{name}_join"),
+            keras.layers.Dense(units, activation="tanh", name=f"{name}_output"))
 
 
-class AttentionReadout:
-    """One decoding step of :func:`attend`, with the trained layers of ``model``."""
-
-    def __init__(self, model, name="attention"):
-        self.attention = model.get_layer(name)
-        self.join = model.get_layer(f"{name}_join")
-        self.output = model.get_layer(f"{name}_output")
-
-    def __call__(self, h, keys, memory_mask=None):
-        """``h (B, H)``, ``keys (B, S, H)`` → ``o (B, H)``."""
-        query = ops.expand_dims(h, 1)
-        masks = None if memory_mask is None else [None, memory_mask]
-        context = self.attention([query, keys], mask=masks)[:, 0]
-        return self.output(self.join([h, context]))
-
-    def weights(self, h, keys, memory_mask=None):
-        """``h (B, H)``, ``keys (B, S, H)`` → the attention weights ``a_t (B, S)``."""
-        masks = None if memory_mask is None else [None, memory_mask]
-        _, scores = self.attention([ops.expand_dims(h, 1), keys], mask=masks,
-                                   return_attention_scores=True)
-        return scores[:, 0]
+def attend(outputs, keys, scorer, join, output, memory_mask=None,
+           return_attention_scores=False):
+    """Decoder outputs ``(B, T, H)``, or one step ``(B, H)``, and keys ``(B, S, H)`` →
+    ``o`` of the same shape as ``outputs``; ``memory_mask (B, S)`` bool: memory steps
+    that may be attended to. Works in a functional graph and on tensors.
+    ``return_attention_scores``: also the weights ``a`` ``(B, T, S)``."""
+    one_step = len(outputs.shape) == 2
+    query = ops.expand_dims(outputs, 1) if one_step else outputs
+    masks = None if memory_mask is None else [None, memory_mask]
+    context = scorer([query, keys], mask=masks, return_attention_scores=return_attention_scores)
+    if return_attention_scores:
+        context, scores = context
+    if one_step:
+        context = context[:, 0]
+    result = output(join([outputs, context]))
+    return (result, scores) if return_attention_scores else result

@@ -6,6 +6,25 @@ from gallery.layers.cells import make_cell
 from gallery.layers.recurrent import Recurrent
 
 
+def encoder_layers(cell="lstm", units=64, num_layers=1, bidirectional=False, dropout=0.0,
+                   return_sequences=True, name="encoder", seed=None):
+    """The ``num_layers`` layers of :func:`recurrent_encoder`, bottom first, for a model
+    that keeps them as attributes and applies them in order itself."""
+    if num_layers <= 0:
+        raise ValueError(f"`num_layers` must be positive; received {num_layers}.")
+    layers = []
+    for depth in range(num_layers):
+        is_top = depth == num_layers - 1
+        layer = Recurrent(
+            make_cell(cell, units, dropout=dropout if depth else 0.0,
+                      seed=None if seed is None else seed + depth),
+            return_sequences=return_sequences or not is_top, name=f"{name}_{depth}")
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"{name}_bi_{depth}")
+        layers.append(layer)
+    return layers
+
+
 def recurrent_encoder(x, cell="lstm", units=64, num_layers=1, bidirectional=False,
                       dropout=0.0, return_sequences=True, name="encoder", seed=None):
     """Apply ``num_layers`` recurrent layers to ``x (B, T, D)`` (mask carried along).
@@ -17,15 +36,7 @@ def recurrent_encoder(x, cell="lstm", units=64, num_layers=1, bidirectional=Fals
     steps ``(B, T, H)`` or, with ``return_sequences=False``, its final output
     ``(B, H)`` (for a bidirectional layer: both directions' final states).
     """
-    if num_layers <= 0:
-        raise ValueError(f"`num_layers` must be positive; received {num_layers}.")
-    for depth in range(num_layers):
-        is_top = depth == num_layers - 1
-        layer = Recurrent(
-            make_cell(cell, units, dropout=dropout if depth else 0.0,
-                      seed=None if seed is None else seed + depth),
-            return_sequences=return_sequences or not is_top, name=f"{name}_{depth}")
-        if bidirectional:
-            layer = keras.layers.Bidirectional(layer, name=f"{name}_bi_{depth}")
+    for layer in encoder_layers(cell, units, num_layers, bidirectional, dropout,
+                                return_sequences, name, seed):
         x = layer(x)
     return x

@@ -19,10 +19,10 @@ class CaptioningConfig(TrainConfig):
     attention: bool = False       # decoder attends over the image's columns
     dropout: float = 0.4          # on the image features
     train_images: int = 12000     # composed from the training digits (embedded data)
-    val_images: int = 1000
+    val_images: int = 1000        # composed validation images (embedded data)
     test_images: int = 2000       # composed from digits never used in training
     height: int = 40              # image size the model sees (others are resized)
-    width: int = 112
+    width: int = 112              # image width the model sees (pixels)
     augment: bool = False         # rotate/scale training digits a little (slower; no gain seen)
     max_digits: int = 4           # digits per composed image: 1 to this
     max_words: int = 12           # decoding stops after this many words
@@ -38,3 +38,11 @@ class CaptioningConfig(TrainConfig):
         if self.height < 8 or self.width < 8:
             raise GalleryError("settings height and width must be at least 8 pixels")
         return self
+
+
+#: Named settings (``gallery train captioning --profile NAME``; ``--set`` wins).
+PROFILES = {
+    "demo": {"epochs": 12, "train_images": 6000, "test_images": 500},
+    "tiny": {"epochs": 2, "train_images": 256, "val_images": 64, "test_images": 64,
+             "units": 16, "filters": 4, "embedding_dim": 8, "batch_size": 32},
+}

@@ -11,7 +11,7 @@ from gallery.images import check_image_size, decode_image_batch
 from gallery.metrics import corpus_bleu, exact_match
 from gallery.task import Task
 
-from .config import CaptioningConfig
+from .config import PROFILES, CaptioningConfig
 from .data import load_captioning_data
 from .model import END, START, UNKNOWN, Captioner, build_model, build_vocabulary
 
@@ -32,7 +32,7 @@ class CaptioningTask(Task):
     metric = "exact_match"
     monitor = "val_loss"
     model_meta_keys = ("vocabulary",)
-    demo_overrides = ("epochs=12", "train_images=6000", "test_images=500")
+    profiles = PROFILES
 
     def load_data(self, config, source=None):
         splits = load_captioning_data(config, source)
@@ -134,6 +134,13 @@ class CaptioningTask(Task):
         out = self.serving_function(config, model, meta)(tf.constant(images))
         return [{"image": name, "caption": c.decode(), "score": round(float(s), 4)}
                 for name, c, s in zip(inputs, out["caption"].numpy(), out["score"].numpy())]
+
+    def predict_examples(self, splits, folder):
+        paths = []
+        for i, pixels in enumerate(splits.test.images[:2]):
+            paths.append(pathlib.Path(folder) / f"test{i}.png")
+            paths[-1].write_bytes(png_bytes(pixels))
+        return [str(path) for path in paths]
 
     def demo_request(self, splits):
         return {"image": tf.constant([png_bytes(p) for p in splits.test.images[:4]]

@@ -13,9 +13,9 @@ class CharLMConfig(TrainConfig):
     seq_length: int = 100         # BPTT truncation: characters per chunk (gradient horizon)
     learning_rate: float = 3e-3
     cell: str = "lstm"
-    units: int = 256
-    num_layers: int = 1
-    embedding_dim: int = 32
+    units: int = 256              # state size of each recurrent layer
+    num_layers: int = 1           # stacked recurrent layers
+    embedding_dim: int = 32       # character embedding size
     dropout: float = 0.0          # on the recurrent layers' inputs
     clipnorm: float = 1.0         # clip each gradient's norm: long BPTT chains can explode
     patience: int = 2
@@ -31,3 +31,11 @@ class CharLMConfig(TrainConfig):
         if self.sample_length < 0 or self.temperature < 0:
             raise GalleryError("settings sample_length and temperature must be >= 0")
         return self
+
+
+#: Named settings (``gallery train charlm --profile NAME``; ``--set`` wins).
+PROFILES = {
+    "demo": {"epochs": 3, "max_chars": 200000, "units": 128, "sample_length": 60},
+    "tiny": {"epochs": 2, "max_chars": 20000, "units": 32, "embedding_dim": 8,
+             "batch_size": 4, "seq_length": 20, "sample_length": 12, "learning_rate": 0.01},
+}

@@ -8,8 +8,8 @@ the state flows on across the whole stream (reset at each epoch and before
 validation by ``gallery.training.ResetRecurrentStates``).
 
 Reading and writing (:class:`CharStepper`): the same embedding, cells and output
-layer (shared, looked up by name) run without fixed batch or stored state: they
-read a prime text and then produce one character per step.
+layer (the attributes of :class:`CharLanguageModel`) run without fixed batch or
+stored state: they read a prime text and then produce one character per step.
 
 Character ids: 0 is "a character not in the vocabulary", ``1..V`` the vocabulary.
 """
@@ -23,23 +23,47 @@ from gallery.layers import Recurrent, make_cell
 from gallery.layers.recurrent import StateCarrier
 
 
-def build_core(config, vocabulary_size, batch_size=None, stateful=True):
-    """``ids (B, T) → logits (B, T, V + 1)``, stateful with a fixed batch of ``B``."""
-    ids = keras.Input(batch_shape=(batch_size or config.batch_size, None), dtype="int32",
-                      name="chars")
-    x = keras.layers.Embedding(vocabulary_size + 1, config.embedding_dim, name="embedding")(ids)
-    cells = [make_cell(config.cell, config.units, dropout=config.dropout,
-                       seed=config.seed + i) for i in range(config.num_layers)]
-    x = Recurrent(cells, return_sequences=True, stateful=stateful, name="recurrent")(x)
-    logits = keras.layers.Dense(vocabulary_size + 1, name="logits")(x)
-    return keras.Model(ids, logits, name="core")
+@keras.saving.register_keras_serializable(package="gallery")
+class CharLanguageModel(keras.Model):
+    """Character ids ``(B, T)`` → next-character logits ``(B, T, V + 1)``, stateful over
+    a fixed batch of ``batch_size`` streams; ``core`` is the part training fits."""
+
+    def __init__(self, vocabulary_size, *, batch_size=32, cell="lstm", units=256,
+                 num_layers=1, embedding_dim=32, dropout=0.0, seed=0, **kwargs):
+        # === Layers ===
+        self.embedding = keras.layers.Embedding(vocabulary_size + 1, embedding_dim,
+                                                name="embedding")
+        cells = [make_cell(cell, units, dropout=dropout, seed=seed + i)
+                 for i in range(num_layers)]
+        self.recurrent = Recurrent(cells, return_sequences=True, stateful=True, name="recurrent")
+        self.logits = keras.layers.Dense(vocabulary_size + 1, name="logits")
+
+        # === Functional model ===
+        ids = keras.Input(batch_shape=(batch_size, None), dtype="int32", name="chars")
+        core = keras.Model(ids, self.logits(self.recurrent(self.embedding(ids))), name="core")
+        chars = keras.Input(batch_shape=(batch_size, None), dtype="int32", name="chars")
+        super().__init__(chars, core(chars), **kwargs)
+        self.core = core
+
+        # === Config ===
+        self.vocabulary_size, self.batch_size, self.cell = vocabulary_size, batch_size, cell
+        self.units, self.num_layers, self.embedding_dim = units, num_layers, embedding_dim
+        self.dropout, self.seed = dropout, seed
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "vocabulary_size": self.vocabulary_size, "batch_size": self.batch_size,
+                "cell": self.cell, "units": self.units, "num_layers": self.num_layers,
+                "embedding_dim": self.embedding_dim, "dropout": self.dropout,
+                "seed": self.seed}
 
 
 def build_model(config, vocabulary_size):
-    """The saved model: the core under a functional wrapper (the vocabulary is in meta)."""
-    core = build_core(config, vocabulary_size)
-    ids = keras.Input(batch_shape=(config.batch_size, None), dtype="int32", name="chars")
-    return keras.Model(ids, core(ids), name="charlm")
+    """The saved model (the vocabulary is in meta)."""
+    return CharLanguageModel(vocabulary_size, batch_size=config.batch_size, cell=config.cell,
+                             units=config.units, num_layers=config.num_layers,
+                             embedding_dim=config.embedding_dim, dropout=config.dropout,
+                             seed=config.seed, name="charlm")
 
 
 class CharStepper(tf.Module):
@@ -50,10 +74,8 @@ class CharStepper(tf.Module):
 
     def __init__(self, model, vocabulary):
         super().__init__()
-        core = model.get_layer("core")
-        self.embedding = core.get_layer("embedding")
-        self.logits = core.get_layer("logits")
-        self.rnn = StateCarrier(core.get_layer("recurrent"))
+        self.embedding, self.logits = model.embedding, model.logits
+        self.rnn = StateCarrier(model.recurrent)
         codepoints = [ord(c) for c in vocabulary]
         # Code point → id, 0 for characters outside the vocabulary.
         self.lookup = tf.lookup.StaticHashTable(

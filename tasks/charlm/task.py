@@ -12,7 +12,7 @@ from gallery.predicting import shown_text, utf8_bytes
 from gallery.task import Task
 from gallery.training import ResetRecurrentStates
 
-from .config import CharLMConfig
+from .config import PROFILES, CharLMConfig
 from .data import load_charlm_data
 from .model import CharStepper, build_model, streams
 
@@ -45,7 +45,7 @@ class CharLMTask(Task):
     metric = "bits_per_char"
     monitor = "val_loss"
     model_meta_keys = ("vocabulary",)
-    demo_overrides = ("epochs=3", "max_chars=200000", "units=128", "sample_length=60")
+    profiles = PROFILES
 
     def load_data(self, config, source=None):
         return load_charlm_data(source, config.max_chars)
@@ -124,6 +124,9 @@ class CharLMTask(Task):
         texts = self.generate(config, model, meta, inputs)
         return [{"prime": shown_text(prime), "text": text, "temperature": config.temperature}
                 for prime, text in zip(inputs, texts)]
+
+    def predict_examples(self, splits, folder):
+        return list(SAMPLE_PRIMES[:2])
 
     def demo_request(self, splits):
         return {"prime": tf.constant(["def ", ""])}

@@ -14,7 +14,7 @@ class FrameTaggingConfig(TrainConfig):
     patience: int = 6
     cell: str = "lstm"
     units: int = 64               # per direction
-    num_layers: int = 2
+    num_layers: int = 2           # stacked recurrent layers
     bidirectional: bool = True    # false: a causal model (each label sees only the past)
     frame_encoder: str = "conv"   # conv: each frame with its neighbours | dense: alone |
                                   # cnn: a 2-D CNN per image (video)
@@ -22,12 +22,12 @@ class FrameTaggingConfig(TrainConfig):
     frame_units: int = 64         # frame encoder width
     filters: int = 32             # cnn: channels of its first convolution (doubled twice)
     batch_norm: bool = False      # cnn: batch-normalise each convolution
-    dropout: float = 0.2
+    dropout: float = 0.2          # on the frame features and between recurrent layers
     train_streams: int = 800      # streams stitched from the training recordings
-    val_streams: int = 80
+    val_streams: int = 80         # validation streams
     test_streams: int = 200       # stitched from the test recordings only
     min_length: int = 200         # steps per stream
-    max_length: int = 400
+    max_length: int = 400         # longest stream (steps); lengths run from min_length
     stream_chunk: int = 200       # causal model, predict: frames read per chunk
     window: int = 0               # > 0: train on windows of this many frames of long
                                   # streams, and label streams in overlapping windows
@@ -37,7 +37,7 @@ class FrameTaggingConfig(TrainConfig):
     ensemble: int = 1             # independent branches (encoder, recurrent stack,
                                   # classifier) trained side by side, averaged
     min_crop: int = 40            # steps taken from one recording
-    max_crop: int = 100
+    max_crop: int = 100           # longest crop from one recording (steps)
 
     def validate(self):
         super().validate()
@@ -60,3 +60,19 @@ class FrameTaggingConfig(TrainConfig):
         if self.max_length < self.min_length or self.max_crop < self.min_crop:
             raise GalleryError("settings max_length/max_crop must be >= min_length/min_crop")
         return self
+
+
+#: Named settings (``gallery train frame_tagging --profile NAME``; ``--set`` wins).
+#: ``video``, ``tfds`` and ``actrectut`` are what those data sets train with by default.
+PROFILES = {
+    "demo": {"epochs": 4, "train_streams": 120, "val_streams": 20, "test_streams": 40},
+    "video": {"frame_encoder": "cnn", "frame_units": 128, "cell": "gru", "min_length": 12,
+              "max_length": 30, "train_streams": 2000, "val_streams": 200,
+              "test_streams": 500, "epochs": 10, "patience": 8},
+    "tfds": {"frame_encoder": "cnn", "frame_units": 128, "min_length": 1, "max_length": 32,
+             "train_streams": 2000, "val_streams": 200, "test_streams": 500},
+    "actrectut": {"window": 256, "train_streams": 1600, "units": 128, "frame_units": 64,
+                  "patience": 8},
+    "tiny": {"epochs": 2, "train_streams": 40, "val_streams": 8, "test_streams": 8,
+             "units": 8, "frame_units": 8, "learning_rate": 0.01},
+}

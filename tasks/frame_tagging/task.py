@@ -13,37 +13,15 @@ import tensorflow as tf
 from gallery import plots
 from gallery.data.epochs import EpochClock
 from gallery.data.files import load_npy, require_file
+from gallery.data.padding import pad_right
 from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
-from gallery.layers import Recurrent
-from gallery.layers.recurrent import StateCarrier
 from gallery.metrics import confusion_matrix, macro_f1, segmental_f1, segments
 from gallery.task import Task
 
-from .config import FrameTaggingConfig
+from .config import PROFILES, FrameTaggingConfig
 from .data import load_frame_data, read_stream_csv
-from .model import build_model, frame_shape
-
-#: Settings each data set trains with unless ``--set`` says otherwise.
-DATA_DEFAULTS = {
-    "video": ("frame_encoder=cnn", "frame_units=128", "cell=gru", "min_length=12",
-              "max_length=30", "train_streams=2000", "val_streams=200", "test_streams=500",
-              "epochs=36", "patience=8", "max_minutes=9.5"),
-    "tfds": ("frame_encoder=cnn", "frame_units=128", "min_length=1", "max_length=32",
-             "train_streams=2000", "val_streams=200", "test_streams=500"),
-    "actrectut": ("window=256", "train_streams=1600", "units=128", "frame_units=64",
-                  "patience=8", "max_minutes=9.5"),
-}
-
-
-def pad_streams(frames, shape):
-    """A list of ``(T_i, *shape)`` arrays → ``(B, T_max, *shape)`` zero-padded, and
-    lengths ``(B,)``."""
-    lengths = np.array([len(f) for f in frames], np.int32)
-    out = np.zeros((len(frames), max(int(lengths.max(initial=0)), 1), *shape), np.float32)
-    for row, f in enumerate(frames):
-        out[row, :len(f)] = f
-    return out, lengths
+from .model import build_model, frame_shape, streaming_probabilities
 
 
 def read_stream_file(path, shape):
@@ -96,28 +74,6 @@ def windowed_probabilities(predict, frames, window, hop):
     return (total / norm[:, None]).astype(np.float32)
 
 
-def streaming_probabilities(model, frames, chunk):
-    """A causal model's per-step probabilities ``(T, K)`` for one stream ``(T, C)``, read
-    ``chunk`` frames at a time with every recurrent layer's state carried over: equal
-    to one pass over the whole stream, in memory bounded by the chunk."""
-    normalizer, core = model.get_layer("normalizer"), model.get_layer("core")
-    if any(isinstance(layer, keras.layers.Bidirectional) for layer in core.layers):
-        raise GalleryError("streaming needs a causal model: train it with "
-                           "--set bidirectional=false --set frame_encoder=dense")
-    carriers = [StateCarrier(layer) for layer in core.layers if isinstance(layer, Recurrent)]
-    states = [carrier.zero_state(1) for carrier in carriers]
-    encoder, classifier = core.get_layer("frame_encoder"), core.get_layer("classifier")
-    out = []
-    for start in range(0, len(frames), chunk):
-        x = tf.constant(frames[None, start:start + chunk], tf.float32)
-        h, _ = normalizer(x, tf.constant([x.shape[1]]))
-        h = encoder(h)
-        for i, carrier in enumerate(carriers):
-            h, states[i] = carrier(h, states[i])
-        out.append(np.asarray(classifier(h))[0])
-    return np.concatenate(out) if out else np.zeros((0, classifier.units), np.float32)
-
-
 def label_ids(labels, names):
     """Label strings → ids in ``names`` (the model's labels); unknown ones: an error."""
     index = {name: i for i, name in enumerate(names)}
@@ -135,11 +91,12 @@ class FrameTaggingTask(Task):
     metric = "accuracy"
     monitor = "val_loss"
     model_meta_keys = ("channels", "frame_shape", "mean", "std")
-    demo_overrides = ("epochs=4", "train_streams=120", "val_streams=20", "test_streams=40")
+    profiles = PROFILES
 
-    def data_defaults(self, source):
+    def data_profile(self, source):
         kind, _ = parse_source(source)
-        return DATA_DEFAULTS.get("video" if source == "video" else kind, ())
+        kind = "video" if source == "video" else kind
+        return kind if kind in ("video", "tfds", "actrectut") else None
 
     def load_data(self, config, source=None):
         return load_frame_data(config, source)
@@ -162,7 +119,7 @@ class FrameTaggingTask(Task):
         shape = frame_shape(meta)
         for start in range(0, len(order), batch_size):
             index = order[start:start + batch_size]
-            x, lengths = pad_streams([streams.frames[i] for i in index], shape)
+            x, lengths = pad_right([streams.frames[i] for i in index], np.float32, shape)
             mask = np.arange(x.shape[1])[None] < lengths[:, None]
             y = np.zeros(mask.shape, np.int32)
             for row, i in enumerate(index):
@@ -216,7 +173,7 @@ class FrameTaggingTask(Task):
         def predict(streams):
             out = []
             for start in range(0, len(streams), batch_size):
-                x, lengths = pad_streams(streams[start:start + batch_size], shape)
+                x, lengths = pad_right(streams[start:start + batch_size], np.float32, shape)
                 p = np.asarray(model([tf.constant(x), tf.constant(lengths)], training=False))
                 out += [p[i, :n] for i, n in enumerate(lengths)]
             return out
@@ -279,8 +236,15 @@ class FrameTaggingTask(Task):
                          "segments": [[meta["labels"][k], s, e] for k, s, e in segments(ids)]})
         return rows
 
+    def predict_examples(self, splits, folder):
+        paths = []
+        for i, frames in enumerate(splits.test.frames[:2]):
+            paths.append(pathlib.Path(folder) / f"stream{i}.npy")
+            np.save(paths[-1], np.asarray(frames, np.float32))
+        return [str(path) for path in paths]
+
     def demo_request(self, splits):
-        x, lengths = pad_streams(splits.test.frames[:2], frame_shape(splits.meta))
+        x, lengths = pad_right(splits.test.frames[:2], np.float32, frame_shape(splits.meta))
         return {"frames": tf.constant(x), "lengths": tf.constant(lengths)}
 
     def describe_response(self, request, response):

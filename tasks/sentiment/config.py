@@ -14,8 +14,8 @@ class SentimentConfig(TrainConfig):
     learning_rate: float = 2e-3
     cell: str = "lstm"
     units: int = 64               # per direction
-    num_layers: int = 1
-    bidirectional: bool = True
+    num_layers: int = 1           # stacked recurrent layers
+    bidirectional: bool = True    # read the text both ways (outputs concatenated)
     embedding_dim: int = 0        # learned embedding size; 0: fixed features only
     pretrained: bool = True       # add MiniLM word vectors (gallery/data/word_vectors.py)
     tune_pretrained: bool = False  # let training change those vectors
@@ -27,6 +27,7 @@ class SentimentConfig(TrainConfig):
     ensemble: int = 1             # independent branches (encoder + classifier), averaged
     pooling: str = "max"          # max | mean | last: how steps become one vector
     bucket_boundaries: str = "8,16,24,32,48,64"  # token lengths that split training buckets
+    train_examples: int = 0       # train on the first N training examples only; 0: all
 
     def validate(self):
         super().validate()
@@ -38,6 +39,8 @@ class SentimentConfig(TrainConfig):
         if not (self.embedding_dim or self.pretrained or self.lexicon):
             raise GalleryError("no word features: set embedding_dim > 0, pretrained or lexicon")
         self.require_positive("num_layers", "max_length", "ensemble")
+        if self.train_examples < 0:
+            raise GalleryError(f"setting train_examples must be >= 0, got {self.train_examples}")
         if self.max_tokens < 3:
             raise GalleryError(f"setting max_tokens must be at least 3, got {self.max_tokens}")
         self.boundaries()
@@ -53,3 +56,12 @@ class SentimentConfig(TrainConfig):
             raise GalleryError("setting bucket_boundaries must be increasing positive integers, "
                                f"got {self.bucket_boundaries!r}")
         return values
+
+
+#: Named settings (``gallery train sentiment --profile NAME``; ``--set`` wins).
+PROFILES = {
+    "demo": {"epochs": 3},
+    "tiny": {"epochs": 2, "units": 8, "embedding_dim": 8, "pretrained": False,
+             "extend_vocabulary": False, "max_tokens": 2000, "train_examples": 800,
+             "batch_size": 32, "learning_rate": 0.01, "dropout": 0.0},
+}

@@ -80,6 +80,11 @@ def with_new_labels(core, num_labels):
     return keras.Model(core.input, classify_branches(features, num_labels), name="core")
 
 
+def parts(model):
+    """``(preprocessor, core)`` of an end-to-end model made by :func:`assemble`."""
+    return model.get_layer("preprocessor"), model.get_layer("core")
+
+
 def assemble(preprocessor, core):
     """Raw strings ``(B,)`` → probabilities ``(B, C)``: what is saved and exported."""
     texts = keras.Input((), dtype="string", name="text")

@@ -4,14 +4,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gallery.data.bucketing import bucket_by_length
 from gallery.data.epochs import shuffled_per_epoch
-from gallery.masking import bucket_by_length
+from gallery.data.padding import pad_right
 from gallery.predicting import predict_batches, shown_text
 from gallery.task import Task
 
-from .config import SentimentConfig
+from .config import PROFILES, SentimentConfig
 from .data import load_sentiment_data
-from .model import assemble, build_model, prefix_probabilities, with_new_labels
+from .model import assemble, build_model, parts, prefix_probabilities, with_new_labels
 
 
 class SentimentTask(Task):
@@ -20,10 +21,14 @@ class SentimentTask(Task):
     config_class = SentimentConfig
     metric = "accuracy"
     monitor = "val_accuracy"
-    demo_overrides = ("epochs=3",)
+    profiles = PROFILES
 
     def load_data(self, config, source=None):
-        return load_sentiment_data(source)
+        splits = load_sentiment_data(source)
+        if config.train_examples:
+            splits.train = splits.train.subset(range(min(config.train_examples,
+                                                         len(splits.train))))
+        return splits
 
     def build_model(self, config, splits):
         return build_model(config, splits.train.texts, len(splits.meta["labels"]))
@@ -31,13 +36,12 @@ class SentimentTask(Task):
     # -- training batches: token ids bucketed by length --------------------------
     def examples(self, model, data, labels):
         """Unbatched ``(ids (T,), labels (K,))`` for the core: one label per branch."""
-        preprocessor = model.get_layer("preprocessor")
-        branches = model.get_layer("core").output.shape[1]
+        preprocessor, core = parts(model)
+        branches = core.output.shape[1]
         index = {label: i for i, label in enumerate(labels)}
-        ids = [np.asarray(preprocessor(tf.constant(data.texts[i:i + 512])))
-               for i in range(0, len(data), 512)]
-        width = max(a.shape[1] for a in ids)
-        padded = np.concatenate([np.pad(a, [(0, 0), (0, width - a.shape[1])]) for a in ids])
+        rows = [row for i in range(0, len(data), 512)
+                for row in np.asarray(preprocessor(tf.constant(data.texts[i:i + 512])))]
+        padded, _ = pad_right(rows, np.int64)
         lengths = np.maximum((padded > 0).sum(axis=1), 1)
         targets = np.array([[index[label]] * branches for label in data.labels], "int32")
         return tf.data.Dataset.from_tensor_slices((padded, lengths, targets)).map(
@@ -98,6 +102,9 @@ class SentimentTask(Task):
         return [{"label": labels[int(p.argmax())], "probability": round(float(p.max()), 4),
                  "text": shown_text(text)} for text, p in zip(inputs, probabilities)]
 
+    def predict_examples(self, splits, folder):
+        return list(splits.test.texts[:2]) + ["not good at all"]
+
     def demo_request(self, splits):
         return {"text": tf.constant(splits.test.texts[:3] + ["", "not good at all"])}
 
@@ -108,5 +115,6 @@ class SentimentTask(Task):
 
     def remap_labels(self, model, meta, new_labels):
         """New classifier heads for a new label set; everything else is kept."""
-        core = with_new_labels(model.get_layer("core"), len(new_labels))
-        return assemble(model.get_layer("preprocessor"), core), {**meta, "labels": new_labels}
+        preprocessor, core = parts(model)
+        return assemble(preprocessor, with_new_labels(core, len(new_labels))), \
+            {**meta, "labels": new_labels}

@@ -10,20 +10,19 @@ from gallery.seq2seq import ATTENTION_KINDS
 
 @dataclasses.dataclass
 class TranslationConfig(TrainConfig):
-    epochs: int = 40
+    epochs: int = 4               # exact on held-out dates after 4 (token accuracy 1.0 from 2)
     batch_size: int = 64
     learning_rate: float = 3e-3
     patience: int = 3
-    max_minutes: float = 9.5      # the default run fits the 10-minute budget
     cell: str = "gru"             # encoder and decoder cell
     units: int = 192              # decoder state; the encoder has units/2 per direction
     num_layers: int = 1           # encoder layers
-    embedding_dim: int = 48
-    dropout: float = 0.1
+    embedding_dim: int = 48       # token embedding size (source and target)
+    dropout: float = 0.1          # on the source embeddings and between encoder layers
     attention: str = "bahdanau"   # bahdanau (additive) | luong (dot product) | none
-    label_smoothing: float = 0.0
+    label_smoothing: float = 0.0  # spread this share of the target probability over all tokens
     source_tokens: str = "chars"  # chars | words | words_punct (TextVectorization splits)
-    target_tokens: str = "chars"
+    target_tokens: str = "chars"  # how target text is split: chars | words | words_punct
     max_source: int = 100         # source tokens kept; longer input is truncated
     max_target: int = 100         # decoding stops after this many tokens
     vocabulary_size: int = 12000  # most frequent tokens kept per language
@@ -31,10 +30,10 @@ class TranslationConfig(TrainConfig):
     length_penalty: float = 0.6   # GNMT alpha for beam search; 0: none
     target: str = "de"            # embedded data: the target locale (de, fr, es, it, ...)
     source_lang: str = "de"       # parallel files: FILE.SOURCE_LANG → FILE.TARGET_LANG
-    target_lang: str = "en"
+    target_lang: str = "en"       # parallel files: the target language suffix
     train_pairs: int = 40000      # embedded data (and the cap for TFDS sets)
-    val_pairs: int = 1000
-    test_pairs: int = 2000
+    val_pairs: int = 1000         # validation pairs (embedded data)
+    test_pairs: int = 2000        # test pairs (embedded data)
 
     def validate(self):
         super().validate()
@@ -53,3 +52,18 @@ class TranslationConfig(TrainConfig):
             raise GalleryError(f"setting units must be even (two encoder directions), "
                                f"got {self.units}")
         return self
+
+
+#: Named settings (``gallery train translation --profile NAME``; ``--set`` wins).
+#: ``sentences`` is what real sentences (Multi30k, parallel files, TFDS) train with.
+PROFILES = {
+    "demo": {"epochs": 6, "train_pairs": 6000, "val_pairs": 200, "test_pairs": 200,
+             "units": 64, "beam_width": 2},
+    "sentences": {"source_tokens": "words_punct", "target_tokens": "words_punct",
+                  "max_source": 60, "max_target": 60, "units": 512, "embedding_dim": 256,
+                  "dropout": 0.3, "vocabulary_size": 10000, "batch_size": 64,
+                  "learning_rate": 2e-3, "label_smoothing": 0.1, "beam_width": 5,
+                  "patience": 3, "epochs": 40},
+    "tiny": {"epochs": 2, "train_pairs": 600, "val_pairs": 40, "test_pairs": 40, "units": 16,
+             "embedding_dim": 8, "beam_width": 2, "max_target": 40},
+}

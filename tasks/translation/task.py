@@ -7,6 +7,7 @@ import tensorflow as tf
 from gallery import plots
 from gallery.data.bucketing import length_sorted_batches
 from gallery.data.epochs import EpochClock
+from gallery.data.padding import pad_right
 from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
 from gallery.layers.text import TextToIds
@@ -15,15 +16,9 @@ from gallery.predicting import shown_text, utf8_bytes
 from gallery.seq2seq import SmoothedSparseCrossentropy
 from gallery.task import Task
 
-from .config import TranslationConfig
+from .config import PROFILES, TranslationConfig
 from .data import load_translation_data
 from .model import Translator, build_model, special_ids, target_to_ids
-
-#: Real sentences: word tokens with punctuation, a larger model.
-SENTENCE_DEFAULTS = ("source_tokens=words_punct", "target_tokens=words_punct", "max_source=60",
-                     "max_target=60", "units=512", "embedding_dim=256", "dropout=0.3",
-                     "vocabulary_size=10000", "batch_size=64", "learning_rate=2e-3",
-                     "label_smoothing=0.1", "beam_width=5", "patience=3", "max_minutes=0")
 
 
 def token_ids(to_ids, texts, batch_size=2048):
@@ -35,12 +30,6 @@ def token_ids(to_ids, texts, batch_size=2048):
     return out
 
 
-def pad(rows, dtype=np.int32):
-    out = np.zeros((len(rows), max(1, max(len(r) for r in rows))), dtype)
-    for i, row in enumerate(rows):
-        out[i, :len(row)] = row
-    return out
-
 
 class TranslationTask(Task):
     name = "translation"
@@ -49,12 +38,11 @@ class TranslationTask(Task):
     metric = "exact_match"
     monitor = "val_loss"
     model_meta_keys = ("source_vocabulary", "target_vocabulary")
-    demo_overrides = ("epochs=6", "train_pairs=6000", "val_pairs=200", "test_pairs=200",
-                      "units=64", "beam_width=2")
+    profiles = PROFILES
 
-    def data_defaults(self, source):
+    def data_profile(self, source):
         kind, _ = parse_source(source)
-        return SENTENCE_DEFAULTS if kind in ("multi30k", "parallel", "path", "tfds") else ()
+        return "sentences" if kind in ("multi30k", "parallel", "path", "tfds") else None
 
     def load_data(self, config, source=None):
         splits = load_translation_data(config, source)
@@ -69,7 +57,7 @@ class TranslationTask(Task):
 
     # -- training batches ---------------------------------------------------------------
     def _encoded(self, config, model, meta, data):
-        sources = token_ids(model.get_layer("source_ids"), data.sources)
+        sources = token_ids(model.source_ids, data.sources)
         start, end = special_ids(meta)
         targets = token_ids(target_to_ids(config, meta), data.targets)
         keep = [i for i, (s, t) in enumerate(zip(sources, targets)) if len(s) and len(t)]
@@ -87,9 +75,9 @@ class TranslationTask(Task):
             sources, target_in, target_out = data
             lengths = [len(s) + len(t) for s, t in zip(sources, target_in)]
             for index in length_sorted_batches(lengths, config.batch_size, rng):
-                yield ((pad([sources[i] for i in index], np.int64),
-                        pad([target_in[i] for i in index])),
-                       pad([target_out[i] for i in index]))
+                yield ((pad_right([sources[i] for i in index], np.int64)[0],
+                        pad_right([target_in[i] for i in index], np.int32)[0]),
+                       pad_right([target_out[i] for i in index], np.int32)[0])
 
         def train_batches():
             yield from batches(train, np.random.default_rng([config.seed, clock.next_pass()]))
@@ -153,6 +141,9 @@ class TranslationTask(Task):
                  "truncated": bool(cut)}
                 for s, t, score, cut in rows]
 
+    def predict_examples(self, splits, folder):
+        return list(splits.test.sources[:2])
+
     def demo_request(self, splits):
         return {"text": tf.constant(list(splits.test.sources[:3]) + [""])}
 
@@ -173,23 +164,22 @@ class TranslationTask(Task):
 def attention_weights(config, model, meta, sources, outputs):
     """``[(source tokens, output tokens, weights (T, S))]``: the attention of the decoder
     over the source while it (teacher-forced) produces ``outputs``."""
-    core, to_ids = model.get_layer("core"), model.get_layer("source_ids")
-    probe = keras.Model(core.inputs, [core.get_layer("decoder").output,
-                                      core.get_layer("attention_keys").output,
-                                      core.get_layer("source_mask").output])
     target_ids = target_to_ids(config, meta)
     start, _ = special_ids(meta)
     source_words = ["", "[UNK]", *meta["source_vocabulary"]]
     target_words = ["", "[UNK]", *meta["target_vocabulary"]]
+    count = len(model.init_states)
     items = []
     for source, output in zip(sources, outputs):
-        ids = to_ids(tf.constant([source])).numpy()
+        ids = model.source_ids(tf.constant([source]))
         out = token_ids(target_ids, [output])[0]
-        h, keys, mask = probe([ids, np.r_[start, out][None].astype(np.int32)])
-        _, scores = core.get_layer("attention")([h, keys], mask=[None, mask],
-                                                return_attention_scores=True)
-        n, m = len(out), int((ids > 0).sum())
-        items.append(([source_words[i] for i in ids[0, :m]],
+        states = model.start_states(ids)  # initial states, memory keys, memory mask
+        words = model.word_embedding(tf.constant(np.r_[start, out][None], tf.int32))
+        h = model.decoder(words, initial_state=states[:count])
+        _, scores = model.attend(h, states[count], states[count + 1],
+                                 return_attention_scores=True)
+        n, m = len(out), int((np.asarray(ids) > 0).sum())
+        items.append(([source_words[i] for i in np.asarray(ids)[0, :m]],
                       [target_words[i] for i in out] + ["<end>"],
                       np.asarray(scores)[0, :n + 1, :m]))
     return items

@@ -5,6 +5,8 @@ import pytest
 import tensorflow as tf
 
 from gallery import masking
+from gallery.data.bucketing import bucket_by_length
+from gallery.data.padding import pad_right
 
 
 def test_lengths_to_mask_and_back():
@@ -63,7 +65,7 @@ def test_bucket_by_length_pads_right_to_batch_max():
     ds = tf.data.Dataset.from_generator(
         lambda: ((s, len(s)) for s in seqs),
         output_signature=(tf.TensorSpec((None,), tf.int32), tf.TensorSpec((), tf.int32)))
-    batches = list(masking.bucket_by_length(ds, boundaries=[10], batch_size=4))
+    batches = list(bucket_by_length(ds, boundaries=[10], batch_size=4))
     widths = sorted(int(b[0].shape[1]) for b in batches)
     assert widths == [5, 14]
     for tokens, lengths in batches:
@@ -74,7 +76,19 @@ def test_bucket_by_length_pads_right_to_batch_max():
 def test_bucket_by_length_rejects_bad_boundaries(bad):
     ds = tf.data.Dataset.from_tensor_slices([[1, 2]])
     if bad == []:
-        assert masking.bucket_by_length(ds, bad, 2) is not None  # one bucket is fine
+        assert bucket_by_length(ds, bad, 2) is not None  # one bucket is fine
         return
     with pytest.raises(ValueError, match="boundaries"):
-        masking.bucket_by_length(ds, bad, 2)
+        bucket_by_length(ds, bad, 2)
+
+
+def test_pad_right():
+    batch, lengths = pad_right([np.ones((2, 3)), np.full((4, 3), 2.0)])
+    assert batch.shape == (2, 4, 3) and batch.dtype == np.float32
+    np.testing.assert_array_equal(lengths, [2, 4])
+    np.testing.assert_array_equal(batch[0, :, 0], [1, 1, 0, 0])
+    np.testing.assert_array_equal(batch[1, :, 0], [2, 2, 2, 2])
+    ids, _ = pad_right([np.array([5, 6]), np.array([], np.int64)], np.int64)
+    np.testing.assert_array_equal(ids, [[5, 6], [0, 0]])
+    empty, lengths = pad_right([], np.float32, (3,))
+    assert empty.shape == (0, 1, 3) and lengths.shape == (0,)

@@ -1,4 +1,4 @@
-"""The worked examples of ../shared/seed_examples.md (sections 1–4 and 7), exactly."""
+"""The worked examples of docs/worked_examples.md (sections 1–4 and 7), exactly."""
 
 import numpy as np
 import pytest

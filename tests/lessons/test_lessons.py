@@ -12,7 +12,7 @@ from rnn_gallery.lessons import activations, contains_one, gradients, tbptt
 
 
 def test_contains_one_reproduces_the_reference_run(tmp_path, capsys):
-    """seed_examples.md §5: loss 0.6315 @50, 0.0121 @100, 0.0010 @500 in the reference."""
+    """docs/worked_examples.md §5: loss 0.6315 @50, 0.0121 @100, 0.0010 @500 in the reference."""
     results = contains_one.run(tmp_path)
     loss = results["loss_by_epoch"]
     assert 0.3 < loss[50] < 0.7          # still near log 2 after 50 epochs

@@ -56,13 +56,12 @@ def test_run_folder_and_metrics(tiny_captioning_run):
 
 def test_beam_width_one_equals_greedy_on_the_trained_decoder(loaded):
     from gallery.decoding import beam_search, greedy_decode
-    from rnn_gallery.tasks.captioning.model import END, START, Captioner
+    from rnn_gallery.tasks.captioning.model import END, START
 
     task, config, model, meta, splits = loaded
-    decoder = Captioner(model, meta["vocabulary"], config).decoder
-    states = decoder.initial_states(tf.constant(splits.test.images[:16]))
-    greedy = greedy_decode(decoder.step, states, 16, START, END, 8)
-    beam = beam_search(decoder.step, states, 16, START, END, 8, beam_width=1)
+    states = model.start_states(tf.constant(splits.test.images[:16]))
+    greedy = greedy_decode(model.decode_step, states, 16, START, END, 8)
+    beam = beam_search(model.decode_step, states, 16, START, END, 8, beam_width=1)
     np.testing.assert_array_equal(greedy[0], beam[0])
     np.testing.assert_allclose(greedy[2], beam[2], rtol=1e-5)
 
@@ -182,17 +181,16 @@ def test_step_decoding_matches_the_teacher_forced_graph(settings):
     from gallery.config import apply_overrides
     from gallery.decoding import greedy_decode
     from rnn_gallery.tasks.captioning.config import CaptioningConfig
-    from rnn_gallery.tasks.captioning.model import END, START, Captioner, build_model
+    from rnn_gallery.tasks.captioning.model import END, START, build_model
 
     config = apply_overrides(CaptioningConfig(), ["units=12", "filters=4", *settings])
     vocabulary = ["<pad>", "<start>", "<end>", "<unk>"] + [f"w{i}" for i in range(8)]
     model = build_model(config, len(vocabulary))
     pixels = tf.constant(np.random.default_rng(0).random((3, 40, 112, 1), "float32"))
-    decoder = Captioner(model, vocabulary, config).decoder
-    states = decoder.initial_states(pixels)
-    tokens, lengths, _ = greedy_decode(decoder.step, states, 3, START, END, 6)
+    tokens, lengths, _ = greedy_decode(model.decode_step, model.start_states(pixels), 3,
+                                       START, END, 6)
     caption_in = tf.concat([tf.fill([3, 1], START), tokens[:, :-1]], axis=1)
-    logits = model.get_layer("core")([pixels, caption_in], training=False)
+    logits = model.core([pixels, caption_in], training=False)
     forced = tf.argmax(logits, axis=-1, output_type=tf.int32).numpy()
     for row, n in enumerate(lengths.numpy()):
         np.testing.assert_array_equal(forced[row, :n + 1], tokens.numpy()[row, :n + 1])
@@ -234,7 +232,7 @@ def test_beams_signature_lists_the_beam_best_first_with_its_log_probabilities(lo
     assert (np.diff(scores[:3], axis=1) <= 1e-6).all()
     assert list(captions[3]) == [b""] * config.beam_width and np.isneginf(scores[3]).all()
     index = {w: i for i, w in enumerate(meta["vocabulary"])}
-    core = model.get_layer("core")
+    core = model.core
     for row in range(3):
         for caption, score in zip(captions[row], scores[row]):
             ids = [index[w] for w in caption.decode().split()] + [END]

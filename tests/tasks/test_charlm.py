@@ -24,12 +24,12 @@ def config(*items, **changes):
     return apply_overrides(CharLMConfig(), list(items) + [f"{k}={v}" for k, v in changes.items()])
 
 
-def test_hello_seed_example_6():
-    """seed_examples.md §6: after training on "hello", h→e, he→l, hel→l, hell→o."""
+def test_hello_worked_example_6():
+    """docs/worked_examples.md §6: after training on "hello", h→e, he→l, hel→l, hell→o."""
     vocabulary = ["e", "h", "l", "o"]
     cfg = config(units=16, embedding_dim=8, batch_size=1, learning_rate=0.05)
     model = build_model(cfg, len(vocabulary))
-    core = model.get_layer("core")
+    core = model.core
     core.compile(keras.optimizers.Adam(0.05),
                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = encode_text("hell", vocabulary)[None]
@@ -57,7 +57,7 @@ def test_stateful_chunks_equal_one_pass_over_the_stream(cell):
     """Carrying the state across chunks (TBPTT) computes what one long pass computes."""
     cfg = config(cell=cell, units=12, embedding_dim=6, batch_size=2, num_layers=2)
     model = build_model(cfg, 20)
-    core = model.get_layer("core")
+    core = model.core
     stream = np.random.default_rng(0).integers(0, 21, (2, 40)).astype("int32")
     ResetRecurrentStates().set_model(core)
     reset = ResetRecurrentStates()

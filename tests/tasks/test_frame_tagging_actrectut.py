@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from gallery.config import apply_overrides
 from gallery.errors import GalleryError
+from gallery.profiles import make_config
 from rnn_gallery.tasks.frame_tagging.actrectut import load_actrectut, read_actrectut
-from rnn_gallery.tasks.frame_tagging.config import FrameTaggingConfig
 from rnn_gallery.tasks.frame_tagging.task import FrameTaggingTask, windowed_probabilities
 
 scipy_io = pytest.importorskip("scipy.io")
@@ -29,9 +28,7 @@ def write_subject(folder, steps=2000, seed=0, with_info=True):
 
 
 def config(*items):
-    task = FrameTaggingTask()
-    return apply_overrides(FrameTaggingConfig(),
-                           [*task.data_defaults("actrectut:x"), *items])
+    return make_config(FrameTaggingTask(), source="actrectut:x", overrides=items)
 
 
 def test_reader_names_classes_from_the_information_file(tmp_path):

@@ -158,17 +158,17 @@ def test_step_decoding_matches_the_teacher_forced_graph(attention):
     """Greedy decoding one token at a time (padded memory masked in every step) picks
     what the training graph scores highest."""
     from gallery.decoding import greedy_decode
-    from rnn_gallery.tasks.translation.model import Translator
+    from rnn_gallery.tasks.translation.model import special_ids
 
     meta = {"source_vocabulary": list("abcdefgh "), "target_vocabulary": list("xyz")}
     cfg = config("units=16", "embedding_dim=8", f"attention={attention}", "beam_width=1")
     model = build_model(cfg, meta)
-    decoder = Translator(model, meta, cfg).decoder
-    ids = model.get_layer("source_ids")(tf.constant(["abc", "h", "abcdefgh hgfedcba ab"]))
-    tokens, lengths, _ = greedy_decode(decoder.step, decoder.initial_states(ids), 3,
-                                       decoder.start_id, decoder.end_id, 6)
-    target_in = tf.concat([tf.fill([3, 1], decoder.start_id), tokens[:, :-1]], axis=1)
-    logits = model.get_layer("core")([ids, target_in], training=False)
+    start, end = special_ids(meta)
+    ids = model.source_ids(tf.constant(["abc", "h", "abcdefgh hgfedcba ab"]))
+    tokens, lengths, _ = greedy_decode(model.decode_step, model.start_states(ids), 3,
+                                       start, end, 6)
+    target_in = tf.concat([tf.fill([3, 1], start), tokens[:, :-1]], axis=1)
+    logits = model.core([ids, target_in], training=False)
     forced = tf.argmax(logits, axis=-1, output_type=tf.int32).numpy()
     for row, n in enumerate(lengths.numpy()):
         np.testing.assert_array_equal(forced[row, :n + 1], tokens.numpy()[row, :n + 1])
@@ -239,10 +239,13 @@ def test_finetune_template_adapts_to_a_new_domain(tiny_run, tmp_path):
     assert meta["source_vocabulary"] == load_run(tiny_run)[3]["source_vocabulary"]
 
 
-def test_translation_task_defaults_for_sentences():
+def test_real_sentences_bring_the_sentences_profile():
+    from gallery.profiles import make_config
+
     task = TranslationTask()
-    assert "source_tokens=words_punct" in task.data_defaults("multi30k:x")
-    assert task.data_defaults(None) == ()
+    assert task.data_profile("multi30k:x") == "sentences" and task.data_profile(None) is None
+    config = make_config(task, source="multi30k:x", overrides=["units=64"])
+    assert config.source_tokens == "words_punct" and config.units == 64  # --set wins
 
 
 def test_attention_signature_equals_the_teacher_forced_graph(tiny_run):

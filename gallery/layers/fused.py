@@ -138,18 +138,12 @@ def algebra_for(cell):
     return None
 
 
-#: In training, compile the loops with XLA (it fuses each step's elementwise work);
-#: measured on B=64 T=100 H=256: LSTM step 148 → 127 ms. Inference and exports run
-#: plain TensorFlow (no compile per new batch shape in a server).
-JIT = True
-
-
 def _compiled(function, jit):
     return tf.function(function, jit_compile=True) if jit else function
 
 
 def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
-               training=False, use_kernels=True):
+               training=False, use_kernels=True, jit=True):
     """Run the cell over ``xp (T, B, kH)`` from ``states``.
 
     Returns ``(outputs (T, B, H), final_states)`` like ``keras.src.backend.rnn``'s
@@ -157,7 +151,10 @@ def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
     extra tensors (the GRU's recurrent bias) through the hand-written backward pass.
     In training (with ``use_kernels``), the loops run in the compiled kernels
     (:func:`compiled_loop`) when they build here; never in inference, so a SavedModel
-    loads without this package's library.
+    loads without this package's library. Otherwise, with ``jit``, training compiles
+    the TensorFlow loops with XLA (it fuses each step's elementwise work; measured on
+    B=64 T=100 H=256: LSTM step 148 → 127 ms); inference and exports run plain
+    TensorFlow (no compile per new batch shape in a server).
     """
     if use_kernels and training and xp.dtype == tf.float32:
         from gallery import kernels
@@ -169,7 +166,7 @@ def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
     count = len(states)
     # XLA compiles per shape: only worth it when the time length is fixed at trace
     # time (not for length-bucketed batches, which would recompile for every length).
-    jit = JIT and training and xp.shape[0] is not None
+    jit = jit and training and xp.shape[0] is not None
     mask_f = None if mask is None else tf.cast(mask, xp.dtype)[:, :, None]
 
     @tf.custom_gradient

@@ -72,6 +72,9 @@ class Recurrent(keras.layers.RNN):
     #: (``gallery/kernels``) when they build here. ``False``: the TensorFlow loops
     #: (under XLA for fixed lengths), kept for the benchmark's before/after.
     use_kernels = True
+    #: In training, compile the TensorFlow loops (when the kernels are not used) with
+    #: XLA for fixed-length batches. ``False``: plain loops (the benchmark's before/after).
+    use_xla = True
 
     @property
     def cells(self):
@@ -142,7 +145,7 @@ class Recurrent(keras.layers.RNN):
                 algebra, cell.project_inputs(x), list(states),
                 tf.convert_to_tensor(cell.recurrent_kernel), mask=mask,
                 zero_output_for_mask=zero_output_for_mask, training=bool(training),
-                use_kernels=self.use_kernels)
+                use_kernels=self.use_kernels, jit=self.use_xla)
             return outputs[-1], outputs, new_states
         if self.use_fast_path:
             inputs, step = cell.project_inputs(x), cell.step_projected

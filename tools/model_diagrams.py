@@ -33,12 +33,11 @@ def draw(name, data=None, stem=None, out=OUT):
     write its diagram into ``out``; returns the PNG's path."""
     import keras
 
-    from gallery.config import apply_overrides
+    from gallery.profiles import make_config
     from gallery.registry import get_task
 
     task = get_task(name)
-    defaults = task.data_defaults(data) if data else ()
-    config = apply_overrides(task.config_class(), list(defaults))
+    config = make_config(task, source=data)  # the data set's own profile, if any
     splits = task.load_data(config, data)
     model = task.build_model(config, splits)
     out = pathlib.Path(out)

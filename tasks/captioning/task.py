@@ -1,6 +1,7 @@
 """The captioning task: what is specific to describing images with words."""
 
 import io
+import pathlib
 
 import keras
 import numpy as np

@@ -1,65 +1,66 @@
-"""The reference of every ``--set`` setting, generated from the tasks' config dataclasses.
+"""The reference of every ``--set`` setting and ``--profile``, generated from the code.
 
 ``python tools/settings_reference.py`` prints it as Markdown; the docs build
-(``tools/docs_hooks.py``) adds it to the site as ``reference/settings.md``, so the page
-can never drift from the code: a setting added to a task's ``config.py`` appears there
-at the next ``make docs``.
+(``tools/docs_settings_hook.py``) adds it to the site as ``reference/settings.md``, so
+the page can never drift from the code: a setting added to a task's ``config.py``
+appears there at the next ``make docs``.
 
-For each registered task: one table row per dataclass field, with its type, its
-default and its documentation (the comment written beside the field in
-``config.py``; settings every task shares come from ``gallery.config.TrainConfig``),
-read by ``gallery.profiles.settings_rows``; then the task's named profiles.
+For each registered task: one row per setting with its type, default and documentation,
+from :func:`gallery.profiles.settings_rows` (the same rows ``gallery train TASK --help``
+prints), then the task's named profiles and what each one sets.
 """
 
-from gallery import registry
 from gallery.profiles import settings_rows
+from gallery.registry import get_task, task_names
 
 
-def _default(value):
+def _value(value):
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
-    return "`" + value + "`" if isinstance(value, str) else f"`{value!r}`"
+    return f"`{value}`"
 
 
 def _cell(text):
-    return text.replace("|", "\\|")
+    return str(text).replace("|", "\\|")
 
 
 def settings_table(config_class):
-    """Markdown table: setting · type · default · what it does
-    (``gallery.profiles.settings_rows``, which ``gallery train TASK --help`` prints too)."""
+    """Markdown table: setting · type · default · what it does."""
     rows = ["| setting | type | default | what it does |", "|---|---|---|---|"]
     for name, kind, default, doc in settings_rows(config_class):
-        rows.append(f"| `{name}` | {kind} | {_cell(_default(default))} | {_cell(doc)} |")
+        rows.append(f"| `{name}` | {kind} | {_cell(_value(default))} | {_cell(doc)} |")
     return "\n".join(rows)
 
 
-def profiles_list(task):
-    """Markdown bullets: each named profile (``--profile NAME``) and what it sets."""
-    return "\n".join(f"- `{name}`: " + ", ".join(
-        f"`{key}={str(value).lower() if isinstance(value, bool) else value}`"
-        for key, value in values.items()) for name, values in task.profiles.items())
+def profiles_table(profiles):
+    """Markdown table: profile · the settings it sets."""
+    rows = ["| profile | sets |", "|---|---|"]
+    for name, values in profiles.items():
+        sets = ", ".join(f"`{key}={_value(value).strip('`')}`" for key, value in values.items())
+        rows.append(f"| `{name}` | {_cell(sets)} |")
+    return "\n".join(rows)
 
 
 def render():
     """The whole reference page as Markdown."""
     out = ["# Settings reference", "",
-           "Every setting of every task, as `gallery train TASK --set key=value` takes it.",
-           "This page is generated from the tasks' config dataclasses "
+           "Every setting of every task, as `gallery train TASK --set key=value` takes it, and",
+           "the named profiles `--profile NAME` applies. A run's settings are the defaults,",
+           "then a profile (the one named, or the one its data set brings: `--data video`",
+           "brings `video`), then `--set`, which wins. `gallery train TASK --help` prints the",
+           "same. This page is generated from the tasks' config dataclasses",
            "(`tools/settings_reference.py`) each time the site is built.", "",
-           "Types: `true`/`false` for bool; numbers as Python writes them. "
-           "Unknown keys and values out of range are refused with one line.", ""]
-    for name in registry.task_names():
-        task = registry.get_task(name)
+           "Bools take `true`/`false`. Unknown keys and values out of range are refused with",
+           "one line ([bad inputs](../bad_inputs.md)).", ""]
+    for name in task_names():
+        task = get_task(name)
         out += [f"## {name}", ""]
-        summary = getattr(task, "summary", "")
-        if summary:
-            out += [summary, ""]
-        out += [f"Config class: `{task.config_class.__module__}.{task.config_class.__name__}`.",
-                "", settings_table(task.config_class), ""]
-        if task.profiles:
-            out += ["Profiles (`--profile NAME`; a data set may bring its own; `--set` wins):",
-                    "", profiles_list(task), ""]
+        if getattr(task, "summary", ""):
+            out += [task.summary, ""]
+        out += [settings_table(task.config_class), ""]
+        profiles = getattr(task, "profiles", None) or {}
+        if profiles:
+            out += [f"Profiles of {name}:", "", profiles_table(profiles), ""]
     return "\n".join(out)
 
 

@@ -1,7 +1,8 @@
 """The page's ready-made hypotheses, and how well the match view confirms them.
 
 For each property with a level (``properties.LEVELS``), the short stretches where it
-turns on (runs of ``property ≥ level``, 2 to 20 steps) are natural selections. The
+turns on (runs of ``property ≥ level``, 2 to 20 steps, after step 0) are natural
+selections. The
 *rule cell* is the cell the select rule picks over the most of them, searched over a
 few thresholds ``ℓ`` and both signs (a cell can mark a property by going down); the
 hypothesis is that cell, its sign and ``ℓ``, and the first of those stretches that
@@ -29,7 +30,8 @@ def rule_cell(q, on):
     """``{"unit", "sign", "threshold", "start", "end", "selected", "spans"}``: the cell
     selected over the most short runs of ``on`` (ties: higher ``ℓ``, then sign +1,
     then the lower cell), with the first run that selects it; ``None`` if none is."""
-    spans = [(s, e) for s, e in runs_of(on) if SHORTEST <= e - s <= LONGEST]
+    # A run from step 0 has no step before it: the rule would keep every cell that is on.
+    spans = [(s, e) for s, e in runs_of(on) if SHORTEST <= e - s <= LONGEST and s > 0]
     best, q = None, np.asarray(q, np.int32)
     for sign in (1, -1):
         for threshold in THRESHOLDS:

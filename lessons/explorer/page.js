@@ -79,17 +79,20 @@ function el(tag, attrs, text) {
   return node;
 }
 
-function snippet(s, n) {
-  return DATA.tokens.slice(s, s + n).join(DATA.kind === "words" ? " " : "")
-    .replace(/\n/g, "↵");
+const ENDS = new Set(DATA.ends);
+
+function snippet(s, n) {  // tokens s … s+n-1 as text; "↵" at line and sequence ends
+  const sep = DATA.kind === "words" ? " " : "";
+  return DATA.tokens.slice(s, s + n).map((tok, k) =>
+    tok === "\n" ? "↵" : tok + (ENDS.has(s + k) ? "↵" : "")).join(sep);
 }
 
 function renderText() {
   const box = $("text"), frag = document.createDocumentFragment();
   box.classList.add(DATA.kind);
-  const ends = new Set(DATA.ends), sep = DATA.kind === "words" ? " " : "";
+  const sep = DATA.kind === "words" ? " " : "";
   DATA.tokens.forEach((tok, i) => {
-    const shown = tok === "\n" ? "↵\n" : tok + (ends.has(i) ? "\n" : sep);
+    const shown = tok === "\n" ? "↵\n" : tok + (ENDS.has(i) ? "\n" : sep);
     const span = el("span", {class: "t", "data-i": i}, shown);
     spans.push(span);
     frag.appendChild(span);

@@ -126,7 +126,7 @@ def check_run_folder(folder, overwrite=False):
     if not names:
         return "new"
     if "checkpoint" in names and is_checkpoint_folder(folder / "checkpoint"):
-        foreign = names - RUN_ENTRIES - {"checkpoint"}
+        foreign = names - RUN_ENTRIES - {"checkpoint", RUN_MANIFEST}
         if not foreign:
             return "resume"
     else:

@@ -110,7 +110,15 @@ def cmd_export(args):
 
 def cmd_serve(args):
     exports = {}
-    for item in args.model:
+    if args.demo or not args.model:  # the exports `make run` (gallery demo) wrote
+        from gallery.demo import DEFAULT_OUT
+        from gallery.serving.ui import demo_exports
+
+        if args.model:
+            raise GalleryError("give either --demo or --model, not both")
+        exports = demo_exports(DEFAULT_OUT if args.demo in (None, True) else args.demo)
+        args.ui = True
+    for item in args.model or ():
         name, _, path = item.partition("=")
         if not name or not path or "/" in name or ":" in name or name in exports:
             raise GalleryError(f"--model takes NAME=EXPORT_DIR with a new NAME free of "
@@ -120,9 +128,15 @@ def cmd_serve(args):
     from gallery.serving.model import ServedModel
 
     models = {name: ServedModel(name, path) for name, path in exports.items()}
-    serve(build_app(models, max_body_bytes=int(args.max_body_mb * 2**20),
+    app = build_app(models, max_body_bytes=int(args.max_body_mb * 2**20),
                     max_batch_size=args.max_batch_size, batch_wait_ms=args.batch_wait_ms,
-                    threads=args.threads), host=args.host, port=args.port)
+                    threads=args.threads)
+    if args.ui:
+        from gallery.serving.ui import add_ui
+
+        add_ui(app)
+        print(f"the web page: http://{args.host}:{args.port}/", flush=True)
+    serve(app, host=args.host, port=args.port)
     return 0
 
 
@@ -205,9 +219,14 @@ def build_parser():
     export.set_defaults(func=cmd_export)
 
     serve = sub.add_parser("serve", help="serve exports over TF Serving's REST API")
-    serve.add_argument("--model", action="append", required=True, metavar="NAME=EXPORT_DIR",
+    serve.add_argument("--model", action="append", metavar="NAME=EXPORT_DIR",
                        help="serve the SavedModel at EXPORT_DIR as /v1/models/NAME "
                        "(repeatable)")
+    serve.add_argument("--ui", action="store_true",
+                       help="also serve a web page at / to try every model in a browser")
+    serve.add_argument("--demo", nargs="?", const=True, metavar="FOLDER",
+                       help="serve the exports `gallery demo` wrote, with the web page (the "
+                       "default without --model; FOLDER: the demo's --out, default runs/demo)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8501, help="port (0: any free one)")
     serve.add_argument("--max-body-mb", type=float, default=16.0,

@@ -20,6 +20,7 @@ def _demo_task(name, out_root):
     from gallery.export import export_saved_model
     from gallery.registry import get_task
     from gallery.runs import load_run
+    from gallery.serving.ui.examples import write_examples
     from gallery.training import train
 
     task = get_task(name)
@@ -31,6 +32,7 @@ def _demo_task(name, out_root):
                                     overwrite=True)
     served = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     request = task.demo_request(task.load_data(config, None))
+    write_examples(export_dir, request, meta.get("labels"))  # for the web page
     response = served(**request)
     print(f"[{name}] served by the reloaded SavedModel:")
     for row in task.describe_response(request, response):
@@ -39,7 +41,10 @@ def _demo_task(name, out_root):
             "seconds": time.time() - started, "run": str(run_dir), "export": str(export_dir)}
 
 
-def run_demo(tasks=None, out_root="runs/demo"):
+DEFAULT_OUT = "runs/demo"  # `gallery serve --demo` serves the exports written here
+
+
+def run_demo(tasks=None, out_root=DEFAULT_OUT):
     from gallery.registry import get_task, task_names
 
     names = tasks or task_names()
@@ -55,4 +60,7 @@ def run_demo(tasks=None, out_root="runs/demo"):
     for row in rows:
         print(f"{row['task']:15s} {row['metric']:13s} {row['value']:8.4f} "
               f"{row['seconds']:8.0f}  {row['export']}")
+    where = "" if out_root == pathlib.Path(DEFAULT_OUT) else f" {out_root}"
+    print(f"\nTry these models in your browser: `gallery serve --demo{where}` serves a page "
+          "on them at http://127.0.0.1:8501/")
     return 0

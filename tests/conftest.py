@@ -191,6 +191,7 @@ def browser(tmp_path_factory):
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, for get_log
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     yield driver
     driver.quit()

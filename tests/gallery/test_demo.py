@@ -3,6 +3,7 @@
 import pathlib
 
 from gallery.cli import main
+from gallery.serving.ui.examples import read_examples
 
 
 def test_demo_trains_exports_and_serves_one_task(tmp_path, capsys):
@@ -15,6 +16,10 @@ def test_demo_trains_exports_and_serves_one_task(tmp_path, capsys):
     assert 0.0 <= float(row.split()[2]) <= 1.0
     assert (out / "exports" / "frame_tagging" / "1" / "saved_model.pb").is_file()
     assert (out / "frame_tagging" / "model.keras").is_file()
+    examples = read_examples(out / "exports" / "frame_tagging" / "1")  # for the web page
+    assert examples and examples[0]["labels"] and examples[0]["inputs"]["lengths"] > 0
+    assert printed.strip().splitlines()[-1].startswith(
+        f"Try these models in your browser: `gallery serve --demo {out}`")
 
 
 def test_demo_of_an_unknown_task_is_one_line(tmp_path, capsys):

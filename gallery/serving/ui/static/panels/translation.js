@@ -43,10 +43,10 @@ function heatmap(attention) {
   let top = 0;
   targets.forEach((_, t) => sources.forEach((_, s) => { top = Math.max(top, weights[t][s]); }));
   return el("div", {class: "heatmap"},
-    el("h3", {}, "Attention"),
-    el("table", {"data-role": "attention"},
-       el("caption", {class: "muted"}, "rows: words written · columns: source words · darker " +
-                                       `= more attention (darkest: ${format(top)})`),
+    el("h3", {id: "attention-title"}, "Attention"),
+    el("p", {class: "muted"}, "Rows: the words written; columns: the source words; darker " +
+                              `is more attention (darkest: ${format(top)}).`),
+    el("table", {"data-role": "attention", "aria-labelledby": "attention-title"},
        el("thead", {}, el("tr", {}, el("td", {}),
                           sources.map((s) => el("th", {scope: "col"}, shownToken(s))))),
        el("tbody", {}, targets.map((target, t) => el("tr", {},

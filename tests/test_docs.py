@@ -99,7 +99,8 @@ def mkdocs_build_here(config_file, site_dir):
     "<!-- code: gallery/masking.py no_such_function -->",
     '--8<-- "templates/no_such_template.py"',
     "$$\\frac{1}{$$",
-], ids=["page", "anchor", "repo-file", "code-name", "snippet", "latex"])
+    "$$a = b,$$\n$$c = d.$$",
+], ids=["page", "anchor", "repo-file", "code-name", "snippet", "latex", "latex-left-as-text"])
 def test_strict_build_fails_on(tmp_path, page):
     built = mkdocs_build_here(_toy_site(tmp_path, page), tmp_path / "site")
     assert not built, f"built although the page holds {page!r}"

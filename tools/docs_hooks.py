@@ -15,8 +15,8 @@ Two things a plain MkDocs build cannot do, and that the pages need:
    file that does not exist stays as it is, so the strict build fails on it.
 3. **Maths without JavaScript.** ``$...$`` and ``$$...$$`` (``pymdownx.arithmatex``)
    become MathML at build time (``latex2mathml``), which browsers draw natively: the
-   site needs no script from a CDN and works offline. LaTeX that does not convert
-   fails the build.
+   site needs no script from a CDN and works offline. LaTeX that does not convert, or
+   ``$$`` left as text in the page, fails the build.
 """
 
 import ast
@@ -136,10 +136,18 @@ def on_page_content(content, page, config, files):
     def math(match):
         tag, latex = match.groups()
         latex = html.unescape(latex).strip()
+        if "$" in latex:  # two display formulas run together: $$a$$\n$$b$$
+            raise PluginError(f"docs: {page.file.src_uri}: ${latex}$ holds a $; put a blank "
+                              "line before and after each display formula")
         try:
             mathml = latex_to_mathml(latex, display="block" if tag == "div" else "inline")
         except Exception as error:  # the converter raises several kinds
             raise PluginError(f"docs: {page.file.src_uri}: cannot convert ${latex}$: {error}")
         return f'<{tag} class="math">{mathml}</{tag}>'
 
-    return MATH.sub(math, content)
+    content = MATH.sub(math, content)
+    prose = re.sub(r"<(pre|code)\b.*?</\1>", "", content, flags=re.DOTALL)
+    if "$$" in prose:  # e.g. two display formulas without a blank line between them
+        raise PluginError(f"docs: {page.file.src_uri}: a formula was left as text ($$ ... $$); "
+                          "put a blank line before and after each display formula")
+    return content

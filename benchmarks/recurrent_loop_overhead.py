@@ -62,7 +62,7 @@ def main():
         @tf.function
         def forward():
             outputs, _ = fused.fused_loop(algebra, xp, [h0, c0], tf.convert_to_tensor(U),
-                                          training=True, use_kernels=False, jit=jit)
+                                          training=True, use_kernels=False, jit_compile=jit)
             return outputs
 
         @tf.function
@@ -70,7 +70,7 @@ def main():
             with tf.GradientTape() as tape:
                 tape.watch(xp)
                 outputs, _ = fused.fused_loop(algebra, xp, [h0, c0], tf.convert_to_tensor(U),
-                                              training=True, use_kernels=False, jit=jit)
+                                              training=True, use_kernels=False, jit_compile=jit)
                 loss = tf.reduce_sum(outputs)
             return tape.gradient(loss, [xp, U])
         rows += [(f"fused forward, xla={jit}", median_ms(forward)),

@@ -6,8 +6,10 @@ runs in this process, in alternating rounds; the script prints each one's median
 step time, its speed relative to the Keras built-in (above 1: faster), and its
 achieved GFLOP/s against a large-matmul roofline measured in the same run.
 
-Cases: B=64, T=100, D=128, H=256; the same with T=500; and a masked batch whose
-lengths are spread uniformly over 10–100 (padding masked with ``keras.layers.Masking``).
+Cases: B=64, T=100, D=128, H=256; the same with T=500; a masked batch whose
+lengths are spread uniformly over 10–100 (padding masked with ``keras.layers.Masking``);
+and T=100 with ``recurrent_dropout=0.2`` on both sides (Keras then leaves its fused
+op for its step-by-step loop; ours keeps the fused loop, the mask an input).
 Models: ``keras`` (``keras.layers.LSTM``/``GRU``), ``ours`` (``Recurrent``: the
 time loops in the compiled kernels, ``gallery/kernels/recurrent_loop.cc``, with the
 hand-written backward pass of ``gallery/layers/fused.py``), ``ours, TF loop``
@@ -16,7 +18,7 @@ where the length is fixed), ``ours, autodiff loop`` (``use_fused=False``: the
 projected loop differentiated by TensorFlow), and ``torch`` (``torch.nn.LSTM``/``GRU``,
 if PyTorch is installed).
 
-    python benchmarks/recurrent_speed.py [--rounds 7] [--cases base,long,masked]
+    python benchmarks/recurrent_speed.py [--rounds 7] [--cases base,long,masked,dropout]
 """
 
 import argparse
@@ -121,7 +123,7 @@ def main(argv=None):
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=3, help="steps timed per round")
-    parser.add_argument("--cases", default="base,long,masked")
+    parser.add_argument("--cases", default="base,long,masked,dropout")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -142,13 +144,14 @@ def main(argv=None):
         x = tf.constant(x_np)
         y = tf.constant(rng.normal(size=(args.batch, 1)).astype("float32"))
         steps = x.shape[1]
+        extra = {"recurrent_dropout": 0.2} if case == "dropout" else {}
         for kind, cell in (("LSTM", LSTMCell), ("GRU", GRUCell)):
-            makers = {"keras": lambda: getattr(keras.layers, kind)(h),
-                      "ours": lambda: Recurrent(cell(h)),
-                      "ours, TF loop": lambda: variant(cell(h), use_kernels=False),
-                      "ours, autodiff loop": lambda: variant(cell(h), use_fused=False)}
+            makers = {"keras": lambda: getattr(keras.layers, kind)(h, **extra),
+                      "ours": lambda: Recurrent(cell(h, **extra)),
+                      "ours, TF loop": lambda: variant(cell(h, **extra), use_kernels=False),
+                      "ours, autodiff loop": lambda: variant(cell(h, **extra), use_fused=False)}
             runs = {label: make_step(make(), x, y) for label, make in makers.items()}
-            if lengths is None:
+            if lengths is None and not extra:
                 torch_step = make_torch_step(kind, x_np, y.numpy())
                 if torch_step is not None:
                     runs["torch"] = torch_step
@@ -158,14 +161,15 @@ def main(argv=None):
                     times[label].append(time_step(step, args.repeats))
             reference = statistics.median(times["keras"])
             flops = step_flops(kind, args.batch, steps, args.features, h)
-            label_case = {"base": "T=100", "long": "T=500", "masked": "T=100, lengths 10-100"}
+            label_case = {"base": "T=100", "long": "T=500", "masked": "T=100, lengths 10-100",
+                          "dropout": "T=100, rec. dropout 0.2"}
             for label, samples in times.items():
                 median = statistics.median(samples)
                 gflops = flops / median / 1e9
                 print(f"{kind:4s} {label_case[case]:22s} {label:20s} {median * 1e3:8.1f} ms/step"
                       f"  {reference / median:5.2f}x vs keras  {gflops:6.1f} GFLOP/s"
                       f" ({gflops / peak:4.0%} of roofline)", flush=True)
-            if lengths is None and "torch" not in runs:
+            if lengths is None and not extra and "torch" not in runs:
                 print(f"{kind:4s} {label_case[case]:22s} torch                 not installed "
                       "(pip install torch to compare)")
 

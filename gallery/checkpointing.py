@@ -91,8 +91,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self._load(state)
         self.history = {k: list(v) for k, v in state["history"].items()}
         self.finished = state.get("finished", False)
-        # Keras starts its epoch loop at ``_initial_epoch``; a finished run skips it.
-        self.model._initial_epoch = self.params["epochs"] if self.finished else state["epoch"]
+
+    def resume_epoch(self, epochs):
+        """The epoch ``fit(initial_epoch=...)`` resumes at: 0 for a fresh start, the
+        saved epoch for an interrupted run, ``epochs`` for a finished one (no epoch runs)."""
+        state = read_state(self.folder)
+        if state is None or state.get("fingerprint") != self.run_fingerprint:
+            return 0  # a foreign state is refused in on_train_begin
+        return epochs if state.get("finished", False) else int(state["epoch"])
 
     def _load(self, state):
         optimizer = self.model.optimizer

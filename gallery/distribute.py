@@ -103,6 +103,9 @@ def work_around_multiworker_build(model, strategy):
       ``strategy.reduce("MEAN", v, axis=0)``, which fails on a scalar ("Invalid
       reduction dimension 0"); scalars are averaged with ``axis=None`` instead.
     """
+    # Private Keras API, as no public hook exists for either step (noqa: private-keras):
+    # model._maybe_symbolic_build and keras.src.backend.tensorflow.trainer's
+    # reduce_per_replica; tests/gallery/test_registration.py fails loudly if they change.
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
     _patch_multiworker_log_reduction()

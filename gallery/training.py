@@ -47,6 +47,17 @@ def make_optimizer(config):
     return keras.optimizers.Adam(config.learning_rate, **options)
 
 
+def _sublayers(layer):
+    """Every layer inside ``layer``, depth first, through the public ``layers`` of
+    models and the ``layer`` / ``forward_layer`` of wrappers such as Bidirectional."""
+    children = list(getattr(layer, "layers", None) or [])
+    children += [getattr(layer, name) for name in ("layer", "forward_layer", "backward_layer")
+                 if isinstance(getattr(layer, name, None), keras.layers.Layer)]
+    for child in children:
+        yield child
+        yield from _sublayers(child)
+
+
 class ResetRecurrentStates(keras.callbacks.Callback):
     """Zero the states of stateful recurrent layers at each epoch and before validation.
 
@@ -55,7 +66,7 @@ class ResetRecurrentStates(keras.callbacks.Callback):
     """
 
     def _reset(self):
-        for layer in self.model._flatten_layers(include_self=False):
+        for layer in _sublayers(self.model):
             if getattr(layer, "stateful", False):
                 layer.reset_state()
 
@@ -118,11 +129,9 @@ def fit_core(task, config, model, splits, verbose=None, checkpoint=None):
         # Bucketed tf.data input has no known length; Keras warns about that and about
         # shuffling, which the dataset already does.
         warnings.filterwarnings("ignore", message=".*(ran out of data|shuffle=True).*")
-        try:
-            history = core.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                               callbacks=callbacks, verbose=verbose)
-        finally:
-            core._initial_epoch = None  # a resumed start must not leak into a later fit
+        initial_epoch = checkpoint.resume_epoch(config.epochs) if checkpoint is not None else 0
+        history = core.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                           initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
     if checkpoint is not None:
         return checkpoint.history
     return {k: [float(v) for v in values] for k, values in history.history.items()}

@@ -58,7 +58,7 @@ def write_review_file(path, rows=240, seed=0, labels=("neg", "pos"), delimiter="
 
 TINY_SENTIMENT = ["epochs=3", "units=8", "embedding_dim=8", "max_tokens=200",
                   "extend_vocabulary=false", "batch_size=16", "learning_rate=0.01",
-                  "dropout=0.0", "patience=5"]
+                  "dropout=0.0", "recurrent_dropout=0.0", "patience=5"]
 
 
 @pytest.fixture(scope="session")

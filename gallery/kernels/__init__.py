@@ -1,19 +1,24 @@
 """Compiled CPU kernels: the fused LSTM, GRU and Elman time loops (``recurrent_loop.cc``).
 
 The kernels are built on first use with the C++ compiler and TensorFlow's own
-headers (``tf.sysconfig``) into a cache folder keyed by the source, TensorFlow's
-version and the flags, then loaded with ``tf.load_op_library``. Where that fails (no
-compiler, another platform), :func:`recurrent_ops` returns ``None`` and the layers
-use the TensorFlow loops instead, with a one-line warning; with a GPU visible it
-returns ``None`` too (these are CPU kernels). ``make`` builds them at install
-(``python -m gallery.kernels``), so the first training run does not wait. Set
+headers (``tf.sysconfig``) into a cache folder, then loaded with
+``tf.load_op_library``. The cache key holds the source, TensorFlow's version, the
+compiler and its flags, and the CPU's instruction-set flags: a home folder shared by
+machines with different CPUs never loads a ``-march=native`` build made for another
+CPU (which could crash with SIGILL). Where the build fails (no compiler, another
+platform), :func:`recurrent_ops` returns ``None`` and the layers use the TensorFlow
+loops instead, with a one-line warning; with a GPU visible it returns ``None`` too
+(these are CPU kernels). ``make`` builds them at install (``python -m
+gallery.kernels``), so the first training run does not wait. Set
 ``GALLERY_KERNELS=0`` to switch the compiled path off, ``GALLERY_KERNEL_CACHE`` to
 choose the cache folder (default ``~/.cache/rnn-gallery``).
 """
 
+import functools
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -28,20 +33,59 @@ def enabled():
     return os.environ.get("GALLERY_KERNELS", "1").lower() not in ("0", "false", "no", "off")
 
 
+def _compiler():
+    return os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+
+
+@functools.lru_cache(maxsize=None)
+def native_target(compiler):
+    """What ``-march=native`` means to ``compiler`` here (``-Q --help=target``), or ""."""
+    try:
+        done = subprocess.run([compiler, "-march=native", "-Q", "--help=target"],
+                              capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout if done.returncode == 0 else ""
+
+
 def _flags():
     import tensorflow as tf
 
-    return (["-O3", "-march=native", "-fPIC", "-shared", *tf.sysconfig.get_compile_flags()],
-            tf.sysconfig.get_link_flags())
+    compile_flags = ["-O3", "-march=native", "-fPIC", "-shared"]
+    # The Eigen bundled with TensorFlow does not compile its AVX512-FP16 half-precision
+    # packets with GCC 12 ("expected initializer before '<'" in PacketMathFP16.h); the
+    # kernels are float32, so those instructions are switched off where -march=native
+    # would switch them on.
+    compiler = _compiler()
+    if compiler and re.search(r"-mavx512fp16\s+\[enabled\]", native_target(compiler)):
+        compile_flags.append("-mno-avx512fp16")
+    return [*compile_flags, *tf.sysconfig.get_compile_flags()], tf.sysconfig.get_link_flags()
+
+
+def cpu_features(compiler=None):
+    """What identifies this CPU's instruction set: the ``flags`` line of
+    ``/proc/cpuinfo`` (Linux), else what ``-march=native`` resolves to
+    (``g++ -march=native -Q --help=target``), else the processor's name."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                if line.split(":")[0].strip() in ("flags", "Features"):
+                    return " ".join(sorted(line.split(":", 1)[1].split()))
+    except OSError:
+        pass
+    compiler = compiler or _compiler()
+    return (compiler and native_target(compiler)) or platform.processor() or platform.machine()
 
 
 def _library_path(compile_flags, link_flags):
     import tensorflow as tf
 
     key = hashlib.sha256()
+    compiler = _compiler() or ""
     for part in (SOURCE.read_bytes(), tf.__version__.encode(), platform.machine().encode(),
-                 " ".join(compile_flags + link_flags).encode()):
-        key.update(part)
+                 compiler.encode(), " ".join(compile_flags + link_flags).encode(),
+                 cpu_features(compiler).encode()):
+        key.update(part + b"\0")
     cache = Path(os.environ.get("GALLERY_KERNEL_CACHE")
                  or Path.home() / ".cache" / "rnn-gallery")
     return cache / f"recurrent_loop-{key.hexdigest()[:16]}.so"
@@ -55,7 +99,7 @@ def build(compile_flags=None, link_flags=None):
     target = _library_path(compile_flags, link_flags)
     if target.exists():
         return target
-    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    compiler = _compiler()
     if compiler is None:
         raise RuntimeError("no C++ compiler (g++) found")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -65,8 +109,10 @@ def build(compile_flags=None, link_flags=None):
         partial = Path(scratch) / target.name
         done = subprocess.run([compiler, *compile_flags, str(SOURCE), "-o", str(partial),
                                *link_flags], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{compiler} failed: {done.stderr.strip()[-2000:]}")
+        if done.returncode != 0:  # the errors, not pages of deprecation warnings
+            errors = [line for line in done.stderr.splitlines() if "error" in line]
+            raise RuntimeError(f"{compiler} failed: "
+                               + ("\n".join(errors[:5]) or done.stderr.strip()[-2000:]))
         os.replace(partial, target)  # atomic: a concurrent build never sees half a file
     return target
 

@@ -9,6 +9,8 @@
 //   h0, c0 (B, H) initial states (c0 unused by the GRU)
 //   bias_h (kH)   the GRU's recurrent bias (zeros for the LSTM)
 //   mask (T, B)   1 = valid step, 0 = padded; shape (0, 0) for "no mask"
+//   recurrent_mask (B, H)  recurrent dropout: h̃ = m ⊙ h enters the matmul, h U
+//                 below meaning h̃ U; shape (0, 0) for "no dropout"
 //
 // LSTM, k = 4:  z = xp_t + h U;  i, f, o = σ(z_i, z_f, z_o);  g = tanh(z_g)
 //               c' = f c + i g;  h' = o tanh(c')
@@ -18,12 +20,15 @@
 //               saved_t = [z r n a_n]                                  (B, 4H)
 // Elman, k = 1:  h' = φ(xp_t + h U), φ = tanh, relu or linear;  saved_t = h'  (B, H)
 // Masked step (m = 0): states unchanged; output repeats the previous output, or is
-// zero with zero_output. The float blend m·new + (1 − m)·old is the one fused.py uses.
+// zero with zero_output. Masked steps are selected, never blended (m·new + (1 − m)·old
+// would turn NaN or inf padding into NaN), as in fused.py; the backward op gives them
+// no gradient through the cell.
 //
 // The backward op walks t = T−1 … 0 carrying ∂L/∂h (and ∂L/∂c), returns the
 // gate-input gradients dZ_t (w.r.t. xp) and, for the GRU, those w.r.t. the
 // recurrent pre-activation (d_rec; for the LSTM and Elman cells d_rec = d_xp and is
-// not returned separately); Python then forms dU = Σ_t h_{t−1}ᵀ d_rec_t as one large matmul.
+// not returned separately); Python then forms dU = Σ_t h̃_{t−1}ᵀ d_rec_t as one large matmul.
+// With recurrent dropout, the gradient reaching h_{t−1} through U is (d_rec_t Uᵀ) ⊙ m.
 #define EIGEN_USE_THREADS
 
 #include <algorithm>
@@ -132,6 +137,11 @@ class RecurrentLoopForward : public RecurrentLoopKernel {
                 tensorflow::errors::InvalidArgument("bias_h must be (kH,)"));
     const float* mask = masked ? mask_t.flat<float>().data() : nullptr;
     const float* bias = ctx->input(4).flat<float>().data();
+    const Tensor& rmask_t = ctx->input(6);
+    const bool dropped = rmask_t.NumElements() > 0;
+    OP_REQUIRES(ctx, !dropped || rmask_t.NumElements() == B * H,
+                tensorflow::errors::InvalidArgument("recurrent_mask must be (B, H)"));
+    const float* rmask = dropped ? rmask_t.flat<float>().data() : nullptr;
 
     Tensor *outputs, *h_final, *c_final, *saved, *prev_h, *prev_c;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({T, B, H}), &outputs));
@@ -140,10 +150,12 @@ class RecurrentLoopForward : public RecurrentLoopKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({T, B, sH}), &saved));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(4, TensorShape({T, B, H}), &prev_h));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(5, TensorShape({lstm_ ? T : 0, B, H}), &prev_c));
-    Tensor z_t, hn_t, cn_t;  // h U (B, kH); the step's new h and c before masking
+    Tensor z_t, hn_t, cn_t, hd_t;  // h̃ U (B, kH); the step's new h and c; h̃ = m ⊙ h
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, TensorShape({B, kH}), &z_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, TensorShape({B, H}), &hn_t));
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, TensorShape({B, H}), &cn_t));
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT,
+                                           TensorShape({dropped ? B : 0, H}), &hd_t));
 
     float* out = outputs->flat<float>().data();
     float* h = h_final->flat<float>().data();
@@ -154,6 +166,7 @@ class RecurrentLoopForward : public RecurrentLoopKernel {
     float* z = z_t.flat<float>().data();
     float* hn = hn_t.flat<float>().data();
     float* cn = cn_t.flat<float>().data();
+    float* hd = hd_t.flat<float>().data();
     std::copy_n(ctx->input(2).flat<float>().data(), B * H, h);
     std::copy_n(ctx->input(3).flat<float>().data(), B * H, c);
     const CPUDevice& d = ctx->eigen_device<CPUDevice>();
@@ -163,7 +176,13 @@ class RecurrentLoopForward : public RecurrentLoopKernel {
       for (Index t = 0; t < T; ++t) {
         std::copy_n(h + b0 * H, rows * H, ph + (t * B + b0) * H);
         if (lstm_) std::copy_n(c + b0 * H, rows * H, pc + (t * B + b0) * H);
-        matmul(h + b0 * H, u, z + b0 * kH, rows, H, kH);
+        if (dropped) {
+          Array(hd + b0 * H, rows * H) =
+              ConstArray(h + b0 * H, rows * H) * ConstArray(rmask + b0 * H, rows * H);
+          matmul(hd + b0 * H, u, z + b0 * kH, rows, H, kH);
+        } else {
+          matmul(h + b0 * H, u, z + b0 * kH, rows, H, kH);
+        }
         const float* x = xp + t * B * kH;
         float* keep = sv + t * B * sH;
         float* o_t = out + t * B * H;
@@ -200,15 +219,12 @@ class RecurrentLoopForward : public RecurrentLoopKernel {
             h_new = keep_b.head(H) * h_b + (1.0f - keep_b.head(H)) * keep_b.segment(2 * H, H);
           }
           Array o_b(o_t + b * H, H);
-          if (m_t) {
-            const float m = m_t[b];
+          if (m_t && !(m_t[b] > 0.5f)) {  // masked: select the old state, never blend
             if (zero_output_ || !o_prev) {
-              o_b = m * h_new;
+              o_b.setZero();
             } else {
-              o_b = m * h_new + (1.0f - m) * ConstArray(o_prev + b * H, H);
+              o_b = ConstArray(o_prev + b * H, H);
             }
-            h_b = m * h_new + (1.0f - m) * h_b;
-            if (lstm_) c_b = m * c_new + (1.0f - m) * c_b;
           } else {
             o_b = h_new;
             h_b = h_new;
@@ -225,7 +241,8 @@ class RecurrentLoopBackward : public RecurrentLoopKernel {
   explicit RecurrentLoopBackward(OpKernelConstruction* ctx)
       : RecurrentLoopKernel(ctx), separate_rec_(cell_.kind == Cell::kGru) {}
 
-  // inputs: d_outputs (T,B,H), dh_final, dc_final (B,H), saved, prev_h, prev_c, u, mask
+  // inputs: d_outputs (T,B,H), dh_final, dc_final (B,H), saved, prev_h, prev_c, u, mask,
+  // recurrent_mask
   void Compute(OpKernelContext* ctx) override {
     const Tensor& d_outputs_t = ctx->input(0);
     const Tensor& u_t = ctx->input(6);
@@ -241,7 +258,8 @@ class RecurrentLoopBackward : public RecurrentLoopKernel {
                      sized(ctx->input(1), B * H) && sized(ctx->input(2), B * H) &&
                      sized(ctx->input(3), T * B * sH) && sized(ctx->input(4), T * B * H) &&
                      (!lstm_ || sized(ctx->input(5), T * B * H)) &&
-                     (!masked || sized(mask_t, T * B)),
+                     (!masked || sized(mask_t, T * B)) &&
+                     (ctx->input(8).NumElements() == 0 || sized(ctx->input(8), B * H)),
                 tensorflow::errors::InvalidArgument(
                     "recurrent loop gradient: inputs do not match the forward op's shapes"));
     const float* mask = masked ? mask_t.flat<float>().data() : nullptr;
@@ -250,6 +268,8 @@ class RecurrentLoopBackward : public RecurrentLoopKernel {
     const float* prev_h = ctx->input(4).flat<float>().data();
     const float* prev_c = ctx->input(5).flat<float>().data();
     const float* u = u_t.flat<float>().data();
+    const float* rmask =
+        ctx->input(8).NumElements() > 0 ? ctx->input(8).flat<float>().data() : nullptr;
 
     Tensor *d_xp_t, *d_rec_t, *dh0_t, *dc0_t;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({T, B, kH}), &d_xp_t));
@@ -295,21 +315,19 @@ class RecurrentLoopBackward : public RecurrentLoopKernel {
           Array dh_raw(dh_raw_buf + b * H, H), dc_raw(dc_raw_buf + b * H, H);
           // The gradient reaching this step's new state; what skips a masked step stays
           // in dh/dc (and, for a repeated output, in carry).
-          if (m_t) {
-            const float m = m_t[b];
-            dh_raw = m * (dh_b + (g_out + carry_b));
+          if (m_t && !(m_t[b] > 0.5f)) {  // masked: selected, no gradient through the cell
             if (zero_output_) {
               carry_b.setZero();
             } else {
-              carry_b = (1.0f - m) * (g_out + carry_b);
+              carry_b += g_out;
             }
-            dh_b *= (1.0f - m);
-            if (lstm_) {
-              dc_raw = m * dc_b;
-              dc_b *= (1.0f - m);
-            }
-          } else {
-            dh_raw = dh_b + g_out;
+            dz_b.setZero();
+            dr_b.setZero();
+            continue;
+          }
+          {
+            dh_raw = dh_b + g_out + carry_b;
+            carry_b.setZero();
             dh_b.setZero();
             if (lstm_) {
               dc_raw = dc_b;
@@ -347,7 +365,12 @@ class RecurrentLoopBackward : public RecurrentLoopKernel {
           }
         }
         matmul(dr + b0 * kH, ut, back + b0 * H, rows, kH, H);
-        Array(dh + b0 * H, rows * H) += ConstArray(back + b0 * H, rows * H);
+        if (rmask) {
+          Array(dh + b0 * H, rows * H) +=
+              ConstArray(back + b0 * H, rows * H) * ConstArray(rmask + b0 * H, rows * H);
+        } else {
+          Array(dh + b0 * H, rows * H) += ConstArray(back + b0 * H, rows * H);
+        }
       }
     });
   }
@@ -366,6 +389,7 @@ REGISTER_OP("GalleryRecurrentLoopForward")
     .Input("c0: float")
     .Input("bias_h: float")
     .Input("mask: float")
+    .Input("recurrent_mask: float")
     .Output("outputs: float")
     .Output("h_final: float")
     .Output("c_final: float")
@@ -396,6 +420,7 @@ REGISTER_OP("GalleryRecurrentLoopBackward")
     .Input("prev_c: float")
     .Input("u: float")
     .Input("mask: float")
+    .Input("recurrent_mask: float")
     .Output("d_xp: float")
     .Output("d_rec: float")
     .Output("dh0: float")

@@ -1,17 +1,35 @@
 """The gallery's Keras layers.
 
 Exported here: the recurrent cells written from their equations (``ElmanCell``,
-``LSTMCell``, ``GRUCell``, ``make_cell``), the one time loop ``Recurrent``, and the
-hierarchical ``HMLSTM``. The other modules hold the layers the tasks build with:
-``attention`` (a decoder's attention over a memory), ``pooling`` (masked pooling),
-``text`` (``TextToIds``: raw strings → ids inside the model), ``frames`` (per-frame
-encoders, normalisation), ``ensemble`` (branches averaged), ``stack`` (recurrent
-encoders from settings) and ``fused`` (the fused time loops ``Recurrent`` runs).
+``LSTMCell``, ``GRUCell``, ``make_cell``), the one time loop ``Recurrent``, the
+hierarchical ``HMLSTM``, and every layer the tasks build with: ``TextToIds`` (raw
+strings → ids inside the model), ``MaskedPooling``, ``FrameNormalizer``, ``WithMask``,
+``PerFrame``, ``StackBranches``, ``BranchMean``, ``recurrent_encoder``. Other modules:
+``attention`` (a decoder's attention over a memory) and ``fused`` (the fused time
+loops ``Recurrent`` runs).
+
+Every class here is registered with Keras (``package="gallery"``), so a model saved
+with them loads after ``import gallery``.
 """
 
-from gallery.layers.cells import CELLS, ElmanCell, GRUCell, LSTMCell, RecurrentCell, make_cell
+from gallery.layers.cell_base import RecurrentCell
+from gallery.layers.cells import CELLS, ElmanCell, GRUCell, LSTMCell, make_cell
+from gallery.layers.ensemble import BranchMean, StackBranches
+from gallery.layers.frames import FrameNormalizer, PerFrame, WithMask
 from gallery.layers.hmlstm import HMLSTM, HMLSTMCell, SlopeAnnealing
-from gallery.layers.recurrent import Recurrent
+from gallery.layers.pooling import MaskedPooling
+from gallery.layers.recurrent import Recurrent, StateCarrier
+from gallery.layers.stack import recurrent_encoder
+from gallery.layers.text import TextToIds
 
-__all__ = ["CELLS", "ElmanCell", "GRUCell", "LSTMCell", "Recurrent", "RecurrentCell", "make_cell"]
-__all__ += ["HMLSTM", "HMLSTMCell", "SlopeAnnealing"]
+__all__ = [
+    "CELLS", "BranchMean", "ElmanCell", "FrameNormalizer", "GRUCell", "HMLSTM", "HMLSTMCell",
+    "LSTMCell", "MaskedPooling", "PerFrame", "Recurrent", "RecurrentCell", "SlopeAnnealing",
+    "StackBranches", "StateCarrier", "TextToIds", "WithMask", "make_cell", "recurrent_encoder",
+]
+
+# The library's other Keras objects (gallery.seq2seq's layer and loss) register too,
+# whichever gallery module happened to import Keras first.
+from gallery import register_keras_objects  # noqa: E402
+
+register_keras_objects()

@@ -70,7 +70,8 @@ class PerFrame(keras.layers.Wrapper):
     """
 
     def build(self, input_shape):
-        self.layer.build((None, *input_shape[2:]))
+        if not self.layer.built:  # loading a .keras file builds the inner layer first
+            self.layer.build((None, *input_shape[2:]))
         self.built = True
 
     def call(self, inputs, mask=None, training=None):

@@ -6,32 +6,53 @@ Its forward pass is a ``tf.while_loop`` that keeps, per step, only what the
 backward pass needs (gate activations, the previous state). The backward pass is a
 second loop that carries only the state gradients ``∂L/∂h`` (and ``∂L/∂c``) from
 step to step: at each step it forms the gate-input gradients ``dZ_t`` and sends
-``dZ_t Uᵀ`` back. The recurrent weight gradient is then **one** large matmul over
-all steps, ``dU = [h_0 … h_{T-1}]ᵀ · [dZ_0 … dZ_{T-1}]`` (``(H, T·B) @ (T·B, kH)``),
-instead of ``T`` small products summed inside the loop, and the gradient of the
-projected inputs is ``dZ`` itself, so ``dW = Xᵀ dZ`` is one large matmul too.
+``(dZ_t Uᵀ) ⊙ m`` back (``m (B, H)`` the recurrent-dropout mask, ones without it).
+The recurrent weight gradient is then **one** large matmul over all steps,
+``dU = [h̃_0 … h̃_{T-1}]ᵀ · [dZ_0 … dZ_{T-1}]`` (``h̃_t = m ⊙ h_t``;
+``(H, T·B) @ (T·B, kH)``), instead of ``T`` small products summed inside the loop,
+and the gradient of the projected inputs is ``dZ`` itself, so ``dW = Xᵀ dZ`` is one
+large matmul too.
 
 Masks follow the Keras convention (masked step: states unchanged; output repeats
-the previous output, or is zero with ``zero_output_for_mask``). Shapes, time-major:
-``xp (T, B, kH)``, states ``(B, H)``, mask ``(T, B)`` bool.
+the previous output, or is zero with ``zero_output_for_mask``), and masked steps are
+*selected* (``tf.where``), never blended by multiplication: padding holding NaN or
+inf cannot leak into the states or the gradients. Shapes, time-major:
+``xp (T, B, kH)``, states ``(B, H)``, mask ``(T, B)`` bool, recurrent-dropout mask
+``(B, H)``.
 
-Cells: ``LSTMCell``, ``GRUCell(reset_after=True)`` and ``ElmanCell``; anything else
-(e.g. ``GRUCell(reset_after=False)``) uses the generic loop.
+Cells: ``LSTMCell`` and ``GRUCell(reset_after=True)`` with their default activations
+(tanh, sigmoid) and ``ElmanCell`` with tanh, ReLU or linear; anything else (e.g.
+``GRUCell(reset_after=False)``, a hard-sigmoid LSTM) uses the generic loop, which
+gives the same numbers by autodiff.
 
 Three implementations of the same algebra: in training, both loops run in the
 compiled CPU kernels (``gallery/kernels/recurrent_loop.cc``, :func:`compiled_loop`),
 which split the batch rows across threads for the whole sequence; where those do
 not build, or with ``Recurrent.use_kernels = False``, the TensorFlow while-loops
-below, XLA-compiled when the length is fixed. Inference and exports always use the
-TensorFlow loops, so a SavedModel needs nothing from this package.
+below, XLA-compiled when the length is fixed (``Recurrent(jit_compile=...)``).
+Inference and exports always use the TensorFlow loops, so a SavedModel needs nothing
+from this package.
 """
 
+import keras
 import tensorflow as tf
 
 
-# -- the step algebra of each cell: forward (keeping what backward needs) and backward --
+def _matmul_back(dz_rec, U, recurrent_mask):
+    """``(dZ Uᵀ) ⊙ m``: the gradient reaching ``h_{t-1}`` through the recurrent matmul."""
+    back = tf.matmul(dz_rec, U, transpose_b=True)
+    return back if recurrent_mask is None else back * recurrent_mask
+
+
+def _dropped(h, recurrent_mask):
+    return h if recurrent_mask is None else h * recurrent_mask
+
+
+# -- the step algebra of each cell: forward (keeping what backward needs) and backward.
+# backward returns (dZ w.r.t. xp, dZ w.r.t. the recurrent pre-activation, the part of
+# ∂L/∂h_{t-1} that does not go through U (or None), the other states' gradients).
 class _LSTM:
-    """``z = xp + h U``; ``i f g o``; ``c' = f c + i g``; ``h' = o tanh(c')``."""
+    """``z = xp + h̃ U``; ``i f g o``; ``c' = f c + i g``; ``h' = o tanh(c')``."""
 
     num_states = 2
     kernel = "lstm"  # the compiled loop's cell (gallery/kernels/recurrent_loop.cc)
@@ -39,27 +60,27 @@ class _LSTM:
     def __init__(self, cell):
         self.extra = ()
 
-    def forward(self, xp_t, states, U, extra):
+    def forward(self, xp_t, states, U, extra, rmask):
         h, c = states
-        z = xp_t + tf.matmul(h, U)
+        z = xp_t + tf.matmul(_dropped(h, rmask), U)
         zi, zf, zg, zo = tf.split(z, 4, axis=-1)
         i, f, g, o = tf.sigmoid(zi), tf.sigmoid(zf), tf.tanh(zg), tf.sigmoid(zo)
         c_new = f * c + i * g
         tc = tf.tanh(c_new)
         return o * tc, [o * tc, c_new], tf.concat([i, f, g, o, tc], axis=-1)
 
-    def backward(self, dh, dstates_rest, saved, prev_states, U, extra):
+    def backward(self, dh, dstates_rest, saved, prev_states, extra):
         (dc,) = dstates_rest
         i, f, g, o, tc = tf.split(saved, 5, axis=-1)
         c_prev = prev_states[1]
         dc = dc + dh * o * (1.0 - tc * tc)
         dz = tf.concat([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
                         dc * i * (1.0 - g * g), dh * tc * o * (1.0 - o)], axis=-1)
-        return dz, dz, tf.matmul(dz, U, transpose_b=True), [dc * f]
+        return dz, dz, None, [dc * f]
 
 
 class _GRU:
-    """reset_after form: ``n = tanh(xp_n + r ⊙ (h U_n + b_hn))``, ``h' = z h + (1 − z) n``."""
+    """reset_after form: ``n = tanh(xp_n + r ⊙ (h̃ U_n + b_hn))``, ``h' = z h + (1 − z) n``."""
 
     num_states = 1
     kernel = "gru"
@@ -71,12 +92,12 @@ class _GRU:
     def extra(self):
         """The recurrent bias ``b_h`` (read when the loop runs, so gradients reach it)."""
         cell = self.cell
-        return (tf.convert_to_tensor(cell.bias[1]) if cell.bias is not None
-                else tf.zeros([3 * cell.units]),)
+        return (tf.convert_to_tensor(cell._weight(cell.bias[1])) if cell.bias is not None
+                else tf.zeros([3 * cell.units], dtype=cell.compute_dtype),)
 
-    def forward(self, xp_t, states, U, extra):
+    def forward(self, xp_t, states, U, extra, rmask):
         (h,) = states
-        rec = tf.matmul(h, U) + extra[0]
+        rec = tf.matmul(_dropped(h, rmask), U) + extra[0]
         xz, xr, xh = tf.split(xp_t, 3, axis=-1)
         rz, rr, rh = tf.split(rec, 3, axis=-1)
         z, r = tf.sigmoid(xz + rz), tf.sigmoid(xr + rr)
@@ -84,7 +105,7 @@ class _GRU:
         h_new = z * h + (1.0 - z) * n
         return h_new, [h_new], tf.concat([z, r, n, rh], axis=-1)
 
-    def backward(self, dh, dstates_rest, saved, prev_states, U, extra):
+    def backward(self, dh, dstates_rest, saved, prev_states, extra):
         z, r, n, rh = tf.split(saved, 4, axis=-1)
         h_prev = prev_states[0]
         dan = dh * (1.0 - z) * (1.0 - n * n)
@@ -92,21 +113,25 @@ class _GRU:
         dar = dan * rh * r * (1.0 - r)
         d_rec = tf.concat([daz, dar, dan * r], axis=-1)
         d_xp = tf.concat([daz, dar, dan], axis=-1)
-        return d_xp, d_rec, dh * z + tf.matmul(d_rec, U, transpose_b=True), []
+        return d_xp, d_rec, dh * z, []
+
+
+_ELMAN = {"tanh": keras.activations.tanh, "relu": keras.activations.relu,
+          "linear": keras.activations.linear}
 
 
 class _Elman:
-    """``h' = φ(xp + h U)``, φ tanh, ReLU or linear."""
+    """``h' = φ(xp + h̃ U)``, φ tanh, ReLU or linear."""
 
     num_states = 1
     kernel = "elman"
 
     def __init__(self, cell):
-        self.activation = cell.activation
+        self.activation = next(n for n, f in _ELMAN.items() if f is cell.activation)
         self.extra = ()
 
-    def forward(self, xp_t, states, U, extra):
-        a = xp_t + tf.matmul(states[0], U)
+    def forward(self, xp_t, states, U, extra, rmask):
+        a = xp_t + tf.matmul(_dropped(states[0], rmask), U)
         if self.activation == "tanh":
             h = tf.tanh(a)
         elif self.activation == "relu":
@@ -115,25 +140,27 @@ class _Elman:
             h = a
         return h, [h], h
 
-    def backward(self, dh, dstates_rest, saved, prev_states, U, extra):
+    def backward(self, dh, dstates_rest, saved, prev_states, extra):
         if self.activation == "tanh":
             da = dh * (1.0 - saved * saved)
         elif self.activation == "relu":
             da = dh * tf.cast(saved > 0, dh.dtype)
         else:
             da = dh
-        return da, da, tf.matmul(da, U, transpose_b=True), []
+        return da, da, None, []
 
 
 def algebra_for(cell):
     """The fused step algebra for ``cell``, or ``None`` where the generic loop must run."""
     from gallery.layers.cells import ElmanCell, GRUCell, LSTMCell
 
-    if isinstance(cell, LSTMCell):
+    default_gates = (getattr(cell, "activation", None) is keras.activations.tanh
+                     and getattr(cell, "recurrent_activation", None) is keras.activations.sigmoid)
+    if isinstance(cell, LSTMCell) and default_gates:
         return _LSTM(cell)
-    if isinstance(cell, GRUCell) and cell.reset_after:
+    if isinstance(cell, GRUCell) and cell.reset_after and default_gates:
         return _GRU(cell)
-    if isinstance(cell, ElmanCell):
+    if isinstance(cell, ElmanCell) and any(cell.activation is f for f in _ELMAN.values()):
         return _Elman(cell)
     return None
 
@@ -142,17 +169,18 @@ def _compiled(function, jit):
     return tf.function(function, jit_compile=True) if jit else function
 
 
-def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
-               training=False, use_kernels=True, jit=True):
+def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,
+               zero_output_for_mask=False, training=False, use_kernels=True, jit_compile=True):
     """Run the cell over ``xp (T, B, kH)`` from ``states``.
 
-    Returns ``(outputs (T, B, H), final_states)`` like ``keras.src.backend.rnn``'s
+    Returns ``(outputs (T, B, H), final_states)`` like Keras's ``backend.rnn``
     time-major outputs; gradients flow to ``xp``, ``states``, ``U`` and the cell's
     extra tensors (the GRU's recurrent bias) through the hand-written backward pass.
+    ``recurrent_mask (B, H)`` multiplies ``h_{t-1}`` before ``U`` (recurrent dropout).
     In training (with ``use_kernels``), the loops run in the compiled kernels
     (:func:`compiled_loop`) when they build here; never in inference, so a SavedModel
-    loads without this package's library. Otherwise, with ``jit``, training compiles
-    the TensorFlow loops with XLA (it fuses each step's elementwise work; measured on
+    loads without this package's library. ``jit_compile``: in training, compile the
+    TensorFlow loops with XLA, which fuses each step's elementwise work (measured on
     B=64 T=100 H=256: LSTM step 148 → 127 ms); inference and exports run plain
     TensorFlow (no compile per new batch shape in a server).
     """
@@ -161,13 +189,15 @@ def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
 
         library = kernels.recurrent_ops()
         if library is not None:
-            return compiled_loop(library, algebra, xp, states, U, mask, zero_output_for_mask)
+            return compiled_loop(library, algebra, xp, states, U, mask, recurrent_mask,
+                                 zero_output_for_mask)
     extra = list(algebra.extra)
     count = len(states)
+    rmask = recurrent_mask
     # XLA compiles per shape: only worth it when the time length is fixed at trace
     # time (not for length-bucketed batches, which would recompile for every length).
-    jit = jit and training and xp.shape[0] is not None
-    mask_f = None if mask is None else tf.cast(mask, xp.dtype)[:, :, None]
+    jit = jit_compile and training and xp.shape[0] is not None
+    keep = None if mask is None else tf.cast(mask, tf.bool)[:, :, None]  # (T, B, 1)
 
     @tf.custom_gradient
     def run(xp, U, *flat):
@@ -179,15 +209,15 @@ def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
             steps = tf.shape(xp)[0]
 
             def body(t, states, out_prev, outputs, saved, carried):
-                out_new, new_states, keep = algebra.forward(xp[t], states, U, extra_t)
+                out_new, new_states, kept = algebra.forward(xp[t], states, U, extra_t, rmask)
                 carried = [ta.write(t, s) for ta, s in zip(carried, states)]
-                if mask_f is not None:
-                    m = mask_f[t]
-                    new_states = [m * n + (1.0 - m) * s for n, s in zip(new_states, states)]
-                    fallback = 0.0 if zero_output_for_mask else out_prev
-                    out_new = m * out_new + (1.0 - m) * fallback
+                if keep is not None:  # select, never blend: padding may hold NaN or inf
+                    m = keep[t]
+                    new_states = [tf.where(m, n, s) for n, s in zip(new_states, states)]
+                    fallback = tf.zeros_like(out_new) if zero_output_for_mask else out_prev
+                    out_new = tf.where(m, out_new, fallback)
                 return (t + 1, new_states, out_new, outputs.write(t, out_new),
-                        saved.write(t, keep), carried)
+                        saved.write(t, kept), carried)
 
             arrays = [tf.TensorArray(xp.dtype, size=steps) for _ in range(count)]
             _, final, _, outputs, saved, carried = tf.while_loop(
@@ -209,21 +239,22 @@ def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
             def back(t, dstates, d_out_carry, d_xp, d_rec):
                 t = t - 1
                 g_out = d_outputs[t] + d_out_carry
-                prev_t = [p[t] for p in prev]
                 dh, rest = dstates[0], list(dstates[1:])
-                if mask_f is not None:
-                    m = mask_f[t]
-                    dh_raw, rest_raw = m * (dh + g_out), [m * d for d in rest]
-                    pass_h, pass_rest = (1.0 - m) * dh, [(1.0 - m) * d for d in rest]
-                    d_out_carry = (0.0 * g_out if zero_output_for_mask
-                                   else (1.0 - m) * g_out)
-                else:
-                    dh_raw, rest_raw = dh + g_out, rest
-                    pass_h, pass_rest = 0.0, [0.0] * len(rest)
-                dz_xp, dz_rec, dh_prev, rest_prev = algebra.backward(
-                    dh_raw, rest_raw, saved[t], prev_t, U, extra_t)
-                new_dstates = [dh_prev + pass_h] + [r + p for r, p in zip(rest_prev, pass_rest)]
-                return t, new_dstates, d_out_carry, d_xp.write(t, dz_xp), d_rec.write(t, dz_rec)
+                dz_xp, dz_rec, dh_direct, rest_prev = algebra.backward(
+                    dh + g_out, rest, saved[t], [p[t] for p in prev], extra_t)
+                if keep is not None:  # a masked step: no gradient through the cell
+                    m = keep[t]
+                    dz_xp = tf.where(m, dz_xp, tf.zeros_like(dz_xp))
+                    dz_rec = tf.where(m, dz_rec, tf.zeros_like(dz_rec))
+                dh_prev = _matmul_back(dz_rec, U, rmask)
+                dh_prev = dh_prev if dh_direct is None else dh_prev + dh_direct
+                if keep is not None:  # ... and the state's gradient passes it unchanged
+                    dh_prev = tf.where(m, dh_prev, dh)
+                    rest_prev = [tf.where(m, r, d) for r, d in zip(rest_prev, rest)]
+                    d_out_carry = (tf.zeros_like(g_out) if zero_output_for_mask
+                                   else tf.where(m, tf.zeros_like(g_out), g_out))
+                return (t, [dh_prev, *rest_prev], d_out_carry, d_xp.write(t, dz_xp),
+                        d_rec.write(t, dz_rec))
 
             def backward_loop(d_final, saved):
                 steps = tf.shape(saved)[0]
@@ -237,7 +268,8 @@ def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
             d_states0, d_xp, d_rec = _compiled(backward_loop, jit)(d_final, saved)
             width = tf.shape(d_rec)[-1]
             flat_rec = tf.reshape(d_rec, [-1, width])
-            d_u = tf.matmul(tf.reshape(prev[0], [-1, units]), flat_rec, transpose_a=True)
+            d_u = tf.matmul(tf.reshape(_dropped(prev[0], rmask), [-1, units]), flat_rec,
+                            transpose_a=True)
             d_extra = [tf.reduce_sum(flat_rec, axis=0) for _ in extra_t]
             return (d_xp, d_u, *d_states0, *d_extra)
 
@@ -247,19 +279,21 @@ def fused_loop(algebra, xp, states, U, mask=None, zero_output_for_mask=False,
     return results[0], list(results[1:])
 
 
-def compiled_loop(library, algebra, xp, states, U, mask=None, zero_output_for_mask=False):
+def compiled_loop(library, algebra, xp, states, U, mask=None, recurrent_mask=None,
+                  zero_output_for_mask=False):
     """:func:`fused_loop` with both time loops in the compiled kernels.
 
     Same contract and the same step algebra (``recurrent_loop.cc`` spells it out);
-    the weight gradients ``dU = Σ_t h_{t−1}ᵀ dZ_t`` (and the GRU's ``db_h``) are
+    the weight gradients ``dU = Σ_t h̃_{t−1}ᵀ dZ_t`` (and the GRU's ``db_h``) are
     formed here after the backward loop, as one large matmul.
     """
     lstm = algebra.kernel == "lstm"
     extra = list(algebra.extra)
-    activation = (algebra.activation or "linear") if algebra.kernel == "elman" else "tanh"
+    activation = algebra.activation if algebra.kernel == "elman" else "tanh"
     attrs = dict(cell=algebra.kernel, zero_output=bool(zero_output_for_mask),
                  activation=activation)
     mask_f = (tf.zeros([0, 0]) if mask is None else tf.cast(mask, tf.float32))
+    rmask = tf.zeros([0, 0]) if recurrent_mask is None else recurrent_mask
 
     @tf.custom_gradient
     def run(xp, U, *flat):
@@ -267,7 +301,8 @@ def compiled_loop(library, algebra, xp, states, U, mask=None, zero_output_for_ma
         c0 = flat[1] if lstm else h0
         bias = flat[-1] if extra else tf.zeros([tf.shape(U)[1]])
         outputs, h, c, saved, prev_h, prev_c = library.gallery_recurrent_loop_forward(
-            xp=xp, u=U, h0=h0, c0=c0, bias_h=bias, mask=mask_f, **attrs)
+            xp=xp, u=U, h0=h0, c0=c0, bias_h=bias, mask=mask_f, recurrent_mask=rmask,
+            **attrs)
         final = [h, c] if lstm else [h]
 
         def grad(d_outputs, *d_final):
@@ -276,11 +311,12 @@ def compiled_loop(library, algebra, xp, states, U, mask=None, zero_output_for_ma
             d_c = d_final[1] if lstm else tf.zeros_like(d_final[0])
             d_xp, d_rec, d_h0, d_c0 = library.gallery_recurrent_loop_backward(
                 d_outputs=tf.convert_to_tensor(d_outputs), dh_final=d_final[0], dc_final=d_c,
-                saved=saved, prev_h=prev_h, prev_c=prev_c, u=U, mask=mask_f, **attrs)
+                saved=saved, prev_h=prev_h, prev_c=prev_c, u=U, mask=mask_f,
+                recurrent_mask=rmask, **attrs)
             width = tf.shape(U)[1]
             flat_rec = tf.reshape(d_rec if algebra.kernel == "gru" else d_xp, [-1, width])
-            d_u = tf.matmul(tf.reshape(prev_h, [-1, tf.shape(U)[0]]), flat_rec,
-                            transpose_a=True)
+            d_u = tf.matmul(tf.reshape(_dropped(prev_h, recurrent_mask), [-1, tf.shape(U)[0]]),
+                            flat_rec, transpose_a=True)
             d_extra = [tf.reduce_sum(flat_rec, axis=0)] if extra else []
             return (d_xp, d_u, d_h0, *([d_c0] if lstm else []), *d_extra)
 

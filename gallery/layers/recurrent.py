@@ -10,21 +10,26 @@ the same numbers. What differs is how the loop runs for the gallery's own cells:
 * so each layer's input projections ``x_t W + b`` for all ``T`` steps are one
   ``(B·T, D) × (D, G·H)`` matmul before the loop, and the loop (a symbolic
   ``while_loop`` in graph mode, no Python loop over time) only does ``h_tm1 U``;
-* input dropout is applied once per layer with one mask for all steps.
+* dropout is variational: per layer, one input mask ``(B, D)`` and one
+  recurrent mask ``(B, H)`` (on ``h_{t-1}``, before ``U``) for all steps;
+* padded (masked) input steps are replaced by zeros before the projection, and
+  masked steps are selected, never blended: NaN or inf in the padding changes
+  neither the outputs nor the gradients.
 
 Cells that are not gallery cells (e.g. Keras's own) run through ``RNN``'s loop.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import keras
 import tensorflow as tf
 from keras import ops
-from keras.src import (
-    backend,  # backend.rnn: the symbolic time loop keras.layers.RNN uses
-    tree,
-)
 
 from gallery.layers import fused
-from gallery.layers.cells import RecurrentCell
+from gallery.layers.cell_base import RecurrentCell
+from gallery.layers.loop import generic_loop
 
 
 def _check_mask(sequences, mask):
@@ -53,16 +58,24 @@ class Recurrent(keras.layers.RNN):
         return_state: also return the final states (per layer, for a stack).
         go_backwards: process the sequence in reverse; outputs come in processing
             order, as in ``keras.layers.RNN``.
-        Other arguments as ``keras.layers.RNN``.
+        stateful: keep the final states of a batch as the initial states of the next
+            (``reset_state()`` zeroes them), as in ``keras.layers.RNN``.
+        unroll: write the time loop out step by step (needs a known length; runs
+            the generic loop instead of the fused one, as Keras's unrolled RNN does).
+        zero_output_for_mask: masked steps output zeros instead of repeating the
+            last valid output (``Bidirectional`` sets it).
+        jit_compile: in training, compile the fused TensorFlow loops with XLA when
+            the length is fixed (they run when the compiled kernels do not).
+        **kwargs: as ``keras.layers.Layer`` (``name``, ``dtype``, ...).
 
     Call: ``layer(inputs (B, T, D), initial_state=None, mask=None (B, T) bool,
     training=None)``. Padding is on the right; a masked step keeps the states
     unchanged and repeats the last valid output (or zeros with
-    ``zero_output_for_mask=True``, which ``Bidirectional`` sets).
+    ``zero_output_for_mask=True``).
     """
 
     #: Use the projected, layer-by-layer loop for gallery cells. Set to ``False`` on
-    #: an instance to force the generic per-step loop (used by the parity tests).
+    #: an instance to run the generic loop one projection per step (parity tests).
     use_fast_path = True
     #: On the fast path, run LSTM/GRU/Elman cells with the fused loop and its
     #: hand-written backward pass (``gallery/layers/fused.py``). ``False``: autodiff
@@ -72,12 +85,18 @@ class Recurrent(keras.layers.RNN):
     #: (``gallery/kernels``) when they build here. ``False``: the TensorFlow loops
     #: (under XLA for fixed lengths), kept for the benchmark's before/after.
     use_kernels = True
-    #: In training, compile the TensorFlow loops (when the kernels are not used) with
-    #: XLA for fixed-length batches. ``False``: plain loops (the benchmark's before/after).
-    use_xla = True
+
+    def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
+                 zero_output_for_mask: bool = False, jit_compile: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         zero_output_for_mask=zero_output_for_mask, **kwargs)
+        self.jit_compile = bool(jit_compile)
 
     @property
-    def cells(self):
+    def cells(self) -> list:
         """The cells as a list, one per layer."""
         return list(getattr(self.cell, "cells", [self.cell]))
 
@@ -88,24 +107,28 @@ class Recurrent(keras.layers.RNN):
     def _gallery_loop_applies(self):
         return all(isinstance(c, RecurrentCell) for c in self.cells)
 
+    def build(self, sequences_shape, initial_state_shape=None):
+        if self.unroll and sequences_shape[1] is None:
+            raise ValueError("`unroll=True` needs a known number of time steps; received "
+                             f"inputs of shape {tuple(sequences_shape)}. Give keras.Input a "
+                             "length, or leave unroll=False (the loop is symbolic anyway).")
+        super().build(sequences_shape, initial_state_shape)
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
         _check_mask(sequences, mask)
         return super().call(sequences, initial_state=initial_state, mask=mask,
                             training=training)
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Zero a stateful layer's states (nested per layer for a stack)."""
         if self.states is not None:
-            for state in tree.flatten(self.states):
+            for state in keras.tree.flatten(self.states):
                 state.assign(ops.zeros_like(state))
 
-    def _maybe_config_dropout_masks(self, cell, input_sequence, input_state):
-        # RNN runs one step of every stacked cell here to prepare dropout masks;
-        # gallery cells need no such preparation.
-        if not self._gallery_loop_applies():
-            super()._maybe_config_dropout_masks(cell, input_sequence, input_state)
-
     def inner_loop(self, sequences, initial_state, mask, training=False):
+        if mask is not None:  # padding never reaches a cell (it may hold NaN or inf)
+            sequences = ops.where(ops.expand_dims(ops.cast(mask, "bool"), -1), sequences,
+                                  ops.zeros_like(sequences))
         if not self._gallery_loop_applies():
             return super().inner_loop(sequences, initial_state, mask, training=training)
         # Work time-major (T, B, ...) throughout: the loop reads one (B, ...) slice per
@@ -120,42 +143,63 @@ class Recurrent(keras.layers.RNN):
         final_states = []
         for depth, (cell, states) in enumerate(zip(cells, per_layer_states)):
             nested = isinstance(states, (list, tuple))
-            is_top = depth == len(cells) - 1
             last_output, x, new_states = self._run_layer(
                 cell, x, list(states) if nested else [states], mask, training,
-                zero_output_for_mask=self.zero_output_for_mask and is_top,
-                return_all_outputs=self.return_sequences or not is_top)
+                zero_output_for_mask=self.zero_output_for_mask and depth == len(cells) - 1)
             final_states.append(new_states if nested else new_states[0])
         x = ops.transpose(x, (1, 0, 2))
         return last_output, x, (final_states if self._is_stack else final_states[0])
 
-    def _run_layer(self, cell, x, states, mask, training, zero_output_for_mask,
-                   return_all_outputs):
-        """One layer over the whole time-major sequence ``x (T, B, D)``, in processing order.
+    def dropout_masks(self, cell, x, training):
+        """``(input mask (B, D), recurrent mask (B, H))`` for one layer over
+        ``x (T, B, D)``, each ``None`` where that dropout is off: one mask per
+        sequence, inverted (kept values scaled by ``1 / (1 - rate)``)."""
+        if not training:
+            return None, None
+
+        def draw(width, rate):
+            if rate <= 0:
+                return None
+            ones = ops.ones((ops.shape(x)[1], width), dtype=cell.compute_dtype)
+            return keras.random.dropout(ones, rate, seed=cell.seed_generator)
+        return draw(x.shape[-1], cell.dropout), draw(cell.units, cell.recurrent_dropout)
+
+    def _run_layer(self, cell, x, states, mask, training, zero_output_for_mask):
+        """One layer over the whole time-major sequence ``x (T, B, D)``, in processing
+        order, in the cell's compute dtype.
 
         Returns ``(last_output (B, H), outputs (T, B, H), final states)``.
         """
-        if training and cell.dropout > 0:
-            shape = ops.shape(x)
-            x = keras.random.dropout(x, cell.dropout, noise_shape=(1, shape[1], shape[2]),
-                                     seed=cell.seed_generator)
-        algebra = fused.algebra_for(cell) if self.use_fast_path and self.use_fused else None
+        x = ops.cast(x, cell.compute_dtype)
+        states = [ops.cast(s, cell.compute_dtype) for s in states]
+        input_mask, recurrent_mask = self.dropout_masks(cell, x, training)
+        if input_mask is not None:
+            x = x * input_mask[None]
+        fast = self.use_fast_path and not self.unroll
+        algebra = fused.algebra_for(cell) if fast and self.use_fused else None
         if algebra is not None:
             outputs, new_states = fused.fused_loop(
-                algebra, cell.project_inputs(x), list(states),
-                tf.convert_to_tensor(cell.recurrent_kernel), mask=mask,
-                zero_output_for_mask=zero_output_for_mask, training=bool(training),
-                use_kernels=self.use_kernels, jit=self.use_xla)
+                algebra, cell.project_inputs(x), states,
+                tf.convert_to_tensor(cell._weight(cell.recurrent_kernel)), mask=mask,
+                recurrent_mask=recurrent_mask, zero_output_for_mask=zero_output_for_mask,
+                training=bool(training), use_kernels=self.use_kernels,
+                jit_compile=self.jit_compile)
             return outputs[-1], outputs, new_states
-        if self.use_fast_path:
-            inputs, step = cell.project_inputs(x), cell.step_projected
-        else:
-            inputs, step = x, cell.call
-        return backend.rnn(
-            step, inputs, states, mask=mask, unroll=self.unroll,
-            input_length=x.shape[0], time_major=True, zero_output_for_mask=zero_output_for_mask,
-            return_all_outputs=return_all_outputs)
+        if fast:
+            inputs = cell.project_inputs(x)
 
+            def step(xp_t, s):
+                return cell.step_projected(xp_t, s, recurrent_mask)
+        else:
+            inputs = x
+
+            def step(x_t, s):
+                return cell.step_projected(cell.project_inputs(x_t), s, recurrent_mask)
+        return generic_loop(step, inputs, states, mask=mask,
+                            zero_output_for_mask=zero_output_for_mask, unroll=self.unroll)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "jit_compile": self.jit_compile}
 
 
 class StateCarrier:

@@ -23,6 +23,7 @@ class FrameTaggingConfig(TrainConfig):
     filters: int = 32             # cnn: channels of its first convolution (doubled twice)
     batch_norm: bool = False      # cnn: batch-normalise each convolution
     dropout: float = 0.2          # on the frame features and between recurrent layers
+    recurrent_dropout: float = 0.0  # on h_{t-1} in the recurrent layers (variational)
     train_streams: int = 800      # streams stitched from the training recordings
     val_streams: int = 80         # validation streams
     test_streams: int = 200       # stitched from the test recordings only
@@ -44,7 +45,7 @@ class FrameTaggingConfig(TrainConfig):
         self.require_positive("stream_chunk", "num_layers", "frame_units", "train_streams",
                               "val_streams", "test_streams", "min_length", "min_crop",
                               "frame_size", "ensemble", "filters")
-        self.require_fraction("dropout")
+        self.require_fraction("dropout", "recurrent_dropout")
         if self.window < 0 or self.window_hop < 0 or self.window_hop > self.window:
             raise GalleryError("settings window and window_hop must be >= 0 and "
                                "window_hop <= window")

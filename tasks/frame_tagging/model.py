@@ -75,7 +75,8 @@ def tag_frames(frames, mask, config, frame_shape, classes, branch=""):
     x = keras.layers.Dropout(config.dropout, seed=seed)(x)
     x = recurrent_encoder(x, cell=config.cell, units=config.units,
                           num_layers=config.num_layers, bidirectional=config.bidirectional,
-                          dropout=config.dropout, name=f"recurrent{branch}", seed=seed)
+                          dropout=config.dropout, name=f"recurrent{branch}", seed=seed,
+                          recurrent_dropout=config.recurrent_dropout)
     return keras.layers.Dense(classes, activation="softmax", name=f"classifier{branch}")(x)
 
 

@@ -22,6 +22,9 @@ class SentimentConfig(TrainConfig):
     extend_vocabulary: bool = True  # also keep words known only to those vectors/lexicons
     lexicon: bool = True          # add fixed word-sentiment priors (tasks/sentiment/lexicon.py)
     dropout: float = 0.3          # on embeddings, between layers and before the classifier
+    recurrent_dropout: float = 0.2  # on h_{t-1} in the recurrent layers (variational); 0.2
+                                    # won on validation: best val accuracy 0.7947 vs 0.7697
+                                    # with 0.0 (docs/layers.md)
     max_tokens: int = 20000       # vocabulary size, padding and unknown included
     max_length: int = 100         # tokens kept per text (reviews are cut, not dropped)
     ensemble: int = 1             # independent branches (encoder + classifier), averaged
@@ -33,7 +36,7 @@ class SentimentConfig(TrainConfig):
         super().validate()
         if self.pooling not in ("max", "mean", "last"):
             raise GalleryError(f"setting pooling must be max, mean or last, got {self.pooling!r}")
-        self.require_fraction("dropout")
+        self.require_fraction("dropout", "recurrent_dropout")
         if self.embedding_dim < 0:
             raise GalleryError(f"setting embedding_dim must be 0 or more, got {self.embedding_dim}")
         if not (self.embedding_dim or self.pretrained or self.lexicon):

@@ -52,7 +52,8 @@ def branch_features(x, config, k):
     h = recurrent_encoder(x, config.cell, config.units, config.num_layers,
                           config.bidirectional, config.dropout,
                           return_sequences=config.pooling != "last", name=f"recurrent{k}",
-                          seed=config.seed + 1000 * k)
+                          seed=config.seed + 1000 * k,
+                          recurrent_dropout=config.recurrent_dropout)
     if config.pooling != "last":
         h = MaskedPooling(config.pooling, name=f"pooling{k}")(h)
     return keras.layers.Dropout(config.dropout, name=f"head_dropout{k}")(h)

@@ -161,9 +161,10 @@ def test_the_kernel_ops_refuse_mismatched_shapes_and_take_empty_ones():
     z = tf.zeros
     no_mask = z([0, 0])
 
-    def forward(xp, u, h, bias, mask=no_mask):
+    def forward(xp, u, h, bias, mask=no_mask, recurrent_mask=no_mask):
         return library.gallery_recurrent_loop_forward(xp=xp, u=u, h0=h, c0=h, bias_h=bias,
-                                                      mask=mask, cell="lstm")
+                                                      mask=mask, recurrent_mask=recurrent_mask,
+                                                      cell="lstm")
 
     for bad in [(z((2, 3, 7)), z((5, 20)), z((3, 5)), z([20])),      # xp width != 4H
                 (z((2, 3, 20)), z((5, 20)), z((4, 5)), z([20])),     # h0 rows != B
@@ -172,11 +173,13 @@ def test_the_kernel_ops_refuse_mismatched_shapes_and_take_empty_ones():
             forward(*bad)
     with pytest.raises(tf.errors.InvalidArgumentError, match="mask"):
         forward(z((2, 3, 20)), z((5, 20)), z((3, 5)), z([20]), mask=z([2, 2]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="recurrent_mask"):
+        forward(z((2, 3, 20)), z((5, 20)), z((3, 5)), z([20]), recurrent_mask=z([3, 4]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="forward op's shapes"):
         library.gallery_recurrent_loop_backward(
             d_outputs=z((2, 3, 5)), dh_final=z((3, 5)), dc_final=z((3, 5)),
             saved=z((1, 3, 25)), prev_h=z((2, 3, 5)), prev_c=z((2, 3, 5)), u=z((5, 20)),
-            mask=no_mask, cell="lstm")
+            mask=no_mask, recurrent_mask=no_mask, cell="lstm")
     for steps, batch in [(0, 3), (4, 0)]:  # no steps, no rows: defined, empty results
         out = forward(z((steps, batch, 20)), z((5, 20)), z((batch, 5)), z([20]))
         assert out[0].shape == (steps, batch, 5) and out[1].shape == (batch, 5)

@@ -57,8 +57,8 @@ def test_bad_units(units):
 
 
 def test_bad_activation_and_cell_name_and_rate():
-    with pytest.raises(ValueError, match=r"'tanh', 'relu'.*received activation='sigmoid'"):
-        ElmanCell(3, activation="sigmoid")
+    with pytest.raises(ValueError, match=r"activation.*nonsense"):
+        ElmanCell(3, activation="nonsense")
     with pytest.raises(ValueError, match=r"received cell='rnn'"):
         make_cell("rnn", 3)
     with pytest.raises(ValueError, match=r"dropout.*received dropout=1.5"):

@@ -36,8 +36,11 @@ def _model(rnn_class, cell_class, layer_dtype, cell_dtype, x_mask=True):
     return keras.Model(inputs, keras.layers.Dense(1, dtype="float32")(y)), layer
 
 
-@pytest.mark.parametrize("mix", MIXES, ids=["-".join(map(str, m)) for m in MIXES])
-@pytest.mark.parametrize("kind", list(PAIRS))
+CASES = [("lstm", mix) for mix in MIXES] + [("gru", MIXES[1]), ("gru", MIXES[4])]
+
+
+@pytest.mark.parametrize("kind,mix", CASES,
+                         ids=[f"{k}-" + "-".join(map(str, m)) for k, m in CASES])
 def test_dtype_policy_mix(kind, mix, global_policy):
     layer_dtype, cell_dtype, global_dtype = mix
     ours_cell, keras_cell = PAIRS[kind]

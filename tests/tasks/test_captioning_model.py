@@ -2,9 +2,6 @@
 
 import io
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,16 +11,6 @@ from conftest import write_caption_folder
 from gallery.cli import main
 from gallery.runs import load_run
 from rnn_gallery.tasks.captioning.task import png_bytes
-
-SERVE = """
-import json, sys
-import tensorflow as tf
-serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-images = [open(p, "rb").read() for p in sys.argv[2:]]
-out = serve(image=tf.constant(images))
-ours = any(m.startswith(("gallery", "tasks")) for m in sys.modules)
-print(json.dumps({"caption": [c.decode() for c in out["caption"].numpy()], "ours": ours}))
-"""
 
 
 def _image_bytes(pixels, fmt="PNG", colour=False, size=None):
@@ -64,26 +51,6 @@ def test_beam_width_one_equals_greedy_on_the_trained_decoder(loaded):
     beam = beam_search(model.decode_step, states, 16, START, END, 8, beam_width=1)
     np.testing.assert_array_equal(greedy[0], beam[0])
     np.testing.assert_allclose(greedy[2], beam[2], rtol=1e-5)
-
-
-def test_export_serves_png_bytes_in_a_fresh_process(tiny_captioning_run, loaded, tmp_path):
-    task, config, model, meta, splits = loaded
-    out = tmp_path / "export"
-    assert main(["export", "captioning", "--model", str(tiny_captioning_run),
-                 "--out", str(out)]) == 0
-    files = []
-    for i in range(3):
-        path = tmp_path / f"held_out{i}.png"
-        path.write_bytes(png_bytes(splits.test.images[i]))
-        files.append(str(path))
-    result = subprocess.run([sys.executable, "-c", SERVE, str(out), *files],
-                            capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, cwd="/")
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
-    assert served["ours"] is False
-    expected = task.caption_pixels(config, model, meta, splits.test.images[:3])
-    assert served["caption"] == expected
 
 
 def test_serving_gives_defined_output_for_bad_images(loaded):

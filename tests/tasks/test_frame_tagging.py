@@ -6,7 +6,7 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import TINY_FRAME_TAGGING, cli_train, serve_in_fresh_process
+from conftest import TINY_FRAME_TAGGING, cli_train
 
 from gallery.cli import main
 from gallery.config import apply_overrides
@@ -115,29 +115,17 @@ def test_run_folder_metrics_and_timeline(tiny_run):
     assert (tiny_run / "timeline.png").stat().st_size > 5_000
 
 
-SERVE = """
-import json, sys
-import numpy as np, tensorflow as tf
-serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-x = np.asarray(json.loads(sys.stdin.read()), np.float32)
-out = serve(frames=tf.constant(x), lengths=tf.constant([x.shape[1], 10], tf.int32))
-ours = any(m.startswith(("gallery", "tasks")) for m in sys.modules)
-print(json.dumps({"labels": [[v.decode() for v in row] for row in out["labels"].numpy()],
-                  "probabilities": out["probabilities"].numpy().tolist(), "ours": ours}))
-"""
-
-
-def test_export_serves_frames_in_a_fresh_process(tiny_run, tmp_path):
-    out = tmp_path / "saved" / "frame_tagging" / "1"
-    assert main(["export", "frame_tagging", "--model", str(tiny_run), "--out", str(out)]) == 0
-    _, _, model, meta = load_run(tiny_run)
+def test_serving_labels_only_the_valid_frames(tiny_run):
+    """The export's function: probabilities of the model, labels only up to each length
+    (serving the export in a fresh process: tests/test_contract.py)."""
+    task, config, model, meta = load_run(tiny_run)
     x = np.random.default_rng(4).normal(size=(2, 30, 6)).astype("float32")
-    served = serve_in_fresh_process(SERVE, out, json.dumps(x.tolist()))
-    assert served["ours"] is False
+    served = task.serving_function(config, model, meta)(tf.constant(x), tf.constant([30, 10]))
     expected = np.asarray(model([tf.constant(x), tf.constant([30, 10])]))
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
-    assert all(v in meta["labels"] for v in served["labels"][0])
-    assert served["labels"][1][10:] == [""] * 20 and "" not in served["labels"][1][:10]
+    labels = [[v.decode() for v in row] for row in served["labels"].numpy()]
+    assert all(v in meta["labels"] for v in labels[0])
+    assert labels[1][10:] == [""] * 20 and "" not in labels[1][:10]
 
 
 def test_predict_stream_files(tiny_run, tmp_path, capsys):

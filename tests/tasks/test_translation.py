@@ -7,7 +7,6 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import serve_in_fresh_process
 
 from gallery.cli import main
 from gallery.config import apply_overrides
@@ -185,29 +184,17 @@ def test_run_folder(tiny_run):
     assert (tiny_run / "attention.png").stat().st_size > 5_000
 
 
-SERVE = """
-import json, sys
-import tensorflow as tf
-serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-texts = json.loads(sys.stdin.read())
-out = serve(text=tf.constant(texts))
-ours = any(m.startswith(("gallery", "tasks")) for m in sys.modules)
-print(json.dumps({"translation": [t.decode() for t in out["translation"].numpy()],
-                  "truncated": out["truncated"].numpy().tolist(), "ours": ours}))
-"""
-
-
-def test_export_translates_in_a_fresh_process(tiny_run, tmp_path):
-    out = tmp_path / "saved" / "1"
-    assert main(["export", "translation", "--model", str(tiny_run), "--out", str(out)]) == 0
+def test_serving_hostile_and_long_inputs(tiny_run):
+    """The export's function on empty, punctuation-only, unknown-script and very long
+    inputs (serving the export in a fresh process: tests/test_contract.py)."""
     task, config_, model, meta = load_run(tiny_run)
     texts = ["three hundred and twelve", "January 5, 2021", "", "?!.", "日本語のテキスト",
              "seven " * 10000]
-    served = serve_in_fresh_process(SERVE, out, json.dumps(texts))
-    assert served["ours"] is False
-    assert served["translation"] == task.translate(config_, model, meta, texts)
-    assert served["translation"][2] == ""                      # empty input: empty output
-    assert served["truncated"] == [False] * 5 + [True]         # 60,000 characters
+    served = task.serving_function(config_, model, meta)(tf.constant(texts))
+    translations = [t.decode() for t in served["translation"].numpy()]
+    assert translations == task.translate(config_, model, meta, texts)
+    assert translations[2] == ""                                    # empty input: empty output
+    assert served["truncated"].numpy().tolist() == [False] * 5 + [True]  # 60,000 characters
 
 
 def test_predict_and_bad_input(tiny_run, capsys):

@@ -75,5 +75,6 @@ PROFILES = {
     "actrectut": {"window": 256, "train_streams": 1600, "units": 128, "frame_units": 64,
                   "patience": 8},
     "tiny": {"epochs": 2, "train_streams": 40, "val_streams": 8, "test_streams": 8,
-             "units": 8, "frame_units": 8, "learning_rate": 0.01},
+             "min_length": 40, "max_length": 80, "units": 8, "frame_units": 8,
+             "learning_rate": 0.01},
 }

@@ -85,16 +85,36 @@ def strict_json(value):
 
 
 def cmd_predict(args):
+    from gallery.batch_predict import output_stream, predict_file, read_items
+
+    if bool(args.inputs) == bool(args.input):
+        raise GalleryError("give the inputs either on the command line or with "
+                           "--input FILE|- (not both)")
+    if args.batch_size < 1:
+        raise GalleryError(f"--batch-size must be at least 1, got {args.batch_size}")
+    items = args.inputs or read_items(args.input, args.column)
+    predict_batch = _predictor(args)
+    with output_stream(args.output, overwrite=args.overwrite) as out:
+        predict_file(predict_batch, items, out, batch_size=args.batch_size)
+    return 0
+
+
+def _predictor(args):
+    """``predict_batch(items) -> rows`` for a run folder or an export folder."""
+    from gallery.predicting import ExportPredictor, is_export_folder
+
+    if is_export_folder(args.model):
+        from gallery.registry import get_task
+
+        if not args.task:
+            raise GalleryError("name the task to predict with an export folder")
+        return ExportPredictor(get_task(args.task), args.model)
     from gallery.config import apply_overrides
     from gallery.runs import load_run
 
     task, config, model, meta = load_run(args.model, expected_task=args.task)
     config = apply_overrides(config, args.set)
-    for row in task.predict(config, model, meta, args.inputs):
-        # a surrogate (an undecodable argv byte) cannot be printed as UTF-8: "?"
-        text = json.dumps(strict_json(row), ensure_ascii=False, allow_nan=False)
-        print(text.encode("utf-8", "replace").decode("utf-8"))
-    return 0
+    return lambda items: task.predict(config, model, meta, items)
 
 
 def cmd_export(args):
@@ -102,6 +122,15 @@ def cmd_export(args):
     from gallery.runs import load_run
 
     task, config, model, meta = load_run(args.model, expected_task=args.task)
+    if args.format == "tflite":
+        from gallery.tflite_export import export_tflite
+
+        *models, side = export_tflite(task, config, model, meta,
+                                      args.out or f"saved_models/{task.name}.tflite",
+                                      overwrite=args.overwrite)
+        print(f"[{task.name}] exported TFLite ({', '.join(map(str, models))}; built-in "
+              f"ops only) and its pre/post-processing facts ({side})")
+        return 0
     out = args.out or f"saved_models/{task.name}/1"
     path = export_saved_model(task, config, model, meta, out, overwrite=args.overwrite)
     print(f"[{task.name}] exported SavedModel to {path} (signature serving_default)")
@@ -203,10 +232,19 @@ def build_parser():
     evaluate.add_argument("--data", help="data to evaluate on (default: the run's own)")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    predict = sub.add_parser("predict", help="predict for inputs given on the command line")
+    predict = sub.add_parser("predict", help="predict for inputs on the command line or "
+                             "in a file; one JSON line per input")
     predict.add_argument("task")
-    predict.add_argument("--model", required=True, help="run folder")
-    predict.add_argument("inputs", nargs="+", help="texts, image files or primes (per task)")
+    predict.add_argument("--model", required=True, help="run folder or export folder")
+    predict.add_argument("inputs", nargs="*", help="texts, image files or primes (per task)")
+    predict.add_argument("--input", metavar="FILE|-", help="a .txt/.jsonl/.csv/.tsv file, "
+                         "a folder of images or stream files, or - (stdin, one per line)")
+    predict.add_argument("--column", default="text",
+                         help="the .csv/.tsv column or .jsonl key holding the inputs")
+    predict.add_argument("--output", help="write the JSON lines here (default stdout)")
+    predict.add_argument("--overwrite", action="store_true", help="replace --output")
+    predict.add_argument("--batch-size", type=int, default=256,
+                         help="inputs read and predicted at a time")
     predict.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          help="change a prediction setting, e.g. temperature=0.5")
     predict.set_defaults(func=cmd_predict)
@@ -214,7 +252,11 @@ def build_parser():
     export = sub.add_parser("export", help="export a SavedModel that serves raw inputs")
     export.add_argument("task", nargs="?")
     export.add_argument("--model", required=True, help="run folder")
-    export.add_argument("--out", help="version folder (default saved_models/TASK/1)")
+    export.add_argument("--out", help="version folder (default saved_models/TASK/1), or "
+                        "with --format tflite a .tflite file (default saved_models/TASK.tflite)")
+    export.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel",
+                        help="SavedModel (serves raw inputs) or TFLite (built-in ops; "
+                        "pre/post-processing in gallery.tflite)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing export")
     export.set_defaults(func=cmd_export)
 
@@ -276,13 +318,26 @@ class _Parser(argparse.ArgumentParser):
                            f"(see `{self.prog} --help`)")
 
 
+def parse(argv=None):
+    """The parsed command line. ``predict``'s inputs may come before or after its
+    options (argparse alone gives an optional positional only the first run)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None) == "predict" and not any(
+            item.startswith("-") and item != "-" for item in extra):
+        args.inputs = [*args.inputs, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv=None):
     """Run a command; a bad input prints ``gallery: error: ...`` (one line, control
     characters escaped) and returns 2."""
     from gallery.errors import printable
 
     try:
-        args = build_parser().parse_args(argv)
+        args = parse(argv)
         from gallery.quiet import import_tensorflow
 
         import_tensorflow()

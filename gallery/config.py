@@ -28,6 +28,7 @@ class TrainConfig:
                                   # this momentum (e.g. 0.99) and use it; 0 disables
     max_minutes: float = 0.0      # stop before an epoch would end past this many minutes
                                   # of training (the best epoch is kept); 0: no limit
+    tensorboard: bool = True      # write TensorBoard logs (epoch scalars, graph) to RUN/logs
 
     def require_positive(self, *names):
         """``GalleryError`` unless every named setting is > 0."""

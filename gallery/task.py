@@ -111,6 +111,29 @@ class Task:
         """More SavedModel signatures besides ``serving_default``: ``{name: tf.function}``."""
         return {}
 
+    def tflite_models(self, config, model, meta):
+        """``({part: keras.Model}, info)`` for ``gallery export --format tflite``:
+        Keras models with fixed input shapes that TFLite converts with built-in ops
+        only (e.g. ``{"encoder": ..., "step": ...}`` for a decoder run one token at a
+        time), and the JSON facts (``info["kind"]``, vocabulary, labels...) that
+        ``gallery.tflite`` needs for pre- and post-processing."""
+        raise GalleryError(f"the {self.name} task has no TFLite export yet")
+
+    def serving_request(self, items, signature_inputs):
+        """``{name: array}`` for the ``serving_default`` signature of an export, from a
+        batch of ``gallery predict`` items (texts, or file paths for tasks that read
+        files); ``signature_inputs``: ``{name: (tf.DType, shape)}``. This default feeds
+        the items, as UTF-8, to a signature with one string input."""
+        import numpy as np
+
+        from gallery.predicting import utf8_bytes
+
+        (name, (dtype, _)), *others = signature_inputs.items()
+        if others or dtype.name != "string":
+            raise GalleryError(f"the {self.name} export takes {list(signature_inputs)}; "
+                               "predict with the run folder instead")
+        return {name: np.array(utf8_bytes(items), dtype=object)}
+
     def predict(self, config, model, meta, inputs) -> list:
         """Readable predictions (one dict per input) for CLI arguments ``inputs``."""
         raise NotImplementedError

@@ -101,8 +101,11 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def fit_core(task, config, model, splits, verbose=None, checkpoint=None):
+def fit_core(task, config, model, splits, verbose=None, checkpoint=None, log_dir=None):
     """Train ``model``'s core on the task's batches; return the history dict.
+
+    With ``log_dir``, TensorBoard event files (every epoch's losses and metrics, the
+    core's graph) are written there (``tensorboard --logdir runs/``).
 
     With ``checkpoint`` (an :class:`~gallery.checkpointing.EpochCheckpoint`), the
     training state is saved after every epoch and restored from the folder if an
@@ -123,6 +126,9 @@ def fit_core(task, config, model, splits, verbose=None, checkpoint=None):
     if checkpoint is not None:
         checkpoint.early_stopping, checkpoint.ema_swap = early_stopping, ema_swap
         callbacks.append(checkpoint)
+    if log_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=True,
+                                                     update_freq="epoch"))
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     with warnings.catch_warnings():
@@ -228,7 +234,9 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
             print(f"[{task.name}] resuming {out_dir} after epoch {resumed['epoch']}",
                   flush=True)
         started = time.time()
-        history = fit_core(task, config, model, splits, verbose=verbose, checkpoint=checkpoint)
+        log_dir = out_dir / "logs" if chief and config.tensorboard else None
+        history = fit_core(task, config, model, splits, verbose=verbose, checkpoint=checkpoint,
+                           log_dir=log_dir)
         seconds = time.time() - started
     stopped = _recover_from_non_finite(task, config, checkpoint) \
         if checkpoint.non_finite_epoch else None

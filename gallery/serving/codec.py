@@ -185,7 +185,7 @@ def _check_shape(array, spec, name):
 def format_predict(outputs, row_format, rows):
     """The response object for ``outputs`` (``{name: array}``)."""
     names = sorted(outputs)
-    values = {key: _json_value(outputs[key], key) for key in names}
+    values = {key: json_value(outputs[key], key) for key in names}
     if not row_format:
         return {"outputs": values[names[0]] if len(names) == 1 else values}
     for key in names:
@@ -197,7 +197,10 @@ def format_predict(outputs, row_format, rows):
     return {"predictions": [{key: values[key][i] for key in names} for i in range(rows)]}
 
 
-def _json_value(array, name):
+def json_value(array, name):
+    """``array`` as nested JSON lists; strings decoded as UTF-8 (undecodable bytes as
+    U+FFFD), or as ``{"b64": ...}`` where ``name`` ends in ``_bytes``."""
+    array = np.asarray(array)
     if array.dtype != object and array.dtype.kind != "S":
         return array.tolist()
     if name.endswith("_bytes"):

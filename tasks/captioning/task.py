@@ -26,6 +26,12 @@ def png_bytes(pixels):
     return buffer.getvalue()
 
 
+def read_image_files(names):
+    """The bytes of each image file in ``names`` (``check_image_size``: one-line errors
+    for a missing, unreadable or oversized image)."""
+    return [check_image_size(name).read_bytes() for name in names]
+
+
 class CaptioningTask(Task):
     name = "captioning"
     summary = "one-to-many: image → word sequence (house numbers from handwritten digits)"
@@ -128,10 +134,26 @@ class CaptioningTask(Task):
                     "scores": tf.where(ok[:, None], scores, float("-inf"))}
         return {"beams": beams}
 
+    def tflite_models(self, config, model, meta):
+        """``encoder``: pixels ``(1, H, W, 1)`` → the decoder's first states; ``step``:
+        one word and the states → logits and new states (greedy decoding in Python)."""
+        from gallery.tflite_export import step_model
+
+        pixels = keras.Input((config.height, config.width, 1), batch_size=1, name="pixels")
+        states = model.decoding_start(pixels)
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        step = step_model(model.decode_step, "int32",
+                          [(tuple(s.shape[1:]), s.dtype) for s in states])
+        return {"encoder": keras.Model(pixels, states), "step": step}, {
+            "kind": "captioner", "target_vocabulary": meta["vocabulary"],
+            "height": config.height, "width": config.width, "start_id": START,
+            "end_id": END, "max_target": config.max_words + 1}
+
+    def serving_request(self, items, signature_inputs):
+        return {"image": np.array(read_image_files(items), dtype=object)}
+
     def predict(self, config, model, meta, inputs):
-        images = []
-        for name in inputs:
-            images.append(check_image_size(name).read_bytes())
+        images = read_image_files(inputs)
         out = self.serving_function(config, model, meta)(tf.constant(images))
         return [{"image": name, "caption": c.decode(), "score": round(float(s), 4)}
                 for name, c, s in zip(inputs, out["caption"].numpy(), out["score"].numpy())]

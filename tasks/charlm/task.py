@@ -128,6 +128,27 @@ class CharLMTask(Task):
     def predict_examples(self, splits, folder):
         return list(SAMPLE_PRIMES[:2])
 
+    def tflite_models(self, config, model, meta):
+        """``step``: one character and the states of every layer → next-character
+        logits and the new states; Python reads the prime and decodes around it."""
+        from gallery.tflite_export import step_model
+
+        stepper = CharStepper(model, meta["vocabulary"])
+        cells = stepper.rnn.cells
+        shape = [len(layer) for layer in stepper.zero_state(1)]
+        sizes = [s.shape[-1] for layer in stepper.zero_state(1) for s in layer]
+
+        def step(tokens, flat):  # the cells one step each: no time loop at all
+            x, out, start = stepper.embedding(tokens), [], 0
+            for cell, count in zip(cells, shape):
+                x, states = cell(x, flat[start:start + count], training=False)
+                out += list(states) if isinstance(states, (list, tuple)) else [states]
+                start += count
+            return stepper.logits(x), out
+        return {"step": step_model(step, "int32", [(size,) for size in sizes])}, {
+            "kind": "char_generator", "vocabulary": list(meta["vocabulary"]),
+            "state_sizes": sizes, "sample_length": config.sample_length}
+
     def demo_request(self, splits):
         return {"prime": tf.constant(["def ", ""])}
 

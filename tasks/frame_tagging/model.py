@@ -130,3 +130,11 @@ def streaming_probabilities(model, frames, chunk):
             h, states[i] = carrier(h, states[i])
         out.append(np.asarray(classifier(h))[0])
     return np.concatenate(out) if out else np.zeros((0, classifier.units), np.float32)
+
+
+def fixed_length_tagger(model, length, shape):
+    """The end-to-end model on streams of up to ``length`` frames (zero-padded), batch
+    1: a static time axis, so its loop converts to TFLite's ``WHILE``."""
+    frames = keras.Input((length, *shape), batch_size=1, name="frames")
+    lengths = keras.Input((), batch_size=1, dtype="int32", name="lengths")
+    return keras.Model([frames, lengths], model([frames, lengths]), name="tagger_fixed")

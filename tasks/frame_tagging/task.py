@@ -21,7 +21,7 @@ from gallery.task import Task
 
 from .config import PROFILES, FrameTaggingConfig
 from .data import load_frame_data, read_stream_csv
-from .model import build_model, frame_shape, streaming_probabilities
+from .model import build_model, fixed_length_tagger, frame_shape, streaming_probabilities
 
 
 def read_stream_file(path, shape):
@@ -220,6 +220,17 @@ class FrameTaggingTask(Task):
             labels = tf.gather(names, tf.argmax(probabilities, axis=-1))
             return {"labels": tf.where(valid, labels, ""), "probabilities": probabilities}
         return serve
+
+    def tflite_models(self, config, model, meta):
+        return {"tag": fixed_length_tagger(model, config.max_length, frame_shape(meta))}, {
+            "kind": "frame_tagger", "labels": meta["labels"], "frames": config.max_length,
+            "frame_shape": list(frame_shape(meta))}
+
+    def serving_request(self, items, signature_inputs):
+        shape = signature_inputs["frames"][1][2:]
+        frames, lengths = pad_right([read_stream_file(p, shape) for p in items], np.float32,
+                                    shape)
+        return {"frames": frames, "lengths": lengths}
 
     def predict(self, config, model, meta, inputs):
         """Labelled segments per stream file; a causal model reads each stream in chunks

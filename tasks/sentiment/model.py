@@ -142,3 +142,19 @@ def prefix_probabilities(model, texts):
     lengths = tf.reduce_sum(tf.cast(ids > 0, tf.int32), axis=1)
     return (tf.gather(words, ids), lengths,
             tf.reshape(probabilities, [batch, steps, tf.shape(probabilities)[-1]]))
+
+
+def fixed_length_model(model, length):
+    """Ids ``(1, length)`` int64 → probabilities ``(1, C)``: the end-to-end model past
+    its ``TextToIds``, with a static length so its loop converts to TFLite's ``WHILE``
+    (``gallery export --format tflite``)."""
+    core, mean = _part(model, keras.Model), _part(model, BranchMean)
+    ids = keras.Input((length,), batch_size=1, dtype="int64", name="token_ids")
+    return keras.Model(ids, mean(core(ids)), name="sentiment_fixed")
+
+
+def text_vocabulary(model):
+    """The ``TextToIds`` of the end-to-end model: its vocabulary and token mode."""
+    preprocessor = _part(model, TextToIds)
+    return {"vocabulary": preprocessor.vocabulary, "tokens": preprocessor.tokens,
+            "max_length": preprocessor.max_length}

@@ -12,7 +12,15 @@ from gallery.task import Task
 
 from .config import PROFILES, SentimentConfig
 from .data import load_sentiment_data
-from .model import assemble, build_model, parts, prefix_probabilities, with_new_labels
+from .model import (
+    assemble,
+    build_model,
+    fixed_length_model,
+    parts,
+    prefix_probabilities,
+    text_vocabulary,
+    with_new_labels,
+)
 
 
 class SentimentTask(Task):
@@ -104,6 +112,11 @@ class SentimentTask(Task):
 
     def predict_examples(self, splits, folder):
         return list(splits.test.texts[:2]) + ["not good at all"]
+
+    def tflite_models(self, config, model, meta):
+        text = text_vocabulary(model)
+        return {"classify": fixed_length_model(model, text["max_length"])}, {
+            "kind": "text_classifier", "labels": meta["labels"], **text}
 
     def demo_request(self, splits):
         return {"text": tf.constant(splits.test.texts[:3] + ["", "not good at all"])}

@@ -144,6 +144,26 @@ class TranslationTask(Task):
     def predict_examples(self, splits, folder):
         return list(splits.test.sources[:2])
 
+    def tflite_models(self, config, model, meta):
+        """``encoder``: source ids ``(1, max_source)`` → the decoder's first states (and
+        the attention keys and source mask it carries); ``step``: one target token and
+        those states → logits and new states. Python decodes greedily around them."""
+        from gallery.tflite_export import step_model
+
+        to_ids = model.source_ids
+        ids = keras.Input((config.max_source,), batch_size=1, dtype="int64",
+                          name="source_ids")
+        states = model.decoding_start(ids)
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        step = step_model(model.decode_step, "int32",
+                          [(tuple(s.shape[1:]), s.dtype) for s in states])
+        start, end = special_ids(meta)
+        return {"encoder": keras.Model(ids, states), "step": step}, {
+            "kind": "translator", "vocabulary": to_ids.vocabulary, "tokens": to_ids.tokens,
+            "max_length": to_ids.max_length, "target_vocabulary": meta["target_vocabulary"],
+            "target_tokens": config.target_tokens, "start_id": start, "end_id": end,
+            "max_target": config.max_target + 1}
+
     def demo_request(self, splits):
         return {"text": tf.constant(list(splits.test.sources[:3]) + [""])}
 

@@ -1,0 +1,119 @@
+"""``gallery export --format tflite``: a task's recurrent model as a ``.tflite`` file
+with TFLite's built-in ops only (no ``SELECT_TF_OPS``, no Flex delegate), and the
+``.json`` side file :mod:`gallery.tflite` reads.
+
+TFLite cannot legalise the ``TensorList`` ops of a ``tf.while_loop`` over a time axis
+of unknown length (``'tf.TensorListReserve' op requires element_shape to be 1D
+tensor``); each task's ``tflite_model`` therefore gives a Keras model with fixed
+input shapes, whose loop has a static trip count and converts to the built-in
+``WHILE`` op. A task gives one or more such models (e.g. an ``encoder`` and a
+one-token decoder ``step`` with its states as inputs and outputs); the first is
+written to ``OUT.tflite``, the others to ``OUT.PART.tflite``, and ``OUT.json`` says
+which is which. Preprocessing TFLite has no ops for (string vectorisation, image
+decoding) moves to the side file and to NumPy.
+"""
+
+import contextlib
+import io
+import pathlib
+
+import keras
+
+from gallery.errors import GalleryError
+from gallery.runs import atomic_write, write_json
+
+
+def builtin_op_names():
+    """Every operator name of TFLite's built-in op set (its flatbuffer schema)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    return {name for name in vars(schema.BuiltinOperator) if name.isupper()}
+
+
+def model_ops(tflite_bytes):
+    """The operator names a ``.tflite`` model uses (no delegates applied)."""
+    import tensorflow as tf
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        interpreter = tf.lite.Interpreter(
+            model_content=tflite_bytes,
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType
+            .BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    return {detail["op_name"] for detail in interpreter._get_ops_details()}
+
+
+def convert(keras_model):
+    """``(tflite bytes, op names)`` of ``keras_model`` (fixed input shapes) with
+    built-in ops only; a model that needs any other op raises ``GalleryError``."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # Keras lists the captures
+            data = converter.convert()
+    except Exception as error:  # ConverterError: the ops that did not legalise
+        lines = [line.strip() for line in str(error).splitlines() if "error:" in line]
+        raise GalleryError("TFLite conversion with built-in ops only failed: "
+                           f"{(lines or [str(error)])[0][:300]}") from None
+    ops = model_ops(data)
+    foreign = sorted(op for op in ops - builtin_op_names())
+    if foreign:
+        raise GalleryError(f"the TFLite model uses ops that are not built in: {foreign}")
+    return data, ops
+
+
+def part_path(out, part, first):
+    """Where part ``part`` goes: ``out`` for the first, ``OUT.PART.tflite`` else."""
+    return out if first else out.with_name(f"{out.stem}.{part}.tflite")
+
+
+def export_tflite(task, config, model, meta, out, overwrite=False):
+    """Write ``out`` (``.tflite``) and ``out`` with ``.json``; return both paths."""
+    out = pathlib.Path(out)
+    if out.suffix != ".tflite":
+        raise GalleryError(f"--out must name a .tflite file, got {out}")
+    side = out.with_suffix(".json")
+    models, info = task.tflite_models(config, model, meta)
+    paths = {part: part_path(out, part, i == 0) for i, part in enumerate(models)}
+    for path in (*paths.values(), side):
+        if path.exists() and not overwrite:
+            raise GalleryError(f"{path} exists; choose another --out or pass --overwrite")
+    converted = {part: convert(models[part]) for part in models}
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for part, (data, _) in converted.items():
+            atomic_write(paths[part], lambda handle, data=data: handle.write(data))
+        write_json(side, {**info, "task": task.name,
+                          "models": {part: path.name for part, path in paths.items()},
+                          "ops": sorted(set().union(*(ops for _, ops in converted.values())))})
+    except OSError as error:
+        raise GalleryError(f"cannot write {out}: {error.strerror or error}") from None
+    return [*paths.values(), side]
+
+
+def step_model(step, token_dtype, state_shapes, name="step"):
+    """A one-token decoder as a Keras model TFLite can convert: inputs ``token``
+    ``(1,)`` and ``state0 … stateN`` (batch 1; ``state_shapes``: each state's shape
+    without it, or ``(shape, dtype)``), outputs
+    ``[logits (1, V), new state0, …]``. ``step(tokens (B,), states list) → (logits,
+    states list)`` is the task's own decoding step (the trained layers), so Python can
+    run greedy decoding around the ``.tflite`` file."""
+    token = keras.Input((), batch_size=1, dtype=token_dtype, name="token")
+    specs = [spec if len(spec) == 2 and isinstance(spec[1], str) else (spec, "float32")
+             for spec in state_shapes]
+    states = [keras.Input(shape, batch_size=1, dtype=dtype, name=f"state{i}")
+              for i, (shape, dtype) in enumerate(specs)]
+    return keras.Model([token, *states], _Step(step)(token, states), name=name)
+
+
+class _Step(keras.layers.Layer):
+    """Wraps a decoding step function for :func:`step_model` (used only to convert)."""
+
+    def __init__(self, step, **kwargs):
+        super().__init__(**kwargs)
+        self.step = step
+
+    def call(self, token, states):
+        logits, new_states = self.step(token, list(states))
+        return [logits, *new_states]

@@ -9,7 +9,10 @@ readable answer) through each, after a warm-up, and prints size, p50 and p99:
 - frame_tagging: one stream of ``max_length`` frames;
 - charlm: one prime continued by ``--chars`` characters, greedy (the SavedModel's
   ``generate`` at temperature 0, its loop in the graph, vs Python around the
-  ``step`` model).
+  ``step`` model);
+- translation, captioning: one sentence / one PNG (the SavedModel's beam search of
+  the run's ``beam_width`` vs greedy decoding in Python around the ``step`` model:
+  not the same search, so the ratio is indicative only).
 
     python benchmarks/tflite_latency.py --run sentiment=runs/sentiment \\
         --run frame_tagging=runs/frame_tagging --run charlm=runs/charlm
@@ -72,6 +75,22 @@ def calls(task, saved, lite, args):
             prime=tf.constant([p]), length=tf.constant(args.chars),
             temperature=tf.constant(0.0), seed=tf.constant(0))["text"].numpy(),
             lambda p: lite._char_generator(p, length=args.chars))
+    if task == "translation":
+        sources = ["12 March 1999", "the 3rd of May, 2001", "forty-two", "2 June 1987"]
+        inputs = [sources[i % len(sources)] for i in range(args.requests)]
+        return (inputs, lambda t: serve(text=tf.constant([t]))["translation"].numpy(),
+                lambda t: lite.predict([t]))
+    if task == "captioning":
+        from gallery.data.embedded import mnist_digits
+        from rnn_gallery.tasks.captioning.data import compose
+        from rnn_gallery.tasks.captioning.task import png_bytes
+
+        digits, labels = mnist_digits()
+        images = compose(digits[::7], labels[::7], 20, 0, height=lite.info["height"],
+                         width=lite.info["width"]).images
+        inputs = [png_bytes(images[i % len(images)]) for i in range(args.requests)]
+        return (inputs, lambda b: serve(image=tf.constant([b]))["caption"].numpy(),
+                lambda b: lite.predict([b]))
     raise SystemExit(f"no latency recipe for {task}")
 
 

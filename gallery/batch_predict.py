@@ -15,7 +15,6 @@ inputs are held at a time, so memory stays flat whatever the file's length.
 """
 
 import contextlib
-import csv
 import io
 import itertools
 import json
@@ -23,8 +22,8 @@ import os
 import pathlib
 import sys
 
-from gallery.data.files import READ_ERRORS, open_text, read_error, require_file, text_lines
-from gallery.data.text import CSV_DELIMITERS
+from gallery.data.files import require_file, text_lines
+from gallery.data.text import csv_rows, tsv_rows
 from gallery.errors import GalleryError
 
 
@@ -50,10 +49,9 @@ def read_items(source, column="text"):
     elif suffix == ".jsonl":
         yield from _json_lines(path, column)
     elif suffix == ".tsv":  # tabs and nothing else, no quoting
-        yield from _column(path, column, ((n, line.split("\t")) for n, line in
-                                          enumerate(text_lines(path), 1)))
+        yield from _column(path, column, tsv_rows(path))
     elif suffix == ".csv":
-        yield from _column(path, column, _csv_rows(path, column))
+        yield from _column(path, column, csv_rows(path, columns=(column,)))
     else:
         raise GalleryError(f"--input must be a .txt, .jsonl, .csv or .tsv file, a folder or "
                            f"-, got {path.name}")
@@ -83,28 +81,6 @@ def _json_lines(path, column):
             raise GalleryError(f"{path}:{number}: expected a JSON string or an object with "
                                f"a string {column!r}")
         yield value
-
-
-def _csv_rows(path, column):
-    """``(line number, fields)`` of a CSV file whose header names ``column``; the
-    delimiter is the one of :data:`gallery.data.text.CSV_DELIMITERS` that splits the
-    header into names including ``column``."""
-    start = 1
-    try:
-        with open_text(path) as handle:
-            first = handle.readline()
-            delimiter = next((d for d in CSV_DELIMITERS if column.lower() in [
-                name.strip().lower() for name in next(csv.reader([first], delimiter=d))]),
-                ",")
-            handle.seek(0)
-            reader = csv.reader(handle, delimiter=delimiter, strict=True)
-            for row in reader:
-                yield start, row
-                start = reader.line_num + 1
-    except csv.Error as error:
-        raise GalleryError(f"{path}:{start}: not valid CSV: {error}") from None
-    except READ_ERRORS as error:
-        raise read_error(path, error) from None
 
 
 def _column(path, column, rows):

@@ -41,7 +41,7 @@ def read_labelled_file(path):
         raise GalleryError(f"data file must be .csv or .tsv, got {path.name}")
     tsv = path.suffix.lower() == ".tsv"
     texts, labels, skipped = [], [], 0
-    rows = _tsv_rows(path) if tsv else _csv_rows(path)
+    rows = tsv_rows(path) if tsv else csv_rows(path)
     _, header = next(rows, (1, []))
     columns = [c.strip().lower() for c in header]
     missing = [c for c in ("text", "label") if c not in columns]
@@ -73,7 +73,7 @@ def _shown(columns, limit=8, width=40):
     return ", ".join(cut + (["..."] if len(columns) > limit else [])) or "nothing"
 
 
-def _tsv_rows(path):
+def tsv_rows(path):
     """``(line number, fields)`` of a tab-separated file: split at tabs, nothing else."""
     for number, line in enumerate(text_lines(path), 1):
         yield number, line.split("\t")
@@ -82,13 +82,15 @@ def _tsv_rows(path):
 CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
-def _csv_rows(path):
-    """``(line number, fields)`` of a CSV file, its delimiter found from the header."""
+def csv_rows(path, columns=("text", "label")):
+    """``(line number, fields)`` of a CSV file, its delimiter the one of
+    ``CSV_DELIMITERS`` that splits the header into names including ``columns``."""
     start = 1  # the line the current record starts at (a quoted field may span lines)
     try:
         with open_text(path) as handle:
             first = handle.readline()
-            delimiter = next((d for d in CSV_DELIMITERS if _names_columns(first, d)), ",")
+            delimiter = next((d for d in CSV_DELIMITERS
+                              if _names_columns(first, d, columns)), ",")
             handle.seek(0)
             reader = csv.reader(handle, delimiter=delimiter, strict=True)
             for row in reader:
@@ -101,12 +103,12 @@ def _csv_rows(path):
         raise read_error(path, error) from None
 
 
-def _names_columns(line, delimiter):
+def _names_columns(line, delimiter, columns):
     try:
         names = {c.strip().lower() for c in next(csv.reader([line], delimiter=delimiter))}
     except (csv.Error, StopIteration):
         return False
-    return {"text", "label"} <= names
+    return {c.lower() for c in columns} <= names
 
 
 def split_three_ways(data, fractions=(0.8, 0.1, 0.1), seed=20240917):

@@ -45,6 +45,8 @@ def sentiment_args(data, out, epochs):
 
 def final_weights(run):
     # the model itself: the run's task may be a class local to a test, not importable
+    import rnn_gallery.tasks.sentiment.task  # noqa: F401  (registers the model's layers)
+
     model = keras.models.load_model(run / "model.keras", compile=False)
     return model.get_layer("core").get_weights()
 

@@ -8,6 +8,9 @@ with gradient clipping, no state carried between windows):
 
 * ``Embedding → HMLSTM([H, H, H]) (eq. 11 output module) → Dense``, the boundary
   detector's slope annealed per step, ``a = min(slope_max, slope_start + slope_rate·step)``;
+  by default its straight-through backward pass uses the sigmoid's gradient instead of
+  the paper's hard sigmoid (``boundary_gradient``): with the paper's, layer 1's
+  boundaries switch off for good within 50 steps (see docs/lessons/hmlstm.md);
 * ``Embedding → stacked 3-layer LSTM (H' units, H' chosen so the parameter counts match)
   → Dense``.
 
@@ -48,6 +51,11 @@ class Settings:
     slope_start: float = 1.0      # the boundary detector's slope a at step 0 ...
     slope_rate: float = 0.02      # ... grows by this much per step ...
     slope_max: float = 5.0        # ... up to this (the paper's cap)
+    # The boundary's straight-through backward pass: "sigmoid" (not the paper's; never
+    # exactly 0) keeps the boundaries alive, the paper's "hard_sigmoid" collapses them.
+    boundary_gradient: str = "sigmoid"
+    boundary_rate_weight: float = 0.0  # weight of the boundary-rate penalty (0 = none) ...
+    boundary_rate_target: float = 0.3  # ... pulling every layer's rate toward this
     max_chars: int = 175_000      # each text cut to this length (Hamlet is ~175 K)
     figure_chars: int = 320       # held-out characters shown in boundaries.png
     trace_every: int = 50         # record boundary rates on held-out text every so many steps
@@ -71,7 +79,9 @@ def build_hmlstm(vocab_size, s):
     tokens = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(vocab_size, s.embedding)(tokens)
     layer = HMLSTM([s.units] * 3, output_units=s.units, return_boundaries=True,
-                   slope=s.slope_start)
+                   slope=s.slope_start, boundary_gradient=s.boundary_gradient,
+                   boundary_rate_weight=s.boundary_rate_weight,
+                   boundary_rate_target=s.boundary_rate_target)
     h_e, z = layer(x)
     logits = keras.layers.Dense(vocab_size)(h_e)
     return keras.Model(tokens, logits), keras.Model(tokens, [logits, z]), layer

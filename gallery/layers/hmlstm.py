@@ -10,6 +10,11 @@ output) and then applies the output module (the paper's eq. 11) to all steps at 
     g_t^ℓ = σ(w^ℓ · [h_t^1; ...; h_t^L])               one scalar gate per layer
     h_t^e = ReLU(Σ_ℓ g_t^ℓ · h_t^ℓ W_ℓ^e)               (B, E)
 
+Optionally (not in the paper), a boundary-rate penalty added with ``add_loss`` while
+training, ``λ · Σ_ℓ (mean_{b,t} z_t^ℓ - r_ℓ)²`` (valid steps only): its gradient
+reaches the boundary units through the straight-through estimator and pulls each
+layer's rate toward ``r_ℓ``, so a layer cannot settle on "never" or "always".
+
 Weights: ``gate_kernel (ΣH_ℓ, L)`` (column ``ℓ`` is ``w^ℓ``) and ``output_kernel_l =
 W_ℓ^e (H_ℓ, E)``; no biases, as in the paper.
 
@@ -39,17 +44,22 @@ class HMLSTM(keras.layers.Layer):
         return_boundaries: also return the boundary states ``z (B, T, L)`` (column
             ``ℓ - 1`` is layer ``ℓ``'s ``z_t^ℓ``; 0 or 1).
         slope: initial slope ``a`` of the boundary detector (see :class:`SlopeAnnealing`).
+        boundary_rate_weight: ``λ`` of the boundary-rate penalty (0, the default,
+            is the paper's model: no penalty).
+        boundary_rate_target: ``[r_1, ..., r_L]`` (or one ``r`` for all layers).
         Other keyword arguments go to :class:`HMLSTMCell` (initialisers,
-        ``unit_forget_bias``) or to ``keras.layers.Layer``.
+        ``unit_forget_bias``, ``boundary_bias``, ``boundary_gradient``) or to
+        ``keras.layers.Layer``.
 
     Call: ``layer(x (B, T, D), mask=None (B, T) bool)``; padding on the right.
     """
 
     _CELL_ARGS = ("kernel_initializer", "recurrent_initializer", "bias_initializer",
-                  "unit_forget_bias", "boundary_bias")
+                  "unit_forget_bias", "boundary_bias", "boundary_gradient")
 
     def __init__(self, units_per_layer, output_units=None, return_sequences=True,
-                 return_boundaries=False, slope=1.0, **kwargs):
+                 return_boundaries=False, slope=1.0, boundary_rate_weight=0.0,
+                 boundary_rate_target=0.5, **kwargs):
         cell_kwargs = {k: kwargs.pop(k) for k in self._CELL_ARGS if k in kwargs}
         super().__init__(**kwargs)
         self.units_per_layer = _check_units_per_layer(units_per_layer)
@@ -57,6 +67,14 @@ class HMLSTM(keras.layers.Layer):
         self.return_sequences = bool(return_sequences)
         self.return_boundaries = bool(return_boundaries)
         self.supports_masking = True
+        self.boundary_rate_weight = float(boundary_rate_weight)
+        targets = boundary_rate_target
+        if not isinstance(targets, (list, tuple)):
+            targets = [targets] * len(self.units_per_layer)
+        if len(targets) != len(self.units_per_layer):
+            raise ValueError("`boundary_rate_target` needs one rate per layer; received "
+                             f"boundary_rate_target={boundary_rate_target!r}.")
+        self.boundary_rate_target = [float(r) for r in targets]
         self.cell = HMLSTMCell(self.units_per_layer, slope=slope, name="cell", **cell_kwargs)
         self.rnn = Recurrent(self.cell, return_sequences=True, name="rnn")
 
@@ -92,11 +110,23 @@ class HMLSTM(keras.layers.Layer):
             start += units
         return hs, outputs[..., start:]
 
+    def boundary_rate_penalty(self, z, mask=None):
+        """``λ · Σ_ℓ (mean z^ℓ - r_ℓ)²`` over the valid steps of ``z (B, [T,] L)``."""
+        if mask is not None and len(z.shape) == 3:
+            weights = ops.cast(mask, z.dtype)[..., None]
+            rate = ops.sum(z * weights, axis=(0, 1)) / ops.maximum(ops.sum(weights), 1.0)
+        else:
+            rate = ops.mean(ops.reshape(z, (-1, z.shape[-1])), axis=0)
+        target = ops.convert_to_tensor(self.boundary_rate_target, dtype=z.dtype)
+        return self.boundary_rate_weight * ops.sum(ops.square(rate - target))
+
     def call(self, inputs, mask=None, training=None):
         outputs = self.rnn(inputs, mask=mask, training=training)  # (B, T, ΣH + L)
         if not self.return_sequences:
             outputs = outputs[:, -1]  # a masked step repeats the last valid output
         hs, z = self.split(outputs)
+        if training and self.boundary_rate_weight:
+            self.add_loss(self.boundary_rate_penalty(z, mask))
         h_e = self.output_module(hs)
         return (h_e, z) if self.return_boundaries else h_e
 
@@ -118,6 +148,8 @@ class HMLSTM(keras.layers.Layer):
             "return_sequences": self.return_sequences,
             "return_boundaries": self.return_boundaries,
             "slope": self.cell.initial_slope,
+            "boundary_rate_weight": self.boundary_rate_weight,
+            "boundary_rate_target": list(self.boundary_rate_target),
         }
         cell_config = self.cell.get_config()
         config.update({k: cell_config[k] for k in self._CELL_ARGS})

@@ -49,13 +49,26 @@ def hard_sigmoid(x, slope):
     return ops.clip((slope * x + 1.0) * 0.5, 0.0, 1.0)
 
 
-def boundary(u, slope):
-    """``z = 1[hard_sigm(a·u) > 1/2]`` forward, ``∂z/∂u = hard_sigm'(a·u)`` backward.
+BOUNDARY_GRADIENTS = ("hard_sigmoid", "sigmoid")
+
+
+def boundary(u, slope, gradient="hard_sigmoid"):
+    """``z = 1[a·u > 0]`` forward; backward ``∂z/∂u`` is the derivative of ``z̃``.
+
+    ``gradient="hard_sigmoid"`` (the paper): ``z̃ = hard_sigm(a·u)``, so ``∂z/∂u = a/2``
+    where ``|a·u| < 1`` and exactly 0 elsewhere. ``gradient="sigmoid"`` (a deviation
+    from the paper): ``z̃ = σ(a·u)``, ``∂z/∂u = a·σ(a·u)(1 - σ(a·u))``, never exactly 0
+    (in float32, until ``σ`` rounds to 1 beyond ``a·u ≈ 17``),
+    so a boundary unit pushed far from 0 still gets a gradient back. The forward value
+    is the same step either way (both ``z̃`` cross 1/2 at ``u = 0``).
 
     ``z̃ + stop_gradient(step(z̃) - z̃)`` is exactly 0 or 1 in floating point (for
     ``z̃ ≥ 1/2``, ``1 - z̃`` is exact), and its gradient is ``z̃``'s.
     """
-    z_tilde = hard_sigmoid(u, slope)
+    if gradient not in BOUNDARY_GRADIENTS:
+        raise ValueError(f"`boundary_gradient` must be one of {BOUNDARY_GRADIENTS}; "
+                         f"received {gradient!r}.")
+    z_tilde = hard_sigmoid(u, slope) if gradient == "hard_sigmoid" else ops.sigmoid(slope * u)
     z_hard = ops.cast(z_tilde > 0.5, z_tilde.dtype)
     return z_tilde + ops.stop_gradient(z_hard - z_tilde)
 
@@ -82,6 +95,9 @@ class HMLSTMCell(keras.layers.Layer):
         boundary_bias: the boundary unit's initial bias (every layer); > 0 starts
             with boundaries everywhere (``z = 1`` wherever the rest of ``s_z`` is
             above ``-boundary_bias``).
+        boundary_gradient: the straight-through backward pass of ``z`` (see
+            :func:`boundary`): ``"hard_sigmoid"`` (the paper) or ``"sigmoid"`` (a
+            deviation: never exactly 0, so a boundary cannot get stuck on or off).
 
     ``call(x_t (B, D), states)``; ``states`` is ``[h^1, c^1, z^1, ..., h^L, c^L, z^L]``
     (``(B, H_ℓ)``, ``(B, H_ℓ)``, ``(B, 1)``). The output is
@@ -90,7 +106,8 @@ class HMLSTMCell(keras.layers.Layer):
 
     def __init__(self, units_per_layer, slope=1.0, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, boundary_bias=0.0, **kwargs):
+                 unit_forget_bias=True, boundary_bias=0.0, boundary_gradient="hard_sigmoid",
+                 **kwargs):
         super().__init__(**kwargs)
         self.units_per_layer = _check_units_per_layer(units_per_layer)
         self.initial_slope = float(slope)
@@ -99,6 +116,8 @@ class HMLSTMCell(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.unit_forget_bias = bool(unit_forget_bias)
         self.boundary_bias = float(boundary_bias)
+        boundary(ops.zeros((1,)), 1.0, boundary_gradient)  # rejects a bad name here
+        self.boundary_gradient = boundary_gradient
 
     @property
     def num_layers(self):
@@ -160,7 +179,7 @@ class HMLSTMCell(keras.layers.Layer):
         i = ops.sigmoid(s[:, units:2 * units])
         o = ops.sigmoid(s[:, 2 * units:3 * units])
         g = ops.tanh(s[:, 3 * units:4 * units])
-        z = boundary(s[:, 4 * units:], ops.cast(self.slope, s.dtype))
+        z = boundary(s[:, 4 * units:], ops.cast(self.slope, s.dtype), self.boundary_gradient)
         flush, update = z_tm1, (1.0 - z_tm1) * z_below
         copy = 1.0 - flush - update  # = (1 - z_tm1)(1 - z_below)
         c = flush * (i * g) + update * (f * c_tm1 + i * g) + copy * c_tm1
@@ -190,5 +209,6 @@ class HMLSTMCell(keras.layers.Layer):
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "unit_forget_bias": self.unit_forget_bias,
             "boundary_bias": self.boundary_bias,
+            "boundary_gradient": self.boundary_gradient,
         }
         return {**super().get_config(), **config}

@@ -206,6 +206,54 @@ def test_straight_through_gradient_is_the_hard_sigmoids(slope):
     np.testing.assert_allclose(grad, expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("slope", [1.0, 2.5])
+def test_sigmoid_straight_through_gradient_is_the_sigmoids(slope):
+    u = tf.constant(np.linspace(-6.0, 6.0, 41) + 0.013, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(u)
+        z = boundary(u, slope, "sigmoid")
+    grad = tape.gradient(z, u).numpy()
+    a_u = slope * u.numpy()
+    np.testing.assert_array_equal(z.numpy(), (a_u > 0).astype("float32"))
+    expected = slope * sigmoid(a_u) * (1 - sigmoid(a_u))
+    np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-6)  # float32 σ(1 - σ)
+    assert (grad > 0).all()  # never exactly 0, unlike the hard sigmoid's beyond |a·u| = 1
+
+
+def test_rejects_an_unknown_boundary_gradient():
+    with pytest.raises(ValueError, match="boundary_gradient"):
+        HMLSTM([3], boundary_gradient="tanh")
+
+
+def test_boundary_rate_penalty_value_gradient_and_mask():
+    layer = HMLSTM([3, 2], boundary_rate_weight=2.0, boundary_rate_target=[0.25, 0.5])
+    z = np.array([[[1, 0], [0, 0], [1, 1], [1, 1]],
+                  [[0, 1], [0, 1], [9, 9], [9, 9]]], "float32")  # 9s are padding
+    mask = np.array([[True] * 4, [True, True, False, False]])
+    rates = np.array([3 / 6, 4 / 6])  # over the six valid steps
+    expected = 2.0 * ((rates[0] - 0.25) ** 2 + (rates[1] - 0.5) ** 2)
+    z = tf.constant(z)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        penalty = layer.boundary_rate_penalty(z, mask)
+    assert float(penalty) == pytest.approx(expected, rel=1e-6)
+    grad = tape.gradient(penalty, z).numpy()  # 2λ(rate - r)/6 at every valid step
+    per_layer = 2 * 2.0 * (rates - [0.25, 0.5]) / 6
+    np.testing.assert_allclose(grad[mask], np.broadcast_to(per_layer, (6, 2)), rtol=1e-5)
+    np.testing.assert_array_equal(grad[~mask], 0.0)
+
+
+def test_boundary_rate_penalty_is_added_only_in_training():
+    tokens = keras.Input((None,), dtype="int32")
+    layer = HMLSTM([3, 2], boundary_rate_weight=1.0, boundary_rate_target=0.3)
+    model = keras.Model(tokens, layer(keras.layers.Embedding(5, 4)(tokens)))
+    x = np.random.default_rng(8).integers(0, 5, (2, 6))
+    model(x, training=False)
+    assert not model.losses
+    model(x, training=True)
+    assert len(model.losses) == 1 and float(model.losses[0]) >= 0.0
+
+
 def test_padding_leaves_every_state_unchanged():
     units, lengths, T = [3, 2, 2], [7, 4], 7
     x = np.random.default_rng(3).normal(size=(2, T, 2)).astype("float32")
@@ -226,7 +274,9 @@ def test_padding_leaves_every_state_unchanged():
 def small_model(vocab=7):
     tokens = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(vocab, 4)(tokens)
-    h_e, z = HMLSTM([5, 4, 3], output_units=6, return_boundaries=True, slope=1.0)(x)
+    h_e, z = HMLSTM([5, 4, 3], output_units=6, return_boundaries=True, slope=1.0,
+                    boundary_gradient="sigmoid", boundary_rate_weight=0.5,
+                    boundary_rate_target=[0.3, 0.2, 0.1])(x)
     return keras.Model(tokens, [keras.layers.Dense(vocab)(h_e), z])
 
 

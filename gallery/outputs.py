@@ -27,7 +27,8 @@ RUN_MANIFEST = ".gallery-run.json"
 CHECKPOINT_MARK = ".gallery-checkpoint"
 STAGING_MARK = ".gallery-staging"
 SAVED_MODEL_ENTRIES = {"saved_model.pb", "saved_model.pbtxt", "fingerprint.pb",
-                       "keras_metadata.pb", "variables", "assets"}
+                       "keras_metadata.pb", "variables", "assets",
+                       "assets.extra"}  # TF Serving's extras; the demo's web examples
 #: What training writes into a run folder (besides the manifest and ``checkpoint``).
 RUN_ENTRIES = {"model.keras", "config.json", "meta.json", "metrics.json", "history.json",
                "training_curves.png", "timeline.png", "attention.png", "samples.txt",

@@ -63,6 +63,8 @@ def test_export_overwrite_replaces_an_export_or_an_empty_folder(tmp_path):
     (version / "variables").mkdir(parents=True)
     (version / "saved_model.pb").write_bytes(b"")
     check_export_target(version, overwrite=True)
+    (version / "assets.extra").mkdir()  # TF Serving's extras (the demo's web examples)
+    check_export_target(version, overwrite=True)
     (version / "README.txt").write_text("mine")  # an export the user wrote into
     with pytest.raises(GalleryError, match="README.txt"):
         check_export_target(version, overwrite=True)

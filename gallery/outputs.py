@@ -29,6 +29,7 @@ STAGING_MARK = ".gallery-staging"
 SAVED_MODEL_ENTRIES = {"saved_model.pb", "saved_model.pbtxt", "fingerprint.pb",
                        "keras_metadata.pb", "variables", "assets",
                        "assets.extra"}  # TF Serving's extras; the demo's web examples
+TENSORBOARD_LOGS = "logs"  # written from the first epoch on; the manifest lists it when done
 #: What training writes into a run folder (besides the manifest and ``checkpoint``).
 RUN_ENTRIES = {"model.keras", "config.json", "meta.json", "metrics.json", "history.json",
                "training_curves.png", "timeline.png", "attention.png", "samples.txt",
@@ -127,7 +128,8 @@ def check_run_folder(folder, overwrite=False):
     if not names:
         return "new"
     if "checkpoint" in names and is_checkpoint_folder(folder / "checkpoint"):
-        foreign = names - RUN_ENTRIES - {"checkpoint", RUN_MANIFEST}
+        # an unfinished run: what training has written so far, TensorBoard's logs among it
+        foreign = names - RUN_ENTRIES - {"checkpoint", RUN_MANIFEST, TENSORBOARD_LOGS}
         if not foreign:
             return "resume"
     else:

@@ -23,6 +23,7 @@ from gallery.data.epochs import EpochClock, EpochClockCallback
 from gallery.distribute import work_around_multiworker_build, worker_role
 from gallery.errors import GalleryError
 from gallery.outputs import (
+    TENSORBOARD_LOGS,
     check_run_folder,
     remove_checkpoint_folder,
     staging_folder,
@@ -234,7 +235,7 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
             print(f"[{task.name}] resuming {out_dir} after epoch {resumed['epoch']}",
                   flush=True)
         started = time.time()
-        log_dir = out_dir / "logs" if chief and config.tensorboard else None
+        log_dir = out_dir / TENSORBOARD_LOGS if chief and config.tensorboard else None
         history = fit_core(task, config, model, splits, verbose=verbose, checkpoint=checkpoint,
                            log_dir=log_dir)
         seconds = time.time() - started

@@ -46,7 +46,7 @@ def test_export_overwrite_refuses_what_is_not_an_export(tiny_sentiment_run, tmp_
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "thesis.txt").write_text("four years of work")
-    for target, shown in ((run, "meta.json"), (versions, "1"), (notes, "thesis.txt")):
+    for target, shown in ((run, "config.json"), (versions, "1"), (notes, "thesis.txt")):
         before = snapshot(tmp_path)
         assert main(["export", "sentiment", "--model", str(run), "--out", str(target),
                      "--overwrite"]) == 2

@@ -12,7 +12,6 @@ are registered now, otherwise as soon as Keras is.
 
 import importlib
 import importlib.abc
-import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -28,13 +27,14 @@ OBJECT_MODULES = ("gallery.layers", "gallery.seq2seq")
 
 
 def _task_modules():
-    """The modules of the tasks in the ``rnn_gallery.tasks`` entry-point group (the
-    group gallery.registry reads)."""
+    """The modules of the registered tasks, read as :mod:`gallery.registry` reads them
+    (the same entries ``gallery list`` shows, a stale source-folder egg-info included)."""
+    from gallery.registry import task_modules
+
     try:
-        entries = importlib.metadata.entry_points(group="rnn_gallery.tasks")
+        return task_modules()
     except Exception:  # broken metadata of some installed package: the library still works
         return []
-    return sorted({entry.module for entry in entries})
 
 
 def register_keras_objects():

@@ -51,6 +51,12 @@ def task_names():
     return sorted(_entries(TASK_GROUP))
 
 
+def task_modules():
+    """The modules of the registered tasks, sorted (``import gallery`` imports them so
+    that their Keras classes are registered)."""
+    return sorted({entry.module for entry in _entries(TASK_GROUP).values()})
+
+
 def task_class_path(task):
     """``"module:Class"`` of a task object: what a run's ``meta.json`` records."""
     cls = type(task)

@@ -26,11 +26,17 @@ import os
 import statistics
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from gallery.quiet import import_tensorflow
+
+import_tensorflow()  # TensorFlow's start-up notices off the terminal
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+# Every model gets its own tf.function, on purpose; TensorFlow's retracing warning
+# would say otherwise.
+tf.get_logger().setLevel("ERROR")
 
 from gallery.layers import GRUCell, LSTMCell, Recurrent  # noqa: E402
 

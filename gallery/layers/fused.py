@@ -169,6 +169,19 @@ def _compiled(function, jit):
     return tf.function(function, jit_compile=True) if jit else function
 
 
+def inside_xla():
+    """Whether the graph being traced will be compiled by XLA as a whole (an enclosing
+    ``tf.function(jit_compile=True)``, as ``model.compile(jit_compile=True)`` makes).
+
+    XLA cannot compile the gallery's custom ops, so there the TensorFlow loops run
+    instead. Private TensorFlow API: no public call tells whether a trace is
+    XLA-compiled; ``tests/gallery/test_xla_context.py`` fails if TensorFlow changes it.
+    """
+    from tensorflow.python.ops import control_flow_util
+
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
 def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,
                zero_output_for_mask=False, training=False, use_kernels=True, jit_compile=True):
     """Run the cell over ``xp (T, B, kH)`` from ``states``.
@@ -179,12 +192,13 @@ def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,
     ``recurrent_mask (B, H)`` multiplies ``h_{t-1}`` before ``U`` (recurrent dropout).
     In training (with ``use_kernels``), the loops run in the compiled kernels
     (:func:`compiled_loop`) when they build here; never in inference, so a SavedModel
-    loads without this package's library. ``jit_compile``: in training, compile the
+    loads without this package's library, and never inside an XLA-compiled function
+    (:func:`inside_xla`), which cannot hold them. ``jit_compile``: in training, compile the
     TensorFlow loops with XLA, which fuses each step's elementwise work (measured on
     B=64 T=100 H=256: LSTM step 148 → 127 ms); inference and exports run plain
     TensorFlow (no compile per new batch shape in a server).
     """
-    if use_kernels and training and xp.dtype == tf.float32:
+    if use_kernels and training and xp.dtype == tf.float32 and not inside_xla():
         from gallery import kernels
 
         library = kernels.recurrent_ops()

@@ -165,8 +165,20 @@ def algebra_for(cell):
     return None
 
 
-def _compiled(function, jit):
-    return tf.function(function, jit_compile=True) if jit else function
+#: From this many steps on, an eager call traces its loop into a graph first (below).
+EAGER_GRAPH_STEPS = 100
+
+
+def _compiled(function, jit, steps=None):
+    """``function`` XLA-compiled (``jit``), or traced into a graph when called eagerly
+    on ``steps >= EAGER_GRAPH_STEPS``: an eager ``tf.while_loop`` runs step by step
+    from Python, about 0.6 ms of overhead per step (measured: T=2,000 took 1.28 s, traced
+    93 ms), while tracing costs about 50 ms once per call."""
+    if jit:
+        return tf.function(function, jit_compile=True)
+    if tf.executing_eagerly() and (steps is None or steps >= EAGER_GRAPH_STEPS):
+        return tf.function(function, autograph=False)
+    return function
 
 
 def inside_xla():
@@ -243,7 +255,7 @@ def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,
         # The gradient is ours (below): the tape must not trace into the loop.
         inputs = tf.nest.map_structure(tf.stop_gradient, (xp, U, extra_t, states0, out0))
         # prev: the state entering each step (T, B, H)
-        final, outputs, saved, prev = _compiled(forward_loop, jit)(*inputs)
+        final, outputs, saved, prev = _compiled(forward_loop, jit, xp.shape[0])(*inputs)
 
         def grad(d_outputs, *d_final):
             d_outputs = tf.convert_to_tensor(d_outputs)
@@ -279,7 +291,7 @@ def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,
                      tf.TensorArray(xp.dtype, size=steps)))
                 return d_states0, d_xp.stack(), d_rec.stack()
 
-            d_states0, d_xp, d_rec = _compiled(backward_loop, jit)(d_final, saved)
+            d_states0, d_xp, d_rec = _compiled(backward_loop, jit, xp.shape[0])(d_final, saved)
             width = tf.shape(d_rec)[-1]
             flat_rec = tf.reshape(d_rec, [-1, width])
             d_u = tf.matmul(tf.reshape(_dropped(prev[0], rmask), [-1, units]), flat_rec,

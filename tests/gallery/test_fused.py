@@ -183,3 +183,25 @@ def test_the_kernel_ops_refuse_mismatched_shapes_and_take_empty_ones():
     for steps, batch in [(0, 3), (4, 0)]:  # no steps, no rows: defined, empty results
         out = forward(z((steps, batch, 20)), z((5, 20)), z((batch, 5)), z([20]))
         assert out[0].shape == (steps, batch, 5) and out[1].shape == (batch, 5)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_a_long_eager_call_traced_into_a_graph_equals_the_step_by_step_loop(name, monkeypatch):
+    """From ``EAGER_GRAPH_STEPS`` steps on, an eager call traces its loop first; the
+    outputs and gradients are those of the loop run step by step from Python."""
+    from gallery.layers import fused
+
+    layer = Recurrent(CELLS[name][0](), return_sequences=True)
+    x = tf.constant(np.random.default_rng(1).normal(size=(2, 120, 5)).astype("float32"))
+    layer(x)
+
+    def run():
+        with tf.GradientTape() as tape:
+            out = layer(x, training=False)
+            loss = tf.reduce_sum(out * tf.range(120, dtype=tf.float32)[None, :, None])
+        return [out, *tape.gradient(loss, layer.trainable_variables)]
+
+    assert x.shape[1] >= fused.EAGER_GRAPH_STEPS
+    traced = run()
+    monkeypatch.setattr(fused, "EAGER_GRAPH_STEPS", 10_000)
+    assert_close(traced, run())

@@ -212,6 +212,11 @@ def run_text(name, text, gold, s):
 
 def run(out_dir, settings=None):
     s = settings or Settings()
+    # Scoring several models, each with a last batch of another size, retraces predict
+    # functions on purpose; TensorFlow's retracing warning would be noise here.
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
     (out_dir / "config.json").write_text(json.dumps(dataclasses.asdict(s), indent=2) + "\n")
     hamlet = texts.hamlet_text()[:s.max_chars]
     python = texts.python_text(len(hamlet))

@@ -14,13 +14,8 @@ import pathlib
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import cli_train
 
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "artifacts" / "web_page"
-TINY_TRANSLATION = ["epochs=1", "train_pairs=400", "val_pairs=20", "test_pairs=20", "units=16",
-                    "embedding_dim=8", "beam_width=2", "max_target=30"]
-TINY_FRAMES = ["epochs=1", "train_streams=16", "val_streams=4", "test_streams=4", "units=8",
-               "frame_units=8", "num_layers=1", "min_length=60", "max_length=90"]
 
 
 def _export(name, run, out_root, examples=None):
@@ -36,10 +31,9 @@ def _export(name, run, out_root, examples=None):
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory, tiny_sentiment_run, tiny_captioning_run, tiny_charlm_run):
+def exports(tmp_path_factory, tiny_sentiment_run, tiny_captioning_run, tiny_charlm_run,
+            tiny_translation_run, tiny_frame_tagging_run):
     folder = tmp_path_factory.mktemp("web")
-    translation = cli_train("translation", folder / "translation", TINY_TRANSLATION)
-    frames = cli_train("frame_tagging", folder / "frames", TINY_FRAMES)
 
     def held_out(task, config):  # what `gallery demo` writes beside its exports
         return task.demo_request(task.load_data(config))
@@ -47,8 +41,8 @@ def exports(tmp_path_factory, tiny_sentiment_run, tiny_captioning_run, tiny_char
     out = folder / "exports"
     return {"sentiment": _export("sentiment", tiny_sentiment_run, out),
             "captioning": _export("captioning", tiny_captioning_run, out, held_out),
-            "translation": _export("translation", translation, out),
-            "frame_tagging": _export("frame_tagging", frames, out, held_out),
+            "translation": _export("translation", tiny_translation_run, out),
+            "frame_tagging": _export("frame_tagging", tiny_frame_tagging_run, out, held_out),
             "charlm": _export("charlm", tiny_charlm_run, out)}
 
 

@@ -31,8 +31,11 @@ $(STAMP): pyproject.toml requirements-data.txt
 run: $(STAMP)
 	$(BIN)/gallery demo
 
+# Two worker processes (pytest-xdist), each test file on one worker: most tests wait
+# on subprocesses, disk and Python, so two workers halve the time on 2 cores.
+TEST_WORKERS ?= 2
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check gallery tasks tests benchmarks templates lessons tools

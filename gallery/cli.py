@@ -187,7 +187,7 @@ def cmd_lesson(args):
             print(f"{name:13s} {summary}")
         return 0
     run_lesson(args.name, out_dir=args.out, model=args.model, prime=args.prime,
-               temperature=args.temperature)
+               temperature=args.temperature, overrides=args.set)
     return 0
 
 
@@ -300,6 +300,9 @@ def build_parser():
     lesson.add_argument("--prime", help="text the charlm lesson continues (default 'def ')")
     lesson.add_argument("--temperature", type=float,
                         help="sampling temperature for the charlm lesson")
+    lesson.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="a setting of the lesson (hmlstm: its Settings; charlm: the "
+                             "charlm task's settings); repeatable")
     lesson.set_defaults(func=cmd_lesson)
 
     demo = sub.add_parser("demo", help="the main job: every task end to end, short profile")

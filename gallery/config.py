@@ -6,6 +6,7 @@ Every task config derives from :class:`TrainConfig`, so every task has at least
 
 import dataclasses
 import math
+import types
 import typing
 
 from gallery.errors import GalleryError
@@ -68,6 +69,16 @@ class TrainConfig:
 
 
 def _parse(name, text, kind):
+    """``text`` as a value of type ``kind``: bool, int, float, str, ``tuple[T, ...]``
+    (comma-separated) or ``T | tuple[T, ...]`` (a tuple when ``text`` has a comma)."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        many = [k for k in options if typing.get_origin(k) is tuple]
+        one = [k for k in options if typing.get_origin(k) is not tuple]
+        return _parse(name, text, many[0] if many and ("," in text or not one) else one[0])
+    if typing.get_origin(kind) is tuple:
+        item = typing.get_args(kind)[0]
+        return tuple(_parse(name, part, item) for part in text.split(","))
     if kind is bool:
         low = text.strip().lower()
         if low in _TRUE | _FALSE:

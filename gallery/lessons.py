@@ -3,6 +3,9 @@
 A lesson is a module registered in the ``rnn_gallery.lessons`` entry-point group
 (:mod:`gallery.registry`) with a one-line ``SUMMARY`` and ``run(out_dir, **options)``
 returning a JSON-able dict; it prints its numbers and writes its plots to ``out_dir``.
+A lesson may also define ``check_options(**options)``, which raises
+:class:`~gallery.errors.GalleryError` for options it would refuse, so that a bad
+``--set`` ends before the run folder is made.
 """
 
 import inspect
@@ -30,7 +33,10 @@ def run_lesson(name, out_dir=None, **options):
     accepted = inspect.signature(lesson.run).parameters
     for key in options:
         if key not in accepted:
-            raise GalleryError(f"lesson {name!r} takes no --{key.replace('_', '-')}")
+            flag = "set" if key == "overrides" else key.replace("_", "-")
+            raise GalleryError(f"lesson {name!r} takes no --{flag}")
+    if hasattr(lesson, "check_options"):  # a bad setting is refused before any folder exists
+        lesson.check_options(**options)
     out_dir = prepare_run_folder(out_dir or f"runs/lesson-{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     print(f"[lesson {name}] {getattr(lesson, 'SUMMARY', '')}", flush=True)
     results = lesson.run(out_dir, **options)

@@ -14,6 +14,11 @@ from gallery.training import train
 
 SUMMARY = 'character-level language model on the Python standard library (stateful TBPTT)'
 
+def check_options(overrides=(), **_):
+    """Refuse bad ``--set`` overrides before the lesson's folder is made."""
+    apply_overrides(get_task("charlm").config_class(), list(overrides or ()))
+
+
 def run(out_dir, prime=None, temperature=None, overrides=()):
     task = get_task("charlm")
     config = apply_overrides(task.config_class(), list(overrides))

@@ -32,6 +32,8 @@ import time
 import keras
 import numpy as np
 
+from gallery.config import apply_overrides
+from gallery.errors import GalleryError
 from gallery.layers import HMLSTM, LSTMCell, Recurrent, SlopeAnnealing
 
 from . import hmlstm_text as texts
@@ -65,6 +67,30 @@ class Settings:
     trace_every: int = 50         # record boundary rates on held-out text every so many steps
     seed: int = 0
     compile: str = "xla"          # "xla", "graph" or "eager" (the quick test)
+
+
+    def validate(self):
+        """This object, or a one-line :class:`GalleryError` naming the bad setting."""
+        for name in ("units", "embedding", "steps", "batch_size", "seq_len", "max_chars",
+                     "figure_chars", "trace_every"):
+            if getattr(self, name) < 1:
+                raise GalleryError(f"setting {name} must be at least 1, got {getattr(self, name)}")
+        for name in ("learning_rate", "clipnorm", "slope_start", "slope_max"):
+            if not getattr(self, name) > 0:
+                raise GalleryError(f"setting {name} must be > 0, got {getattr(self, name)}")
+        if self.slope_rate < 0 or self.boundary_rate_weight < 0:
+            raise GalleryError("settings slope_rate and boundary_rate_weight must be >= 0")
+        targets = self.boundary_rate_target
+        targets = targets if isinstance(targets, tuple) else (targets,)
+        if len(targets) not in (1, 3) or not all(0 <= r <= 1 for r in targets):
+            raise GalleryError("setting boundary_rate_target takes one rate or three "
+                               f"(one per layer) from 0 to 1, got {self.boundary_rate_target}")
+        if self.boundary_gradient not in ("sigmoid", "hard_sigmoid"):
+            raise GalleryError("setting boundary_gradient must be sigmoid or hard_sigmoid, "
+                               f"got {self.boundary_gradient!r}")
+        if self.compile not in ("xla", "graph", "eager"):
+            raise GalleryError(f"setting compile must be xla, graph or eager, got {self.compile!r}")
+        return self
 
 
 TINY = Settings(units=8, embedding=4, steps=3, batch_size=4, seq_len=12, max_chars=4_000,
@@ -214,8 +240,15 @@ def run_text(name, text, gold, s):
     return results, panel
 
 
-def run(out_dir, settings=None):
-    s = settings or Settings()
+def check_options(overrides=(), **_):
+    """Refuse bad ``--set`` overrides before the lesson's folder is made."""
+    apply_overrides(Settings(), list(overrides or ()))
+
+
+def run(out_dir, settings=None, overrides=()):
+    """The lesson with ``settings`` (default :class:`Settings`), then ``--set`` style
+    ``overrides`` (``["steps=600", "boundary_rate_target=0.3,0.1,0.05"]``)."""
+    s = apply_overrides(settings or Settings(), list(overrides or ()))
     # Scoring several models, each with a last batch of another size, retraces predict
     # functions on purpose; TensorFlow's retracing warning would be noise here.
     import tensorflow as tf

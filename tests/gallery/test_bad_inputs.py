@@ -104,6 +104,10 @@ CASES = [
     ("unknown-task", ["train", "nonsense"], {}, "unknown task 'nonsense'"),
     ("missing-argument", ["predict", "sentiment", "hi"], {},
      "predict: the following arguments are required: --model"),
+    ("lesson-bad-setting", ["lesson", "hmlstm", "--set", "boundary_rate_target=0.3,2",
+                            "--out", "lesson"], {}, "boundary_rate_target takes one rate or three"),
+    ("lesson-without-settings", ["lesson", "tbptt", "--set", "steps=1"], {},
+     "lesson 'tbptt' takes no --set"),
 ]
 
 
@@ -166,6 +170,7 @@ def test_nothing_of_the_users_was_touched(results):
     assert (root / "proj" / "checkpoint" / "my.ckpt").read_text() == "w"
     assert (root / "saved_models" / "sentiment" / "1" / "saved_model.pb").is_file()
     assert (root / "finished" / "model.keras").is_file()
+    assert not (root / "lesson").exists()  # a refused --set makes no lesson folder
 
 
 def test_the_installed_command_prints_one_line(tmp_path):

@@ -6,8 +6,11 @@ import json
 import numpy as np
 import pytest
 
+from gallery.config import apply_overrides
+from gallery.errors import GalleryError
 from rnn_gallery.lessons import hmlstm
 from rnn_gallery.lessons import hmlstm_text as texts
+from rnn_gallery.lessons.hmlstm import Settings
 
 
 def test_word_boundaries_are_the_characters_before_a_space_or_punctuation():
@@ -78,3 +81,15 @@ def test_full_lesson_through_the_cli(tmp_path):
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     for r in results["texts"].values():
         assert r["bpc_hmlstm"] < 3.5 and r["bpc_lstm"] < 3.5
+
+
+def test_set_overrides_take_per_layer_targets_and_refuse_bad_values():
+    settings = apply_overrides(Settings(), ["boundary_rate_target=0.3,0.1,0.05",
+                                            "boundary_gradient=hard_sigmoid", "steps=600"])
+    assert settings.boundary_rate_target == (0.3, 0.1, 0.05)
+    assert (settings.boundary_gradient, settings.steps) == ("hard_sigmoid", 600)
+    assert apply_overrides(Settings(), ["boundary_rate_target=0.25"]).boundary_rate_target == 0.25
+    for bad in ["boundary_rate_target=0.3,0.1", "boundary_rate_target=a", "steps=0",
+                "boundary_gradient=step", "units=1.5"]:
+        with pytest.raises(GalleryError):
+            apply_overrides(Settings(), [bad])

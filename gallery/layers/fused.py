@@ -34,6 +34,8 @@ Inference and exports always use the TensorFlow loops, so a SavedModel needs not
 from this package.
 """
 
+import functools
+
 import keras
 import tensorflow as tf
 
@@ -177,7 +179,11 @@ def _compiled(function, jit, steps=None):
     if jit:
         return tf.function(function, jit_compile=True)
     if tf.executing_eagerly() and (steps is None or steps >= EAGER_GRAPH_STEPS):
-        return tf.function(function, autograph=False)
+        # A new tf.function per call, on purpose (the loop closes over this call's
+        # tensors). TensorFlow counts retracing per code object and warns after five;
+        # a ``functools.partial`` has no code object, so each call is counted alone
+        # (tests/gallery/test_fused.py checks that no warning appears).
+        return tf.function(functools.partial(function), autograph=False)
     return function
 
 

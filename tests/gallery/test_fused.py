@@ -205,3 +205,15 @@ def test_a_long_eager_call_traced_into_a_graph_equals_the_step_by_step_loop(name
     traced = run()
     monkeypatch.setattr(fused, "EAGER_GRAPH_STEPS", 10_000)
     assert_close(traced, run())
+
+
+def test_repeated_long_eager_calls_log_no_retracing_warning(caplog):
+    """Each long eager call traces its own loop; TensorFlow must not warn about it."""
+    import logging
+
+    layer = Recurrent(LSTMCell(3), return_sequences=True)
+    x = tf.zeros((1, 120, 2))
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for _ in range(8):
+            layer(x)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

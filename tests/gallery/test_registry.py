@@ -86,7 +86,8 @@ def test_nothing_imports_tasks_or_lessons_by_their_folder_name():
 
 
 def test_every_package_folder_is_packaged():
-    """pyproject.toml lists packages one by one (tasks/ installs as rnn_gallery.tasks)."""
+    """pyproject.toml lists packages one by one (tasks/ installs as rnn_gallery.tasks),
+    and folders that hold only package data with the files they hold."""
     setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     names = {"tasks": "rnn_gallery.tasks", "lessons": "rnn_gallery.lessons"}
     found = set()
@@ -94,7 +95,11 @@ def test_every_package_folder_is_packaged():
         parts = init.parent.relative_to(ROOT).parts
         if parts[0] in ("gallery", "tasks", "lessons"):
             found.add(".".join([names.get(parts[0], parts[0]), *parts[1:]]))
-    assert found == set(setup["packages"])
+    listed = set(setup["packages"])
+    assert found <= listed
+    for data_only in listed - found:  # folders of data files (the web page's static/)
+        assert data_only in setup["package-data"], data_only
+        assert (ROOT / data_only.replace(".", "/")).is_dir(), data_only
     assert setup["package-dir"] == {"rnn_gallery.tasks": "tasks",
                                     "rnn_gallery.lessons": "lessons"}
 

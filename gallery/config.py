@@ -15,8 +15,30 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+class SettingChecks:
+    """Checks for a dataclass of settings, each a one-line :class:`GalleryError`."""
+
+    def require_positive(self, *names):
+        """``GalleryError`` unless every named setting is > 0."""
+        for name in names:
+            if getattr(self, name) <= 0:
+                raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
+
+    def require_fraction(self, *names):
+        """``GalleryError`` unless every named setting is in [0, 1)."""
+        for name in names:
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise GalleryError(f"setting {name} must be in [0, 1), got {getattr(self, name)}")
+
+    def require_choice(self, name, choices):
+        """``GalleryError`` unless setting ``name`` is one of ``choices``."""
+        if getattr(self, name) not in choices:
+            names = ", ".join(choices[:-1]) + " or " + choices[-1]
+            raise GalleryError(f"setting {name} must be {names}, got {getattr(self, name)!r}")
+
+
 @dataclasses.dataclass
-class TrainConfig:
+class TrainConfig(SettingChecks):
     epochs: int = 10              # upper bound; early stopping usually ends sooner
     batch_size: int = 64          # examples (or streams) per training batch
     learning_rate: float = 2e-3   # Adam's step size
@@ -30,18 +52,6 @@ class TrainConfig:
     max_minutes: float = 0.0      # stop before an epoch would end past this many minutes
                                   # of training (the best epoch is kept); 0: no limit
     tensorboard: bool = True      # write TensorBoard logs (epoch scalars, graph) to RUN/logs
-
-    def require_positive(self, *names):
-        """``GalleryError`` unless every named setting is > 0."""
-        for name in names:
-            if getattr(self, name) <= 0:
-                raise GalleryError(f"setting {name} must be positive, got {getattr(self, name)}")
-
-    def require_fraction(self, *names):
-        """``GalleryError`` unless every named setting is in [0, 1)."""
-        for name in names:
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise GalleryError(f"setting {name} must be in [0, 1), got {getattr(self, name)}")
 
     def require_int_range(self):
         """``GalleryError`` unless ``seed`` is in [0, 2**32 - 1] (what the random number
@@ -63,8 +73,7 @@ class TrainConfig:
         self.require_fraction("ema")
         if self.max_minutes < 0:
             raise GalleryError(f"setting max_minutes must be >= 0, got {self.max_minutes}")
-        if self.cell not in ("lstm", "gru", "elman"):
-            raise GalleryError(f"setting cell must be lstm, gru or elman, got {self.cell!r}")
+        self.require_choice("cell", ("lstm", "gru", "elman"))
         return self
 
 

@@ -32,7 +32,7 @@ import time
 import keras
 import numpy as np
 
-from gallery.config import apply_overrides
+from gallery.config import SettingChecks, apply_overrides
 from gallery.errors import GalleryError
 from gallery.layers import HMLSTM, LSTMCell, Recurrent, SlopeAnnealing
 
@@ -44,7 +44,7 @@ SUMMARY = "a hierarchical multiscale LSTM finds word and token boundaries (vs. a
 
 
 @dataclasses.dataclass
-class Settings:
+class Settings(SettingChecks):
     units: int = 128              # H of each of the three HM-LSTM layers
     embedding: int = 64           # character embedding width (both models)
     steps: int = 300              # training batches per model: the same budget for both
@@ -71,13 +71,9 @@ class Settings:
 
     def validate(self):
         """This object, or a one-line :class:`GalleryError` naming the bad setting."""
-        for name in ("units", "embedding", "steps", "batch_size", "seq_len", "max_chars",
-                     "figure_chars", "trace_every"):
-            if getattr(self, name) < 1:
-                raise GalleryError(f"setting {name} must be at least 1, got {getattr(self, name)}")
-        for name in ("learning_rate", "clipnorm", "slope_start", "slope_max"):
-            if not getattr(self, name) > 0:
-                raise GalleryError(f"setting {name} must be > 0, got {getattr(self, name)}")
+        self.require_positive("units", "embedding", "steps", "batch_size", "seq_len",
+                              "max_chars", "figure_chars", "trace_every", "learning_rate",
+                              "clipnorm", "slope_start", "slope_max")
         if self.slope_rate < 0 or self.boundary_rate_weight < 0:
             raise GalleryError("settings slope_rate and boundary_rate_weight must be >= 0")
         targets = self.boundary_rate_target
@@ -85,11 +81,8 @@ class Settings:
         if len(targets) not in (1, 3) or not all(0 <= r <= 1 for r in targets):
             raise GalleryError("setting boundary_rate_target takes one rate or three "
                                f"(one per layer) from 0 to 1, got {self.boundary_rate_target}")
-        if self.boundary_gradient not in ("sigmoid", "hard_sigmoid"):
-            raise GalleryError("setting boundary_gradient must be sigmoid or hard_sigmoid, "
-                               f"got {self.boundary_gradient!r}")
-        if self.compile not in ("xla", "graph", "eager"):
-            raise GalleryError(f"setting compile must be xla, graph or eager, got {self.compile!r}")
+        self.require_choice("boundary_gradient", ("sigmoid", "hard_sigmoid"))
+        self.require_choice("compile", ("xla", "graph", "eager"))
         return self
 
 

@@ -49,9 +49,7 @@ class FrameTaggingConfig(TrainConfig):
         if self.window < 0 or self.window_hop < 0 or self.window_hop > self.window:
             raise GalleryError("settings window and window_hop must be >= 0 and "
                                "window_hop <= window")
-        if self.frame_encoder not in ("dense", "conv", "cnn"):
-            raise GalleryError(f"setting frame_encoder must be dense, conv or cnn, got "
-                               f"{self.frame_encoder!r}")
+        self.require_choice("frame_encoder", ("dense", "conv", "cnn"))
         if self.frame_encoder == "conv" and not self.bidirectional:
             raise GalleryError("a causal model (bidirectional=false) needs "
                                "--set frame_encoder=dense: the convolution looks at future frames")

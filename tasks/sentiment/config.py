@@ -34,8 +34,7 @@ class SentimentConfig(TrainConfig):
 
     def validate(self):
         super().validate()
-        if self.pooling not in ("max", "mean", "last"):
-            raise GalleryError(f"setting pooling must be max, mean or last, got {self.pooling!r}")
+        self.require_choice("pooling", ("max", "mean", "last"))
         self.require_fraction("dropout", "recurrent_dropout")
         if self.embedding_dim < 0:
             raise GalleryError(f"setting embedding_dim must be 0 or more, got {self.embedding_dim}")

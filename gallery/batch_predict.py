@@ -25,6 +25,7 @@ import sys
 from gallery.data.files import require_file, text_lines
 from gallery.data.text import csv_rows, tsv_rows
 from gallery.errors import GalleryError
+from gallery.json_output import strict_json
 
 
 def read_items(source, column="text"):
@@ -140,8 +141,6 @@ def progress_bar():
 def predict_file(predict_batch, items, out, batch_size=256):
     """Write ``predict_batch(batch)`` (one dict per input) as JSON lines to ``out``,
     batch by batch; returns the number of inputs."""
-    from gallery.cli import strict_json
-
     bar, count = progress_bar(), 0
     try:
         for batch in batches(items, batch_size):

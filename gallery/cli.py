@@ -5,10 +5,10 @@ Every problem with the user's input ends in one line on stderr and exit code 2.
 
 import argparse
 import json
-import math
 import sys
 
 from gallery.errors import GalleryError
+from gallery.json_output import strict_json
 
 
 def _task_and_config(name, overrides, source=None, profile=None):
@@ -70,18 +70,6 @@ def cmd_evaluate(args):
     metrics = task.evaluate(config, model, splits.test, meta)
     print(json.dumps(strict_json(metrics), indent=2))
     return 0
-
-
-def strict_json(value):
-    """``value`` with every NaN/inf float as ``None``: what the CLI prints is strict JSON
-    (``null``), which every JSON reader accepts (``-Infinity`` is not JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: strict_json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict_json(item) for item in value]
-    return value
 
 
 def cmd_predict(args):

@@ -23,6 +23,8 @@ import numpy as np
 from gallery.errors import GalleryError
 from gallery.task import Splits
 
+from .streams import Streams
+
 TRAIN_END, VALIDATION_START = 0.7, 0.6
 
 
@@ -64,8 +66,6 @@ def read_actrectut(path):
 
 def random_windows(frames, labels, window, count, seed):
     """``count`` windows of ``window`` samples at random places (seeded)."""
-    from .data import Streams
-
     rng = np.random.default_rng(seed)
     window = min(window, len(frames))
     starts = rng.integers(0, len(frames) - window + 1, size=count)
@@ -74,15 +74,11 @@ def random_windows(frames, labels, window, count, seed):
 
 def tiled_windows(frames, labels, window):
     """Back-to-back windows covering the stream (the last one may be shorter)."""
-    from .data import Streams
-
     starts = range(0, len(frames), window)
     return Streams([frames[s:s + window] for s in starts], [labels[s:s + window] for s in starts])
 
 
 def load_actrectut(config, path):
-    from .data import Streams
-
     frames, labels, names = read_actrectut(path)
     total = len(frames)
     validation_start, train_end = int(VALIDATION_START * total), int(TRAIN_END * total)

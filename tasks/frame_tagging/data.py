@@ -15,7 +15,6 @@ ActRecTut gesture stream, ``actrectut.py``), ``--data tfds:NAME`` (TFDS video da
 """
 
 import csv
-import dataclasses
 import re
 
 import numpy as np
@@ -26,35 +25,12 @@ from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
 from gallery.task import Splits
 
+from .actrectut import load_actrectut
+from .streams import Streams
+from .tfds_video import load_tfds_video
+from .video import load_video
+
 INSTALL = "pip install --no-deps aeon==1.6.0 (make does this)"
-
-
-@dataclasses.dataclass
-class Streams:
-    """Streams of frames and their per-frame labels (lists aligned).
-
-    ``fresh``, when set, gives the training streams of an epoch, ``fresh(epoch)``
-    (new windows or clips every epoch, drawn from the seed and the epoch).
-    """
-
-    frames: list   # (T_i, C) or (T_i, H, W, C) arrays
-    labels: list   # (T_i,) arrays of label strings
-    fresh: object = None
-
-    def __len__(self):
-        return len(self.frames)
-
-
-def channel_stats(frames_list):
-    """Per-channel ``(mean, std)`` lists over all frames of ``frames_list`` (arrays
-    ``(T, ..., C)``), accumulated stream by stream (no copy of the whole set)."""
-    total = squares = count = 0
-    for frames in frames_list:
-        flat = frames.reshape(-1, frames.shape[-1]).astype(np.float64)
-        total, squares = total + flat.sum(axis=0), squares + (flat ** 2).sum(axis=0)
-        count += len(flat)
-    mean = total / count
-    return mean.tolist(), (np.sqrt(np.maximum(squares / count - mean ** 2, 0)) + 1e-6).tolist()
 
 
 def read_ts(path):
@@ -261,10 +237,6 @@ def load_stream_folder(folder):
 
 
 def load_frame_data(config, source=None):
-    from .actrectut import load_actrectut
-    from .tfds_video import load_tfds_video
-    from .video import load_video
-
     kind, value = parse_source(source)
     if kind == "default" or source == "motions":
         return load_motions(config)

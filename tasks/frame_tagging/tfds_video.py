@@ -18,6 +18,8 @@ from gallery.data.sources import load_tfds
 from gallery.errors import GalleryError
 from gallery.task import Splits
 
+from .streams import Streams, channel_stats
+
 
 def _label_names(feature):
     names = getattr(feature, "names", None)
@@ -27,8 +29,6 @@ def _label_names(feature):
 
 def _clips(dataset, names, count, config):
     import tensorflow as tf
-
-    from .data import Streams
 
     frames, labels = [], []
     for example in dataset:
@@ -46,8 +46,6 @@ def _clips(dataset, names, count, config):
 
 
 def load_tfds_video(config, name):
-    from .data import channel_stats
-
     test_split = "test"
     _, info = load_tfds(name, "train[:1]", as_supervised=False)
     if "video" not in info.features or "label" not in info.features:

@@ -25,6 +25,8 @@ import numpy as np
 from gallery.data.embedded import distort_digit, mnist_digits, rank_in_class
 from gallery.task import Splits
 
+from .streams import Streams, channel_stats
+
 SIZE = 48          # frame height and width
 DIGIT = 28         # MNIST digit size
 INKED = 128        # a pixel this bright counts as visible ink
@@ -68,8 +70,6 @@ def compose_clip(rng, digits, labels, length, augment=None):
 
 
 def compose_clips(digits, labels, count, seed, min_length, max_length, augment=False):
-    from .data import Streams
-
     rng = np.random.default_rng(seed)
     distortions = np.random.default_rng([*np.atleast_1d(seed), 99]) if augment else None
     clips = [compose_clip(rng, digits, labels, int(rng.integers(min_length, max_length + 1)),
@@ -78,8 +78,6 @@ def compose_clips(digits, labels, count, seed, min_length, max_length, augment=F
 
 
 def load_video(config):
-    from .data import channel_stats
-
     digits, labels = mnist_digits()
     rank = rank_in_class(labels)
     parts = [rank < 360, (rank >= 360) & (rank < 400), rank >= 400]

@@ -10,9 +10,17 @@ import types
 import typing
 
 from gallery.errors import GalleryError
+from gallery.layers.cells import CELLS
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+def setting(default, doc):
+    """A settings field with its default and its one-line description: the description
+    is the field's ``metadata["doc"]``, the one source ``gallery train TASK --help`` and
+    the docs' settings reference read (:func:`gallery.profiles.settings_rows`)."""
+    return dataclasses.field(default=default, metadata={"doc": doc})
 
 
 class SettingChecks:
@@ -39,19 +47,21 @@ class SettingChecks:
 
 @dataclasses.dataclass
 class TrainConfig(SettingChecks):
-    epochs: int = 10              # upper bound; early stopping usually ends sooner
-    batch_size: int = 64          # examples (or streams) per training batch
-    learning_rate: float = 2e-3   # Adam's step size
-    seed: int = 1234              # seeds weights, shuffling and dropout
-    cell: str = "lstm"            # lstm | gru | elman
-    units: int = 64
-    clipnorm: float = 1.0         # clip each gradient's norm at this value, 0 disables
-    patience: int = 2             # early stopping: epochs without validation improvement
-    ema: float = 0.0              # keep an exponential moving average of the weights with
-                                  # this momentum (e.g. 0.99) and use it; 0 disables
-    max_minutes: float = 0.0      # stop before an epoch would end past this many minutes
-                                  # of training (the best epoch is kept); 0: no limit
-    tensorboard: bool = True      # write TensorBoard logs (epoch scalars, graph) to RUN/logs
+    epochs: int = setting(10, "upper bound; early stopping usually ends sooner")
+    batch_size: int = setting(64, "examples (or streams) per training batch")
+    learning_rate: float = setting(2e-3, "Adam's step size")
+    seed: int = setting(1234, "seeds weights, shuffling and dropout")
+    cell: str = setting("lstm", "the recurrent cell: " + " | ".join(CELLS))
+    units: int = setting(64, "state size of each recurrent layer")
+    clipnorm: float = setting(1.0, "clip each gradient's norm at this value, 0 disables")
+    patience: int = setting(2, "early stopping: epochs without validation improvement")
+    ema: float = setting(0.0,
+                         "keep an exponential moving average of the weights with this momentum "
+                         "(e.g. 0.99) and use it; 0 disables")
+    max_minutes: float = setting(0.0,
+                                 "stop before an epoch would end past this many minutes of "
+                                 "training (the best epoch is kept); 0: no limit")
+    tensorboard: bool = setting(True, "write TensorBoard logs (epoch scalars, graph) to RUN/logs")
 
     def require_int_range(self):
         """``GalleryError`` unless ``seed`` is in [0, 2**32 - 1] (what the random number
@@ -73,7 +83,7 @@ class TrainConfig(SettingChecks):
         self.require_fraction("ema")
         if self.max_minutes < 0:
             raise GalleryError(f"setting max_minutes must be >= 0, got {self.max_minutes}")
-        self.require_choice("cell", ("lstm", "gru", "elman"))
+        self.require_choice("cell", tuple(CELLS))
         return self
 
 

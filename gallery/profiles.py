@@ -1,8 +1,9 @@
 """Named profiles and the settings reference, both read from a task's config dataclass.
 
-A task's ``config.py`` holds its dataclass (every setting with its default, and a
-comment beside it saying what it does) and ``PROFILES``: named sets of settings,
-e.g. ``{"demo": {"epochs": 6, ...}, "sentences": {...}}``. A run's settings are, in
+A task's ``config.py`` holds its dataclass (every setting declared with
+:func:`gallery.config.setting`: its default and one line saying what it does) and
+``PROFILES``: named sets of settings, e.g. ``{"demo": {"epochs": 6, ...}, "sentences":
+{...}}``. A run's settings are, in
 order: the dataclass defaults, then a profile (``--profile NAME``, or the one the
 data set brings: ``task.data_profile(source)``), then ``--set key=value``, which wins.
 
@@ -10,10 +11,7 @@ data set brings: ``task.data_profile(source)``), then ``--set key=value``, which
 TASK --help`` (:func:`settings_help`) and the docs' settings reference format it.
 """
 
-import ast
 import dataclasses
-import inspect
-import textwrap
 import typing
 
 from gallery.config import apply_overrides
@@ -43,34 +41,15 @@ def _text(value):
 
 
 def setting_docs(config_class):
-    """``{field: one line}``: a field's ``metadata["doc"]``, else the comment written
-    beside it (and on the comment-only lines under it) in the source of the dataclass
-    or of the dataclass it inherits the field from; a subclass's text wins."""
+    """``{field: one line}``: each field's ``metadata["doc"]`` (declared with
+    :func:`gallery.config.setting`). A field a subclass redeclares only to change its
+    default (``epochs: int = 40``) keeps the doc of the class it comes from."""
     docs = {}
     for klass in reversed(config_class.__mro__):
-        if not dataclasses.is_dataclass(klass):
-            continue
-        try:
-            lines, _ = inspect.getsourcelines(klass)
-        except (OSError, TypeError):  # no source (e.g. defined in a REPL)
-            continue
-        source = textwrap.dedent("".join(lines))
-        text = source.splitlines()
-        for node in ast.parse(source).body[0].body:
-            if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
-                continue
-            line = text[node.end_lineno - 1]
-            if "#" not in line:
-                continue
-            parts = [line.split("#", 1)[1].strip()]
-            for follow in text[node.end_lineno:]:
-                if not follow.strip().startswith("#"):
-                    break
-                parts.append(follow.strip()[1:].strip())
-            docs[node.target.id] = " ".join(parts)
-    for field in dataclasses.fields(config_class):
-        if field.metadata.get("doc"):
-            docs[field.name] = field.metadata["doc"]
+        if dataclasses.is_dataclass(klass):
+            for field in dataclasses.fields(klass):
+                if field.metadata.get("doc"):
+                    docs[field.name] = field.metadata["doc"]
     return docs
 
 

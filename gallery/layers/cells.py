@@ -190,7 +190,9 @@ class GRUCell(RecurrentCell):
         return {**super().get_config(), "reset_after": self.reset_after}
 
 
-CELLS = {"elman": ElmanCell, "lstm": LSTMCell, "gru": GRUCell}
+#: The cells a config's ``cell`` setting names: the one table of them
+#: (``gallery.config.TrainConfig`` validates against it, ``make_cell`` builds from it).
+CELLS = {"lstm": LSTMCell, "gru": GRUCell, "elman": ElmanCell}
 
 
 def make_cell(kind: str, units: int, **kwargs: Any) -> RecurrentCell:

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from gallery.config import TrainConfig
+from gallery.config import TrainConfig, setting
 from gallery.errors import GalleryError
 
 
@@ -12,22 +12,22 @@ class CaptioningConfig(TrainConfig):
     batch_size: int = 64
     learning_rate: float = 2e-3
     patience: int = 3
-    cell: str = "lstm"            # the decoder's cell
-    units: int = 128              # decoder state size
-    embedding_dim: int = 32       # word embedding size
-    filters: int = 24             # first conv block; doubled in each of the 3 blocks
-    attention: bool = False       # decoder attends over the image's columns
-    dropout: float = 0.4          # on the image features
-    train_images: int = 12000     # composed from the training digits (embedded data)
-    val_images: int = 1000        # composed validation images (embedded data)
-    test_images: int = 2000       # composed from digits never used in training
-    height: int = 40              # image size the model sees (others are resized)
-    width: int = 112              # image width the model sees (pixels)
-    augment: bool = False         # rotate/scale training digits a little (slower; no gain seen)
-    max_digits: int = 4           # digits per composed image: 1 to this
-    max_words: int = 12           # decoding stops after this many words
-    beam_width: int = 3           # 1: greedy decoding
-    length_penalty: float = 0.0   # GNMT alpha for beam search; 0: none
+    cell: str = setting("lstm", "the decoder's cell")
+    units: int = setting(128, "decoder state size")
+    embedding_dim: int = setting(32, "word embedding size")
+    filters: int = setting(24, "first conv block; doubled in each of the 3 blocks")
+    attention: bool = setting(False, "decoder attends over the image's columns")
+    dropout: float = setting(0.4, "on the image features")
+    train_images: int = setting(12000, "composed from the training digits (embedded data)")
+    val_images: int = setting(1000, "composed validation images (embedded data)")
+    test_images: int = setting(2000, "composed from digits never used in training")
+    height: int = setting(40, "image size the model sees (others are resized)")
+    width: int = setting(112, "image width the model sees (pixels)")
+    augment: bool = setting(False, "rotate/scale training digits a little (slower; no gain seen)")
+    max_digits: int = setting(4, "digits per composed image: 1 to this")
+    max_words: int = setting(12, "decoding stops after this many words")
+    beam_width: int = setting(3, "1: greedy decoding")
+    length_penalty: float = setting(0.0, "GNMT alpha for beam search; 0: none")
 
     def validate(self):
         super().validate()

@@ -2,27 +2,27 @@
 
 import dataclasses
 
-from gallery.config import TrainConfig
+from gallery.config import TrainConfig, setting
 from gallery.errors import GalleryError
 
 
 @dataclasses.dataclass
 class CharLMConfig(TrainConfig):
     epochs: int = 7
-    batch_size: int = 32          # parallel text streams; each one's state is carried on
-    seq_length: int = 100         # BPTT truncation: characters per chunk (gradient horizon)
+    batch_size: int = setting(32, "parallel text streams; each one's state is carried on")
+    seq_length: int = setting(100, "BPTT truncation: characters per chunk (gradient horizon)")
     learning_rate: float = 3e-3
     cell: str = "lstm"
-    units: int = 256              # state size of each recurrent layer
-    num_layers: int = 1           # stacked recurrent layers
-    embedding_dim: int = 32       # character embedding size
-    dropout: float = 0.0          # on the recurrent layers' inputs
-    clipnorm: float = 1.0         # clip each gradient's norm: long BPTT chains can explode
+    units: int = setting(256, "state size of each recurrent layer")
+    num_layers: int = setting(1, "stacked recurrent layers")
+    embedding_dim: int = setting(32, "character embedding size")
+    dropout: float = setting(0.0, "on the recurrent layers' inputs")
+    clipnorm: float = setting(1.0, "clip each gradient's norm: long BPTT chains can explode")
     patience: int = 2
-    max_chars: int = 1_200_000     # of the embedded corpus (Python standard library source)
-    temperature: float = 0.8      # sampling: lower is more conservative, 0 is greedy
-    sample_length: int = 300      # characters generated per prime
-    sample_seed: int = 0          # the same seed gives the same sample
+    max_chars: int = setting(1_200_000, "of the embedded corpus (Python standard library source)")
+    temperature: float = setting(0.8, "sampling: lower is more conservative, 0 is greedy")
+    sample_length: int = setting(300, "characters generated per prime")
+    sample_seed: int = setting(0, "the same seed gives the same sample")
 
     def validate(self):
         super().validate()

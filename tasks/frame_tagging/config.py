@@ -2,43 +2,46 @@
 
 import dataclasses
 
-from gallery.config import TrainConfig
+from gallery.config import TrainConfig, setting
 from gallery.errors import GalleryError
 
 
 @dataclasses.dataclass
 class FrameTaggingConfig(TrainConfig):
     epochs: int = 40
-    batch_size: int = 16          # streams per batch
+    batch_size: int = setting(16, "streams per batch")
     learning_rate: float = 3e-3
     patience: int = 6
     cell: str = "lstm"
-    units: int = 64               # per direction
-    num_layers: int = 2           # stacked recurrent layers
-    bidirectional: bool = True    # false: a causal model (each label sees only the past)
-    frame_encoder: str = "conv"   # conv: each frame with its neighbours | dense: alone |
-                                  # cnn: a 2-D CNN per image (video)
-    conv_width: int = 5           # frames the convolution sees
-    frame_units: int = 64         # frame encoder width
-    filters: int = 32             # cnn: channels of its first convolution (doubled twice)
-    batch_norm: bool = False      # cnn: batch-normalise each convolution
-    dropout: float = 0.2          # on the frame features and between recurrent layers
-    recurrent_dropout: float = 0.0  # on h_{t-1} in the recurrent layers (variational)
-    train_streams: int = 800      # streams stitched from the training recordings
-    val_streams: int = 80         # validation streams
-    test_streams: int = 200       # stitched from the test recordings only
-    min_length: int = 200         # steps per stream
-    max_length: int = 400         # longest stream (steps); lengths run from min_length
-    stream_chunk: int = 200       # causal model, predict: frames read per chunk
-    window: int = 0               # > 0: train on windows of this many frames of long
-                                  # streams, and label streams in overlapping windows
-    window_hop: int = 0           # frames between window starts (0: window / 2)
-    augment: bool = False         # video: rotate/scale training digits a little
-    frame_size: int = 48          # tfds video: images resized to this height and width
-    ensemble: int = 1             # independent branches (encoder, recurrent stack,
-                                  # classifier) trained side by side, averaged
-    min_crop: int = 40            # steps taken from one recording
-    max_crop: int = 100           # longest crop from one recording (steps)
+    units: int = setting(64, "per direction")
+    num_layers: int = setting(2, "stacked recurrent layers")
+    bidirectional: bool = setting(True, "false: a causal model (each label sees only the past)")
+    frame_encoder: str = setting("conv",
+                                 "conv: each frame with its neighbours | dense: alone | cnn: a 2-D "
+                                 "CNN per image (video)")
+    conv_width: int = setting(5, "frames the convolution sees")
+    frame_units: int = setting(64, "frame encoder width")
+    filters: int = setting(32, "cnn: channels of its first convolution (doubled twice)")
+    batch_norm: bool = setting(False, "cnn: batch-normalise each convolution")
+    dropout: float = setting(0.2, "on the frame features and between recurrent layers")
+    recurrent_dropout: float = setting(0.0, "on h_{t-1} in the recurrent layers (variational)")
+    train_streams: int = setting(800, "streams stitched from the training recordings")
+    val_streams: int = setting(80, "validation streams")
+    test_streams: int = setting(200, "stitched from the test recordings only")
+    min_length: int = setting(200, "steps per stream")
+    max_length: int = setting(400, "longest stream (steps); lengths run from min_length")
+    stream_chunk: int = setting(200, "causal model, predict: frames read per chunk")
+    window: int = setting(0,
+                          "> 0: train on windows of this many frames of long streams, and label "
+                          "streams in overlapping windows")
+    window_hop: int = setting(0, "frames between window starts (0: window / 2)")
+    augment: bool = setting(False, "video: rotate/scale training digits a little")
+    frame_size: int = setting(48, "tfds video: images resized to this height and width")
+    ensemble: int = setting(1,
+                            "independent branches (encoder, recurrent stack, classifier) trained "
+                            "side by side, averaged")
+    min_crop: int = setting(40, "steps taken from one recording")
+    max_crop: int = setting(100, "longest crop from one recording (steps)")
 
     def validate(self):
         super().validate()

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from gallery.config import TrainConfig
+from gallery.config import TrainConfig, setting
 from gallery.errors import GalleryError
 
 
@@ -13,24 +13,26 @@ class SentimentConfig(TrainConfig):
     batch_size: int = 32
     learning_rate: float = 2e-3
     cell: str = "lstm"
-    units: int = 64               # per direction
-    num_layers: int = 1           # stacked recurrent layers
-    bidirectional: bool = True    # read the text both ways (outputs concatenated)
-    embedding_dim: int = 0        # learned embedding size; 0: fixed features only
-    pretrained: bool = True       # add MiniLM word vectors (gallery/data/word_vectors.py)
-    tune_pretrained: bool = False  # let training change those vectors
-    extend_vocabulary: bool = True  # also keep words known only to those vectors/lexicons
-    lexicon: bool = True          # add fixed word-sentiment priors (tasks/sentiment/lexicon.py)
-    dropout: float = 0.3          # on embeddings, between layers and before the classifier
-    recurrent_dropout: float = 0.2  # on h_{t-1} in the recurrent layers (variational); 0.2
-                                    # won on validation: best val accuracy 0.7947 vs 0.7697
-                                    # with 0.0 (docs/layers.md)
-    max_tokens: int = 20000       # vocabulary size, padding and unknown included
-    max_length: int = 100         # tokens kept per text (reviews are cut, not dropped)
-    ensemble: int = 1             # independent branches (encoder + classifier), averaged
-    pooling: str = "max"          # max | mean | last: how steps become one vector
-    bucket_boundaries: str = "8,16,24,32,48,64"  # token lengths that split training buckets
-    train_examples: int = 0       # train on the first N training examples only; 0: all
+    units: int = setting(64, "per direction")
+    num_layers: int = setting(1, "stacked recurrent layers")
+    bidirectional: bool = setting(True, "read the text both ways (outputs concatenated)")
+    embedding_dim: int = setting(0, "learned embedding size; 0: fixed features only")
+    pretrained: bool = setting(True, "add MiniLM word vectors (gallery/data/word_vectors.py)")
+    tune_pretrained: bool = setting(False, "let training change those vectors")
+    extend_vocabulary: bool = setting(True, "also keep words known only to those vectors/lexicons")
+    lexicon: bool = setting(True, "add fixed word-sentiment priors (tasks/sentiment/lexicon.py)")
+    dropout: float = setting(0.3, "on embeddings, between layers and before the classifier")
+    recurrent_dropout: float = setting(0.2,
+                                       "on h_{t-1} in the recurrent layers (variational); 0.2 won "
+                                       "on validation: best val accuracy 0.7947 vs 0.7697 with 0.0 "
+                                       "(docs/layers.md)")
+    max_tokens: int = setting(20000, "vocabulary size, padding and unknown included")
+    max_length: int = setting(100, "tokens kept per text (reviews are cut, not dropped)")
+    ensemble: int = setting(1, "independent branches (encoder + classifier), averaged")
+    pooling: str = setting("max", "max | mean | last: how steps become one vector")
+    bucket_boundaries: str = setting("8,16,24,32,48,64",
+                                     "token lengths that split training buckets")
+    train_examples: int = setting(0, "train on the first N training examples only; 0: all")
 
     def validate(self):
         super().validate()

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from gallery.config import TrainConfig
+from gallery.config import TrainConfig, setting
 from gallery.errors import GalleryError
 from gallery.layers.text import TOKEN_MODES
 from gallery.seq2seq import ATTENTION_KINDS
@@ -10,30 +10,31 @@ from gallery.seq2seq import ATTENTION_KINDS
 
 @dataclasses.dataclass
 class TranslationConfig(TrainConfig):
-    epochs: int = 4               # exact on held-out dates after 4 (token accuracy 1.0 from 2)
+    epochs: int = setting(4, "exact on held-out dates after 4 (token accuracy 1.0 from 2)")
     batch_size: int = 64
     learning_rate: float = 3e-3
     patience: int = 3
-    cell: str = "gru"             # encoder and decoder cell
-    units: int = 192              # decoder state; the encoder has units/2 per direction
-    num_layers: int = 1           # encoder layers
-    embedding_dim: int = 48       # token embedding size (source and target)
-    dropout: float = 0.1          # on the source embeddings and between encoder layers
-    attention: str = "bahdanau"   # bahdanau (additive) | luong (dot product) | none
-    label_smoothing: float = 0.0  # spread this share of the target probability over all tokens
-    source_tokens: str = "chars"  # chars | words | words_punct (TextVectorization splits)
-    target_tokens: str = "chars"  # how target text is split: chars | words | words_punct
-    max_source: int = 100         # source tokens kept; longer input is truncated
-    max_target: int = 100         # decoding stops after this many tokens
-    vocabulary_size: int = 12000  # most frequent tokens kept per language
-    beam_width: int = 4           # 1: greedy decoding
-    length_penalty: float = 0.6   # GNMT alpha for beam search; 0: none
-    target: str = "de"            # embedded data: the target locale (de, fr, es, it, ...)
-    source_lang: str = "de"       # parallel files: FILE.SOURCE_LANG → FILE.TARGET_LANG
-    target_lang: str = "en"       # parallel files: the target language suffix
-    train_pairs: int = 40000      # embedded data (and the cap for TFDS sets)
-    val_pairs: int = 1000         # validation pairs (embedded data)
-    test_pairs: int = 2000        # test pairs (embedded data)
+    cell: str = setting("gru", "encoder and decoder cell")
+    units: int = setting(192, "decoder state; the encoder has units/2 per direction")
+    num_layers: int = setting(1, "encoder layers")
+    embedding_dim: int = setting(48, "token embedding size (source and target)")
+    dropout: float = setting(0.1, "on the source embeddings and between encoder layers")
+    attention: str = setting("bahdanau", "bahdanau (additive) | luong (dot product) | none")
+    label_smoothing: float = setting(0.0,
+                                     "spread this share of the target probability over all tokens")
+    source_tokens: str = setting("chars", "chars | words | words_punct (TextVectorization splits)")
+    target_tokens: str = setting("chars", "how target text is split: chars | words | words_punct")
+    max_source: int = setting(100, "source tokens kept; longer input is truncated")
+    max_target: int = setting(100, "decoding stops after this many tokens")
+    vocabulary_size: int = setting(12000, "most frequent tokens kept per language")
+    beam_width: int = setting(4, "1: greedy decoding")
+    length_penalty: float = setting(0.6, "GNMT alpha for beam search; 0: none")
+    target: str = setting("de", "embedded data: the target locale (de, fr, es, it, ...)")
+    source_lang: str = setting("de", "parallel files: FILE.SOURCE_LANG → FILE.TARGET_LANG")
+    target_lang: str = setting("en", "parallel files: the target language suffix")
+    train_pairs: int = setting(40000, "embedded data (and the cap for TFDS sets)")
+    val_pairs: int = setting(1000, "validation pairs (embedded data)")
+    test_pairs: int = setting(2000, "test pairs (embedded data)")
 
     def validate(self):
         super().validate()
@@ -41,13 +42,9 @@ class TranslationConfig(TrainConfig):
                               "vocabulary_size", "beam_width", "train_pairs", "val_pairs",
                               "test_pairs")
         self.require_fraction("dropout", "label_smoothing")
-        if self.attention not in ATTENTION_KINDS:
-            raise GalleryError(f"setting attention must be one of {', '.join(ATTENTION_KINDS)}, "
-                               f"got {self.attention!r}")
-        for key in ("source_tokens", "target_tokens"):
-            if getattr(self, key) not in TOKEN_MODES:
-                raise GalleryError(f"setting {key} must be one of {', '.join(TOKEN_MODES)}, "
-                                   f"got {getattr(self, key)!r}")
+        self.require_choice("attention", ATTENTION_KINDS)
+        self.require_choice("source_tokens", TOKEN_MODES)
+        self.require_choice("target_tokens", TOKEN_MODES)
         if self.units < 2 or self.units % 2:
             raise GalleryError(f"setting units must be even (two encoder directions), "
                                f"got {self.units}")

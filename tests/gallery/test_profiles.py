@@ -6,17 +6,17 @@ import pytest
 
 from gallery import registry
 from gallery.cli import main
-from gallery.config import TrainConfig
+from gallery.config import TrainConfig, setting
 from gallery.errors import GalleryError
 from gallery.profiles import make_config, setting_docs, settings_help, settings_rows
 
 
 @dataclasses.dataclass
 class ToyConfig(TrainConfig):
-    epochs: int = 3               # a comment the subclass gives
-    depth: int = 2                # how deep
-                                  # (a second line)
+    epochs: int = setting(3, "the doc the subclass gives")
+    depth: int = setting(2, "how deep")
     name: str = dataclasses.field(default="x", metadata={"doc": "from the metadata"})
+    seed: int = 7                 # a comment is not documentation: seed keeps its base's doc
 
 
 class ToyTask:
@@ -39,16 +39,16 @@ def test_profile_then_set_wins():
         make_config(task, "huge")
 
 
-def test_docs_come_from_comments_metadata_and_the_base_class():
+def test_docs_come_from_field_metadata_and_the_base_class():
     docs = setting_docs(ToyConfig)
-    assert docs["epochs"] == "a comment the subclass gives"
-    assert docs["depth"] == "how deep (a second line)"
+    assert docs["epochs"] == "the doc the subclass gives"
+    assert docs["depth"] == "how deep"
     assert docs["name"] == "from the metadata"
-    assert docs["seed"] == "seeds weights, shuffling and dropout"  # inherited
+    assert docs["seed"] == "seeds weights, shuffling and dropout"  # inherited, not the comment
     rows = {name: (kind, default) for name, kind, default, _ in settings_rows(ToyConfig)}
-    assert rows["depth"] == ("int", 2) and rows["name"] == ("str", "x")
+    assert rows["depth"] == ("int", 2) and rows["name"] == ("str", "x") and rows["seed"][1] == 7
     text = settings_help(ToyTask())
-    assert "small: depth=1, epochs=1" in text and "how deep (a second line)" in text
+    assert "small: depth=1, epochs=1" in text and "how deep" in text
 
 
 @pytest.mark.parametrize("name", registry.task_names())
@@ -86,3 +86,23 @@ def test_an_unknown_profile_is_one_line(capsys):
     assert main(["train", "sentiment", "--profile", "huge"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "gallery: error: unknown profile 'huge' for sentiment; profiles: demo, tiny"
+
+
+def test_the_cell_setting_asks_the_layers_table_of_cells(monkeypatch):
+    """``cell`` is checked against ``gallery.layers.cells.CELLS`` (its one owner): a cell
+    added to the table is accepted, and its doc lists it."""
+    from gallery.layers import cells
+
+    with pytest.raises(GalleryError, match="setting cell must be lstm, gru or elman, got 'x'"):
+        make_config(ToyTask(), overrides=["cell=x"])
+    monkeypatch.setitem(cells.CELLS, "x", cells.LSTMCell)
+    assert make_config(ToyTask(), overrides=["cell=x"]).cell == "x"
+
+
+def test_translation_choices_are_checked_by_require_choice():
+    task = registry.get_task("translation")
+    for key, choices in (("attention", "none, bahdanau or luong"),
+                         ("source_tokens", "words, words_punct or chars"),
+                         ("target_tokens", "words, words_punct or chars")):
+        with pytest.raises(GalleryError, match=f"setting {key} must be {choices}, got 'x'"):
+            make_config(task, overrides=[f"{key}=x"])

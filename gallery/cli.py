@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 
+from gallery.cli_types import finite_number, whole_number
 from gallery.errors import GalleryError
 from gallery.json_output import strict_json
 
@@ -28,6 +29,9 @@ class TaskHelp(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
+        from gallery.quiet import import_tensorflow
+
+        import_tensorflow()  # a task's module imports it: without its start-up notices
         from gallery.profiles import settings_help
         from gallery.registry import get_task, task_names
 
@@ -78,12 +82,10 @@ def cmd_predict(args):
     if bool(args.inputs) == bool(args.input):
         raise GalleryError("give the inputs either on the command line or with "
                            "--input FILE|- (not both)")
-    if args.batch_size < 1:
-        raise GalleryError(f"--batch-size must be at least 1, got {args.batch_size}")
-    items = args.inputs or read_items(args.input, args.column)
-    predict_batch = _predictor(args)
+    items = args.inputs or read_items(args.input, args.column, args.max_line_bytes)
+    # a bad --output is refused before the model loads
     with output_stream(args.output, overwrite=args.overwrite) as out:
-        predict_file(predict_batch, items, out, batch_size=args.batch_size)
+        predict_file(_predictor(args), items, out, batch_size=args.batch_size)
     return 0
 
 
@@ -190,6 +192,8 @@ OVERWRITE_RUN = ("replace a finished run in --out (kept until the new one is com
 
 
 def build_parser():
+    from gallery.batch_predict import INPUT_LINES
+
     parser = _Parser(prog="gallery", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -210,7 +214,7 @@ def build_parser():
                        choices=["default", "mirrored", "multiworker"],
                        help="tf.distribute strategy: one device, all devices of this "
                        "machine, or the machines in TF_CONFIG")
-    train.add_argument("--cpu-devices", type=int, metavar="N",
+    train.add_argument("--cpu-devices", type=whole_number(1, 256), metavar="N",
                        help="split the CPU into N logical devices (for mirrored on a CPU)")
     train.set_defaults(func=cmd_train)
 
@@ -229,10 +233,16 @@ def build_parser():
                          "a folder of images or stream files, or - (stdin, one per line)")
     predict.add_argument("--column", default="text",
                          help="the .csv/.tsv column or .jsonl key holding the inputs")
-    predict.add_argument("--output", help="write the JSON lines here (default stdout)")
-    predict.add_argument("--overwrite", action="store_true", help="replace --output")
-    predict.add_argument("--batch-size", type=int, default=256,
-                         help="inputs read and predicted at a time")
+    predict.add_argument("--output", help="write the JSON lines to this new file (default "
+                         "stdout)")
+    predict.add_argument("--overwrite", action="store_true", help="replace --output if it is "
+                         "a regular file (never a folder, link, device or FIFO)")
+    predict.add_argument("--batch-size", type=whole_number(1, 1 << 16), default=256,
+                         help="inputs read and predicted at a time (default %(default)s)")
+    predict.add_argument("--max-line-bytes", type=whole_number(1, 1 << 30),
+                         default=INPUT_LINES.max_bytes, metavar="N",
+                         help="refuse an --input line (a .csv record) longer than N bytes "
+                         f"of UTF-8 (default {INPUT_LINES.max_bytes:,d}), before reading it all")
     predict.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          help="change a prediction setting, e.g. temperature=0.5")
     predict.set_defaults(func=cmd_predict)
@@ -286,7 +296,7 @@ def build_parser():
     lesson.add_argument("--model", help="a trained run (activations lesson: charlm, sentiment "
                         "or translation; default the newest runs/charlm*)")
     lesson.add_argument("--prime", help="text the charlm lesson continues (default 'def ')")
-    lesson.add_argument("--temperature", type=float,
+    lesson.add_argument("--temperature", type=finite_number(0, 100),
                         help="sampling temperature for the charlm lesson")
     lesson.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="a setting of the lesson (hmlstm: its Settings; charlm: the "

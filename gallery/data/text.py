@@ -2,10 +2,22 @@
 
 import csv
 import dataclasses
+import itertools
 
 import numpy as np
 
-from gallery.data.files import READ_ERRORS, open_text, read_error, require_file, text_lines
+from gallery.data.files import (
+    DATA_LINES,
+    READ_ERRORS,
+    file_chunks,
+    open_text,
+    read_error,
+    require_file,
+    split_lines,
+    text_lines,
+    utf8_size,
+    without_line_end,
+)
 from gallery.errors import GalleryError
 
 csv.field_size_limit(1 << 26)  # long reviews are fine; a 64 MB cell is not text
@@ -73,29 +85,42 @@ def _shown(columns, limit=8, width=40):
     return ", ".join(cut + (["..."] if len(columns) > limit else [])) or "nothing"
 
 
-def tsv_rows(path):
-    """``(line number, fields)`` of a tab-separated file: split at tabs, nothing else."""
-    for number, line in enumerate(text_lines(path), 1):
+def tsv_rows(path, limit=DATA_LINES):
+    """``(line number, fields)`` of a tab-separated file: split at tabs, nothing else;
+    a line longer than ``limit`` is refused (:func:`gallery.data.files.split_lines`)."""
+    for number, line in enumerate(text_lines(path, limit=limit), 1):
         yield number, line.split("\t")
 
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
-def csv_rows(path, columns=("text", "label")):
+def csv_rows(path, columns=("text", "label"), limit=DATA_LINES):
     """``(line number, fields)`` of a CSV file, its delimiter the one of
-    ``CSV_DELIMITERS`` that splits the header into names including ``columns``."""
-    start = 1  # the line the current record starts at (a quoted field may span lines)
+    ``CSV_DELIMITERS`` that splits the header into names including ``columns``.
+
+    A record (whose quoted fields may span lines) longer than ``limit`` is refused
+    while it is read: the ``csv`` module would hold it whole."""
+    start, size, delimiter = 1, 0, ","  # start: the line the current record starts at
+
+    def bounded(lines):
+        nonlocal size
+        for line in lines:
+            if size + utf8_size(without_line_end(line)) > limit.max_bytes:
+                raise limit.refuse(path, start, "record")
+            size += utf8_size(line)
+            yield line
     try:
         with open_text(path) as handle:
-            first = handle.readline()
+            lines = split_lines(file_chunks(handle), path, limit)
+            first = next(lines, "")
             delimiter = next((d for d in CSV_DELIMITERS
                               if _names_columns(first, d, columns)), ",")
-            handle.seek(0)
-            reader = csv.reader(handle, delimiter=delimiter, strict=True)
+            reader = csv.reader(bounded(itertools.chain([first], lines)),
+                                delimiter=delimiter, strict=True)
             for row in reader:
                 yield start, row
-                start = reader.line_num + 1
+                start, size = reader.line_num + 1, 0
     except csv.Error as error:
         raise GalleryError(f"{path}:{start}: not valid CSV ({delimiter!r}-separated): "
                            f"{error}") from None

@@ -19,7 +19,7 @@ import pytest
 from conftest import write_review_file
 
 DRIVER = r"""
-import json, os, sys, tempfile, traceback
+import json, os, resource, sys, tempfile, traceback
 from gallery.cli import main
 
 results = []
@@ -42,7 +42,8 @@ for case in json.load(open(sys.argv[1])):
     os.dup2(saved[0], 1); os.dup2(saved[1], 2)
     os.environ.clear(); os.environ.update(saved_env)
     err.seek(0)
-    results.append({"code": code, "stderr": err.read().decode("utf-8", "replace")})
+    results.append({"code": code, "stderr": err.read().decode("utf-8", "replace"),
+                    "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
 json.dump(results, open(sys.argv[2], "w"))
 """
 

@@ -1,8 +1,15 @@
 """Users' files saved by Windows tools: a UTF-8 byte-order mark and CRLF line ends
-are read like plain UTF-8 files by every reader of user data."""
+are read like plain UTF-8 files by every reader of user data; UTF-16 and UTF-32 are
+read by their byte-order mark, in files and on stdin."""
+
+import codecs
+import gzip
+import io
 
 import numpy as np
+import pytest
 
+from gallery.data.files import stream_lines, text_lines
 from gallery.data.text import read_labelled_file
 from rnn_gallery.tasks.charlm.data import read_text_file
 from rnn_gallery.tasks.frame_tagging.data import read_stream_csv
@@ -55,3 +62,28 @@ def test_captions_listing(tmp_path):
     splits = load_captioning_data(apply_overrides(CaptioningConfig(), []), str(folder))
     captions = splits.train.captions + splits.validation.captions + splits.test.captions
     assert sorted(captions) == sorted(data.captions)
+
+
+#: The byte-order marks of UTF-16 and UTF-32 (Python's "utf-16"/"utf-32" write the
+#: machine's order; both orders are written here). UTF-32-LE's mark starts with
+#: UTF-16-LE's: read as UTF-16, "caf\u00e9" would come out as "c\x00a\x00...".
+WIDE = {"utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE,
+        "utf-32-le": codecs.BOM_UTF32_LE, "utf-32-be": codecs.BOM_UTF32_BE}
+
+
+def wide(encoding, lines):
+    return WIDE[encoding] + "".join(line + "\r\n" for line in lines).encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", WIDE)
+def test_wide_encodings_by_their_mark(tmp_path, encoding):
+    """Files (plain and .gz) and stdin in UTF-16 or UTF-32 with a byte-order mark read
+    like UTF-8 files."""
+    lines = ["text\tlabel", "caf\u00e9 \U0001f600 film\tpos", "dull\tneg"]
+    (tmp_path / "mine.tsv").write_bytes(wide(encoding, lines))
+    data = read_labelled_file(tmp_path / "mine.tsv")
+    assert data.texts == ["caf\u00e9 \U0001f600 film", "dull"] and data.labels == ["pos", "neg"]
+    with gzip.open(tmp_path / "mine.txt.gz", "wb") as handle:
+        handle.write(wide(encoding, lines))
+    assert list(text_lines(tmp_path / "mine.txt.gz")) == lines
+    assert list(stream_lines(io.BytesIO(wide(encoding, lines)))) == lines

@@ -23,6 +23,13 @@ vocabulary, the labels) and says which ``kind`` of model it is:
   int32 → per-frame probabilities ``(1, T, K)``; a stream of up to ``T`` frames is
   zero-padded to ``T`` (the model normalises and masks the padding itself).
 
+``MODEL.json`` records each model file's name and SHA-256: :class:`TFLiteModel` runs
+the file it is given and nothing else, and hands the interpreter only bytes whose
+hash matches (a truncated, changed or swapped file is a :class:`GalleryError`, never
+a crash inside TFLite). It records, too, the range ``[0, limit)`` of every integer
+input (``input_limits``: token ids below the embedding's size); :meth:`TFLiteModel.run`
+refuses a value outside it before the interpreter sees it.
+
 Nothing here imports TensorFlow unless the LiteRT runtime (``ai_edge_litert``) is
 missing, in which case ``tf.lite.Interpreter`` runs the model::
 
@@ -31,32 +38,116 @@ missing, in which case ``tf.lite.Interpreter`` runs the model::
     model.predict(["a gorgeous, witty film"])  # [{"label": "pos", "probability": ...}]
 """
 
+import collections.abc
+import hashlib
 import json
+import os
 import pathlib
 import re
 import unicodedata
 
 import numpy as np
 
+from gallery.errors import GalleryError
+
 _STRIP = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 _SPACE = re.compile(r"[ \t\n\v\f\r]+")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def interpreter(path):
-    """A TFLite interpreter for ``path`` with its tensors allocated."""
+#: The largest ``.json`` side file read (a vocabulary of a million words is ~10 MB).
+MAX_SIDE_FILE_BYTES = 64 * 2**20
+#: The largest model file read: 2 GiB, the limit of TFLite's FlatBuffer format itself.
+MAX_MODEL_BYTES = 2 * 2**30
+#: What to do about an export from before the side file held hashes.
+RE_EXPORT = "re-export it with `gallery export TASK --model RUN --format tflite`"
+
+
+def interpreter(content):
+    """A TFLite interpreter for the model bytes ``content``, its tensors allocated."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         import warnings
 
+        from gallery.quiet import import_tensorflow
+
+        import_tensorflow()  # without TensorFlow's start-up lines on stderr
         import tensorflow as tf
 
         Interpreter = tf.lite.Interpreter
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-    model = Interpreter(model_path=str(path))
+    model = Interpreter(model_content=content)
     model.allocate_tensors()
     return model
+
+
+def sha256(data):
+    """The SHA-256 of ``data`` (bytes) as 64 hex digits: what the side file records."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_bounded(path, limit, what):
+    """The bytes of ``path``, or a one-line error if it is missing or over ``limit``."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(limit + 1) if size <= limit else b""
+    except FileNotFoundError:
+        raise GalleryError(f"{path.name} not found") from None
+    except IsADirectoryError:
+        raise GalleryError(f"{path.name} is a folder, not a {what}") from None
+    except OSError as error:
+        raise GalleryError(f"cannot read {path.name}: {error.strerror or error}") from None
+    if max(size, len(data)) > limit:
+        raise GalleryError(f"{path.name} is larger than a {what} can be ({limit:,} bytes)")
+    return data
+
+
+def read_export(path):
+    """``(info, {part: model bytes})`` of the export whose main file is ``path``:
+    its side file ``path.with_suffix(".json")`` parsed, and each model file it lists
+    read and checked against its recorded SHA-256. ``path`` must be the file the side
+    file names first-hand (``gallery export --out``); anything else is refused."""
+    path = pathlib.Path(path)
+    if path.suffix != ".tflite":
+        raise GalleryError(f"{path.name} is not a .tflite file (give the file "
+                           "`gallery export --format tflite --out` wrote)")
+    side = path.with_suffix(".json")
+    if not side.exists():
+        raise GalleryError(f"no {side.name} beside {path.name} (the side file `gallery "
+                           "export --format tflite` writes with it)")
+    try:
+        info = json.loads(_read_bounded(side, MAX_SIDE_FILE_BYTES, "TFLite side file"))
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise GalleryError(f"{side.name} is not valid JSON ({error})") from None
+    models = info.get("models") if isinstance(info, dict) else None
+    if not isinstance(models, dict) or not models:
+        raise GalleryError(f"{side.name} is not a gallery TFLite side file (no \"models\")")
+    if not all(isinstance(entry, dict) and isinstance(entry.get("file"), str)
+               and isinstance(entry.get("sha256"), str) for entry in models.values()):
+        raise GalleryError(f"{side.name} records no SHA-256 of its model files (written by "
+                           f"an older gallery); {RE_EXPORT}")
+    if path.name not in [entry["file"] for entry in models.values()]:
+        raise GalleryError(f"{side.name} describes {_files(models)}, not {path.name}; give "
+                           f"the file it describes, or {RE_EXPORT}")
+    contents = {}
+    for part, entry in models.items():
+        name = entry["file"]
+        if pathlib.PurePath(name).name != name or name in (".", "..") or "\\" in name:
+            raise GalleryError(f"{side.name} names {name!r} as a model file; only a file "
+                               "beside it is read")
+        data = _read_bounded(path.with_name(name), MAX_MODEL_BYTES, "TFLite model")
+        if sha256(data) != entry["sha256"]:
+            raise GalleryError(f"{name} ({len(data):,} bytes) is not the file {side.name} "
+                               f"describes (its SHA-256 differs: a truncated, changed or "
+                               f"swapped file); {RE_EXPORT}")
+        contents[part] = data
+    return info, contents
+
+
+def _files(models):
+    return ", ".join(entry["file"] for entry in models.values())
 
 
 def words(text):
@@ -122,33 +213,82 @@ def image_pixels(data, height, width):
     return out
 
 
+def _text(item):
+    """A text input as ``str``: bytes are UTF-8 (invalid bytes → U+FFFD, as the Keras
+    model reads a ``tf.string``); anything else is refused."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, (bytes, bytearray)):
+        return bytes(item).decode("utf-8", "replace")
+    raise TypeError(f"each input of this model is a text (str), got {type(item).__name__}")
+
+
 class TFLiteModel:
     """A ``.tflite`` file and its ``.json`` side file; ``predict(inputs)`` gives one
-    dict per input, as ``gallery predict`` does."""
+    dict per input, as ``gallery predict`` does. ``path`` is the file ``gallery export
+    --format tflite --out`` wrote; it runs only if its side file describes it (name
+    and SHA-256, :func:`read_export`)."""
 
     def __init__(self, path):
-        path = pathlib.Path(path)
-        self.info = json.loads(path.with_suffix(".json").read_text())
-        self.parts = {part: interpreter(path.with_name(name))
-                      for part, name in self.info["models"].items()}
+        self.info, contents = read_export(path)
+        self.parts = {part: interpreter(data) for part, data in contents.items()}
+        self.limits = self._input_limits(pathlib.Path(path).with_suffix(".json").name)
         if "vocabulary" in self.info:
             self._ids = {w: i + 2 for i, w in enumerate(self.info["vocabulary"])}
 
+    def _input_limits(self, side):
+        """``{part: {input: limit}}`` for every integer input, from the side file; an
+        integer input without a limit there is refused (no guessing its range)."""
+        declared = self.info.get("input_limits", {})
+        limits = {}
+        for part, model in self.parts.items():
+            details = model.get_signature_runner().get_input_details()
+            limits[part] = {}
+            for name, detail in details.items():
+                if not np.issubdtype(detail["dtype"], np.integer):
+                    continue
+                limit = declared.get(part, {}).get(name) if isinstance(declared, dict) else None
+                if not isinstance(limit, int) or limit < 1:
+                    raise GalleryError(f"{side} gives no range for the integer input {name!r} "
+                                       f"of {part!r} (input_limits); {RE_EXPORT}")
+                limits[part][name] = limit
+        return limits
+
     def run(self, part, **inputs):
         """One invocation of model ``part``: ``name=array`` for each input (by its
-        Keras input name) → its outputs, a list in the Keras model's order."""
+        Keras input name) → its outputs, a list in the Keras model's order. Each array
+        must have the input's shape, and an integer input's values must lie in
+        ``[0, limit)`` (``input_limits``: e.g. ids below the embedding's size), or
+        ``GalleryError``: the interpreter never sees them."""
         runner = self.parts[part].get_signature_runner()
         details = runner.get_input_details()
-        result = runner(**{name: np.asarray(inputs[name]).astype(details[name]["dtype"])
-                           for name in details})
+        feed = {}
+        for name, detail in details.items():
+            value = np.asarray(inputs[name])
+            if value.shape != tuple(detail["shape"]):
+                raise ValueError(f"{part} input {name!r} takes shape "
+                                 f"{tuple(detail['shape'])}, got {value.shape}")
+            limit = self.limits[part].get(name)
+            if limit is not None and value.size and (value.min() < 0 or value.max() >= limit):
+                bad = value.max() if value.max() >= limit else value.min()
+                raise GalleryError(f"{part} input {name!r}: {bad} is outside 0..{limit - 1} "
+                                   "(the range the model was exported with)")
+            feed[name] = value.astype(detail["dtype"])
+        result = runner(**feed)
         return [result[name] for name in sorted(
             result, key=lambda name: int(name.rsplit("_", 1)[-1]))]  # output_0, ...
 
     def predict(self, inputs):
+        """One dict per item of ``inputs``: a list (tuple, or array whose first axis
+        runs over inputs), never a bare string, bytes or scalar."""
+        if isinstance(inputs, (str, bytes, bytearray, np.generic)) or not isinstance(
+                inputs, (collections.abc.Sequence, np.ndarray)) or np.ndim(inputs) == 0:
+            raise TypeError(f"TFLiteModel.predict takes a list of inputs, got a "
+                            f"{type(inputs).__name__}; pass [item] for one input")
         return [getattr(self, "_" + self.info["kind"])(item) for item in inputs]
 
     def _text_classifier(self, text):
-        ids = text_to_ids(text, self._ids, self.info["max_length"], self.info["tokens"])
+        ids = text_to_ids(_text(text), self._ids, self.info["max_length"], self.info["tokens"])
         probabilities = self.run("classify", token_ids=ids)[0][0]
         best = int(probabilities.argmax())
         return {"label": self.info["labels"][best], "probability": float(probabilities[best]),
@@ -156,7 +296,10 @@ class TFLiteModel:
 
     def _frame_tagger(self, frames):
         frames = np.asarray(frames, np.float32)
-        steps = self.info["frames"]
+        steps, shape = self.info["frames"], tuple(self.info["frame_shape"])
+        if frames.ndim != 1 + len(shape) or frames.shape[1:] != shape:
+            raise ValueError(f"this model takes a stream of frames of shape (T, "
+                             f"{', '.join(map(str, shape))}), got {frames.shape}")
         if len(frames) > steps:
             raise ValueError(f"this model takes streams of up to {steps} frames, "
                              f"got {len(frames)}")
@@ -193,7 +336,7 @@ class TFLiteModel:
         """Continue ``prime`` greedily (as ``generate`` with temperature 0)."""
         ids = {c: i + 1 for i, c in enumerate(self.info["vocabulary"])}
         chars = ["\ufffd", *self.info["vocabulary"]]
-        tokens = [ids.get(c, 0) for c in (prime or "\n")]
+        tokens = [ids.get(c, 0) for c in (_text(prime) or "\n")]  # 0: not in the vocabulary
         states = [np.zeros((1, size), np.float32) for size in self.info["state_sizes"]]
         for token in tokens[:-1]:  # read the prime; its last character starts decoding
             _, *states = self.step(token, states)
@@ -205,8 +348,16 @@ class TFLiteModel:
         """Greedy caption (as the SavedModel with ``beam_width=1``) of encoded image
         bytes or a ``(H, W)`` array in ``[0, 1]``."""
         info = self.info
-        pixels = image if isinstance(image, np.ndarray) else image_pixels(
-            image, info["height"], info["width"])
+        if isinstance(image, np.ndarray):
+            pixels = image
+            if pixels.shape != (info["height"], info["width"]):
+                raise ValueError(f"this model takes ({info['height']}, {info['width']}) "
+                                 f"pixels, got {pixels.shape}")
+        elif isinstance(image, (bytes, bytearray)):
+            pixels = image_pixels(bytes(image), info["height"], info["width"])
+        else:
+            raise TypeError(f"each input of this model is an encoded image (bytes) or "
+                            f"an array of pixels, got {type(image).__name__}")
         states = self.run("encoder", pixels=pixels.reshape(1, *pixels.shape[:2], 1))
         tokens, score = self.greedy(states, info["start_id"], info["max_target"],
                                     end_id=info["end_id"])
@@ -216,7 +367,7 @@ class TFLiteModel:
     def _translator(self, text):
         """Greedy translation (as the SavedModel with ``beam_width=1``)."""
         info = self.info
-        ids = text_to_ids(text, self._ids, info["max_length"], info["tokens"])
+        ids = text_to_ids(_text(text), self._ids, info["max_length"], info["tokens"])
         if not ids.any():  # no token at all: nothing to translate
             return {"translation": "", "score": float("-inf")}
         states = self.run("encoder", source_ids=ids)

@@ -1,6 +1,7 @@
 """``gallery export --format tflite``: a task's recurrent model as a ``.tflite`` file
 with TFLite's built-in ops only (no ``SELECT_TF_OPS``, no Flex delegate), and the
-``.json`` side file :mod:`gallery.tflite` reads.
+``.json`` side file :mod:`gallery.tflite` reads (with each model file's SHA-256 and
+the range of every integer input).
 
 TFLite cannot legalise the ``TensorList`` ops of a ``tf.while_loop`` over a time axis
 of unknown length (``'tf.TensorListReserve' op requires element_shape to be 1D
@@ -21,6 +22,7 @@ import keras
 
 from gallery.errors import GalleryError
 from gallery.runs import atomic_write, write_json
+from gallery.tflite import sha256
 
 
 def builtin_op_names():
@@ -68,24 +70,43 @@ def part_path(out, part, first):
     return out if first else out.with_name(f"{out.stem}.{part}.tflite")
 
 
+def check_input_limits(models, info):
+    """Every integer input of every part has a range in ``info["input_limits"]``
+    (``{part: {input name: limit}}``, values ``0 <= v < limit``; for token ids the
+    embedding's size), so the runtime can refuse an id before TFLite reads past a
+    table; a task that leaves one out cannot export."""
+    declared = info.get("input_limits", {})
+    for part, model in models.items():
+        for tensor in model.inputs:
+            name = tensor.name.split(":")[0]
+            if "int" in str(tensor.dtype) and not (
+                    isinstance(declared.get(part, {}).get(name), int)
+                    and declared[part][name] >= 1):
+                raise GalleryError(f"the task's tflite_models gives no input_limits for the "
+                                   f"integer input {name!r} of {part!r}")
+
+
 def export_tflite(task, config, model, meta, out, overwrite=False):
-    """Write ``out`` (``.tflite``) and ``out`` with ``.json``; return both paths."""
+    """Write ``out`` (``.tflite``) and ``out`` with ``.json``; return both paths. The
+    side file records each model file's name and SHA-256, which the runtime checks."""
     out = pathlib.Path(out)
     if out.suffix != ".tflite":
         raise GalleryError(f"--out must name a .tflite file, got {out}")
     side = out.with_suffix(".json")
     models, info = task.tflite_models(config, model, meta)
+    check_input_limits(models, info)
     paths = {part: part_path(out, part, i == 0) for i, part in enumerate(models)}
     for path in (*paths.values(), side):
         if path.exists() and not overwrite:
             raise GalleryError(f"{path} exists; choose another --out or pass --overwrite")
     converted = {part: convert(models[part]) for part in models}
+    files = {part: {"file": paths[part].name, "sha256": sha256(data)}
+             for part, (data, _) in converted.items()}
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         for part, (data, _) in converted.items():
             atomic_write(paths[part], lambda handle, data=data: handle.write(data))
-        write_json(side, {**info, "task": task.name,
-                          "models": {part: path.name for part, path in paths.items()},
+        write_json(side, {**info, "task": task.name, "models": files,
                           "ops": sorted(set().union(*(ops for _, ops in converted.values())))})
     except OSError as error:
         raise GalleryError(f"cannot write {out}: {error.strerror or error}") from None

@@ -142,12 +142,13 @@ class CaptioningTask(Task):
         pixels = keras.Input((config.height, config.width, 1), batch_size=1, name="pixels")
         states = model.decoding_start(pixels)
         states = list(states) if isinstance(states, (list, tuple)) else [states]
-        step = step_model(model.decode_step, "int32",
+        step = step_model(model.decode_step_flat, "int32",
                           [(tuple(s.shape[1:]), s.dtype) for s in states])
         return {"encoder": keras.Model(pixels, states), "step": step}, {
             "kind": "captioner", "target_vocabulary": meta["vocabulary"],
             "height": config.height, "width": config.width, "start_id": START,
-            "end_id": END, "max_target": config.max_words + 1}
+            "end_id": END, "max_target": config.max_words + 1,
+            "input_limits": {"step": {"token": model.word_embedding.input_dim}}}
 
     def serving_request(self, items, signature_inputs):
         return {"image": np.array(read_image_files(items), dtype=object)}

@@ -147,7 +147,8 @@ class CharLMTask(Task):
             return stepper.logits(x), out
         return {"step": step_model(step, "int32", [(size,) for size in sizes])}, {
             "kind": "char_generator", "vocabulary": list(meta["vocabulary"]),
-            "state_sizes": sizes, "sample_length": config.sample_length}
+            "state_sizes": sizes, "sample_length": config.sample_length,
+            "input_limits": {"step": {"token": stepper.embedding.input_dim}}}
 
     def demo_request(self, splits):
         return {"prime": tf.constant(["def ", ""])}

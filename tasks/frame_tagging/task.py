@@ -224,7 +224,8 @@ class FrameTaggingTask(Task):
     def tflite_models(self, config, model, meta):
         return {"tag": fixed_length_tagger(model, config.max_length, frame_shape(meta))}, {
             "kind": "frame_tagger", "labels": meta["labels"], "frames": config.max_length,
-            "frame_shape": list(frame_shape(meta))}
+            "frame_shape": list(frame_shape(meta)),
+            "input_limits": {"tag": {"lengths": config.max_length + 1}}}
 
     def serving_request(self, items, signature_inputs):
         shape = signature_inputs["frames"][1][2:]

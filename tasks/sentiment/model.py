@@ -154,7 +154,9 @@ def fixed_length_model(model, length):
 
 
 def text_vocabulary(model):
-    """The ``TextToIds`` of the end-to-end model: its vocabulary and token mode."""
+    """The ``TextToIds`` of the end-to-end model: its vocabulary, token mode, length
+    and ``vocabulary_size`` (the ids it writes are below it)."""
     preprocessor = _part(model, TextToIds)
     return {"vocabulary": preprocessor.vocabulary, "tokens": preprocessor.tokens,
-            "max_length": preprocessor.max_length}
+            "max_length": preprocessor.max_length,
+            "vocabulary_size": preprocessor.vocabulary_size}

@@ -116,7 +116,8 @@ class SentimentTask(Task):
     def tflite_models(self, config, model, meta):
         text = text_vocabulary(model)
         return {"classify": fixed_length_model(model, text["max_length"])}, {
-            "kind": "text_classifier", "labels": meta["labels"], **text}
+            "kind": "text_classifier", "labels": meta["labels"], **text,
+            "input_limits": {"classify": {"token_ids": text["vocabulary_size"]}}}
 
     def demo_request(self, splits):
         return {"text": tf.constant(splits.test.texts[:3] + ["", "not good at all"])}

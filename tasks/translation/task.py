@@ -162,7 +162,9 @@ class TranslationTask(Task):
             "kind": "translator", "vocabulary": to_ids.vocabulary, "tokens": to_ids.tokens,
             "max_length": to_ids.max_length, "target_vocabulary": meta["target_vocabulary"],
             "target_tokens": config.target_tokens, "start_id": start, "end_id": end,
-            "max_target": config.max_target + 1}
+            "max_target": config.max_target + 1,
+            "input_limits": {"encoder": {"source_ids": model.source_embedding.input_dim},
+                             "step": {"token": model.word_embedding.input_dim}}}
 
     def demo_request(self, splits):
         return {"text": tf.constant(list(splits.test.sources[:3]) + [""])}

@@ -1,8 +1,13 @@
 """`gallery export --format tflite`: built-in ops only, and gallery.tflite's answers
-equal the SavedModel's on held-out inputs (labels equal, probabilities within 1e-4)."""
+equal the SavedModel's on held-out inputs (labels equal, probabilities within 1e-4);
+the runtime runs only the file its side file describes, and refuses bad inputs before
+TFLite sees them."""
 
 import dataclasses
 import json
+import shutil
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -32,19 +37,53 @@ def export(task, run, tmp_path):
     return out
 
 
+@pytest.fixture(scope="module")
+def sentiment_tflite(tiny_sentiment_run, tmp_path_factory):
+    """The tiny sentiment run exported to TFLite once; tests copy it before changing it."""
+    return export("sentiment", tiny_sentiment_run, tmp_path_factory.mktemp("lite"))
+
+
+def copy_export(path, folder, name="sentiment"):
+    """``path`` and its side file copied into ``folder`` as ``NAME.tflite/.json``."""
+    folder.mkdir(exist_ok=True)
+    shutil.copy(path, folder / f"{name}.tflite")
+    shutil.copy(path.with_suffix(".json"), folder / f"{name}.json")
+    return folder / f"{name}.tflite"
+
+
+LOAD_AND_PREDICT = """
+import sys
+from gallery.errors import GalleryError
+from gallery.tflite import TFLiteModel
+try:
+    print(TFLiteModel(sys.argv[1]).predict(["a wonderful film"]))
+except GalleryError as error:
+    print(f"gallery: error: {error}", file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+def load_in_a_process(path):
+    """``(exit code, stderr lines)`` of loading ``path`` in a fresh Python: a crash
+    inside TFLite would show as -11 (SIGSEGV), not as a line."""
+    result = subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, str(path)],
+                            capture_output=True, text=True, timeout=300)
+    return result.returncode, result.stderr.splitlines()
+
+
 def check_ops(path, loop=True):
     """Every model file's ops are built in (and listed in the side file)."""
     info = json.loads(path.with_suffix(".json").read_text())
-    ops = set().union(*(model_ops((path.parent / name).read_bytes())
-                        for name in info["models"].values()))
+    ops = set().union(*(model_ops((path.parent / entry["file"]).read_bytes())
+                        for entry in info["models"].values()))
     assert ops == set(info["ops"]) and ops <= builtin_op_names()
     if loop:  # the recurrent loop is TFLite's own WHILE, not unrolled away
         assert "WHILE" in ops
     return info
 
 
-def test_sentiment_tflite_equals_the_saved_model(tiny_sentiment_run, task_export, tmp_path):
-    path = export("sentiment", tiny_sentiment_run, tmp_path)
+def test_sentiment_tflite_equals_the_saved_model(sentiment_tflite, task_export):
+    path = sentiment_tflite
     check_ops(path)
     served = tf.saved_model.load(str(task_export("sentiment"))).signatures["serving_default"]
     expected = served(text=tf.constant(HELD_OUT))
@@ -149,3 +188,87 @@ def test_the_runtime_module_imports_no_tensorflow():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=120)
     assert result.stdout.split() == ["False", "False"], result.stderr[-1000:]
+
+
+def test_a_truncated_model_file_is_one_line_not_a_crash(sentiment_tflite, tmp_path):
+    path = copy_export(sentiment_tflite, tmp_path / "cut")
+    path.write_bytes(path.read_bytes()[:20000])  # loading these bytes crashed TFLite
+    code, lines = load_in_a_process(path)
+    assert code == 2, lines[-3:]
+    assert lines == ["gallery: error: sentiment.tflite (20,000 bytes) is not the file "
+                     "sentiment.json describes (its SHA-256 differs: a truncated, changed or "
+                     "swapped file); re-export it with `gallery export TASK --model RUN "
+                     "--format tflite`"]
+
+
+def test_a_swapped_model_file_is_refused(sentiment_tflite, tmp_path):
+    other = keras.Sequential([keras.Input((3,), batch_size=1), keras.layers.Dense(2)])
+    path = copy_export(sentiment_tflite, tmp_path / "swapped")
+    path.write_bytes(convert(other)[0])  # a valid TFLite model, but not this export's
+    with pytest.raises(GalleryError, match="SHA-256 differs"):
+        TFLiteModel(path)
+
+
+def test_the_model_runs_only_the_file_it_is_given(sentiment_tflite, tmp_path):
+    renamed = copy_export(sentiment_tflite, tmp_path, name="mine")  # mine.json names
+    with pytest.raises(GalleryError, match="describes sentiment.tflite, not mine.tflite"):
+        TFLiteModel(renamed)  # sentiment.tflite, which is not here (or another model)
+    elsewhere = copy_export(sentiment_tflite, tmp_path / "up")
+    info = json.loads(elsewhere.with_suffix(".json").read_text())
+    info["models"]["more"] = {"file": "../mine.tflite", "sha256": "0" * 64}
+    elsewhere.with_suffix(".json").write_text(json.dumps(info))
+    with pytest.raises(GalleryError, match="names '../mine.tflite' as a model file; only "
+                       "a file beside it"):
+        TFLiteModel(elsewhere)
+    renamed.with_suffix(".json").unlink()
+    with pytest.raises(GalleryError, match="no mine.json beside mine.tflite"):
+        TFLiteModel(renamed)
+
+
+def test_a_side_file_without_hashes_asks_to_re_export(sentiment_tflite, tmp_path):
+    path = copy_export(sentiment_tflite, tmp_path)
+    info = json.loads(path.with_suffix(".json").read_text())
+    info["models"] = {part: entry["file"] for part, entry in info["models"].items()}
+    path.with_suffix(".json").write_text(json.dumps(info))  # as exports before hashes
+    with pytest.raises(GalleryError, match="records no SHA-256 .* re-export it"):
+        TFLiteModel(path)
+    path.with_suffix(".json").write_text("[" * 100_000)
+    with pytest.raises(GalleryError, match="sentiment.json is not valid JSON"):
+        TFLiteModel(path)
+
+
+@pytest.mark.parametrize("inputs", ["a wonderful film", b"a wonderful film",
+                                    np.str_("a wonderful film"), np.float32(1.0),
+                                    np.array("a wonderful film"), 7])
+def test_predict_refuses_a_bare_string_or_scalar(sentiment_tflite, inputs):
+    with pytest.raises(TypeError, match="takes a list of inputs.*pass \\[item\\]"):
+        TFLiteModel(sentiment_tflite).predict(inputs)
+
+
+def test_predict_reads_each_text_as_text(sentiment_tflite):
+    model = TFLiteModel(sentiment_tflite)
+    assert model.predict([b"caf\xc3\xa9 film"]) == model.predict(["caf\u00e9 film"])
+    with pytest.raises(TypeError, match="a text \\(str\\), got int"):
+        model.predict([3])
+
+
+def test_ids_outside_the_embedding_are_refused_before_tflite(sentiment_tflite, tmp_path):
+    path = copy_export(sentiment_tflite, tmp_path)
+    info = json.loads(path.with_suffix(".json").read_text())
+    size = info["input_limits"]["classify"]["token_ids"]
+    model = TFLiteModel(path)
+    ids = np.zeros((1, info["max_length"]), np.int64)
+    ids[0, 3] = size
+    with pytest.raises(GalleryError, match=f"token_ids.*{size} is outside 0..{size - 1}"):
+        model.run("classify", token_ids=ids)
+    ids[0, 3] = -1
+    with pytest.raises(GalleryError, match="-1 is outside"):
+        model.run("classify", token_ids=ids)
+    info["vocabulary"] += ["extraword"]  # a side file whose vocabulary outgrew the model
+    path.with_suffix(".json").write_text(json.dumps(info))
+    with pytest.raises(GalleryError, match=f"{size} is outside 0..{size - 1}"):
+        TFLiteModel(path).predict(["an extraword"])
+    del info["input_limits"]
+    path.with_suffix(".json").write_text(json.dumps(info))
+    with pytest.raises(GalleryError, match="no range for the integer input 'token_ids'"):
+        TFLiteModel(path)

@@ -10,6 +10,8 @@ import sys
 from gallery.cli_types import finite_number, whole_number
 from gallery.errors import GalleryError
 from gallery.json_output import strict_json
+from gallery.serving.hosts import allowed_host, exposure_warning
+from gallery.serving.limits import PORT, Limits
 
 
 def _task_and_config(name, overrides, source=None, profile=None):
@@ -147,14 +149,17 @@ def cmd_serve(args):
     from gallery.serving.model import ServedModel
 
     models = {name: ServedModel(name, path) for name, path in exports.items()}
-    app = build_app(models, max_body_bytes=int(args.max_body_mb * 2**20),
-                    max_batch_size=args.max_batch_size, batch_wait_ms=args.batch_wait_ms,
-                    threads=args.threads)
+    app = build_app(models, Limits.from_args(args), max_batch_size=args.max_batch_size,
+                    batch_wait_ms=args.batch_wait_ms, threads=args.threads,
+                    allowed_hosts=args.allowed_host)
     if args.ui:
         from gallery.serving.ui import add_ui
 
         add_ui(app)
         print(f"the web page: http://{args.host}:{args.port}/", flush=True)
+    warning = exposure_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     serve(app, host=args.host, port=args.port)
     return 0
 
@@ -267,16 +272,24 @@ def build_parser():
     serve.add_argument("--demo", nargs="?", const=True, metavar="FOLDER",
                        help="serve the exports `gallery demo` wrote, with the web page (the "
                        "default without --model; FOLDER: the demo's --out, default runs/demo)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=8501, help="port (0: any free one)")
-    serve.add_argument("--max-body-mb", type=float, default=16.0,
-                       help="largest request body accepted (larger: 413)")
-    serve.add_argument("--max-batch-size", type=int, default=32,
-                       help="join concurrent requests into batches of up to this many "
-                       "rows (1: no server-side batching)")
-    serve.add_argument("--batch-wait-ms", type=float, default=2.0,
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only; "
+                       "the server has no authentication and no TLS, so any other address "
+                       "needs a reverse proxy with both in front, see docs/deploying.md)")
+    serve.add_argument("--port", type=PORT, default=8501,
+                       help="port, 1 to 65535 (0: any free one)")
+    serve.add_argument("--allowed-host", action="append", default=[], type=allowed_host,
+                       metavar="NAME[:PORT]", help="also answer requests whose Host is "
+                       "NAME (e.g. the name of a reverse proxy in front); repeatable")
+    serve.add_argument("--max-batch-size", type=whole_number(1, 10**6), default=32,
+                       help="most rows in one model call: concurrent requests are joined "
+                       "up to it, larger ones split into calls of that many rows (1: "
+                       "every row alone)")
+    serve.add_argument("--batch-wait-ms", type=finite_number(0, 60_000), default=2.0,
                        help="longest a request waits for others to join its batch")
-    serve.add_argument("--threads", type=int, default=2, help="model calls run at once")
+    serve.add_argument("--threads", type=whole_number(1, 256), default=2,
+                       help="model calls run at once")
+    Limits.add_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
     tune = sub.add_parser("finetune", help="fine-tune a trained run on your data")

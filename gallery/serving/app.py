@@ -6,15 +6,21 @@ Routes (``api_rest.md`` of tensorflow/serving)::
     GET  /v1/models/NAME[/versions/V]/metadata    its signature defs
     POST /v1/models/NAME[/versions/V]:predict     row or columnar predict request
 
-Every error is ``{"error": "..."}``: 400 for a request the model cannot take, 404 for
-an unknown model, version or path, 405 for a wrong method, 413 for a body over the
-size limit; never a traceback. Extra routes (a web page at ``/``) can be added to the
-application ``build_app`` returns before it is served.
+Every error is ``{"error": "..."}``, never a traceback: 400 for a request the model
+cannot take (or one nested past ``--max-json-depth``, or whose response would pass
+``--max-response-mb``), 404 for an unknown model, version or path, 405 for a wrong
+method, 408 for a head or body that does not arrive in time, 413 for a body, rows or
+values over their limits, 415 for a ``:predict`` that is not ``application/json``,
+421/403 for a foreign ``Host``/``Origin`` (:mod:`gallery.serving.security`); a 500
+only for a fault of the server itself, logged with its traceback. The limits are
+:class:`~gallery.serving.limits.Limits`; connections are looked after by
+:mod:`gallery.serving.connections`. Extra routes (a web page at ``/``) can be added to
+the application ``build_app`` returns before it is served.
 """
 
 import asyncio
 import contextlib
-import json
+import logging
 import re
 import signal
 import sys
@@ -25,11 +31,18 @@ from aiohttp import web
 
 from gallery.errors import GalleryError
 from gallery.serving.batching import Batcher
-from gallery.serving.codec import RequestError, format_predict, parse_predict
+from gallery.serving.codec import RequestError, encode_response, format_predict, parse_predict
+from gallery.serving.connections import GuardedSite, read_body
+from gallery.serving.hosts import HostPolicy
+from gallery.serving.limits import Limits
+from gallery.serving.security import add_security_headers, make_middleware
 
 MODELS = web.AppKey("models", dict)
 BATCHER = web.AppKey("batcher", Batcher)
-MAX_BODY = web.AppKey("max_body", int)
+LIMITS = web.AppKey("limits", Limits)
+HOSTS = web.AppKey("hosts", HostPolicy)
+
+log = logging.getLogger("gallery.serving")
 
 _TARGET = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>[0-9]+))?"
                      r"(?:/labels/(?P<label>[^/:]+))?(?P<verb>/metadata|:[a-z]+)?$")
@@ -45,16 +58,25 @@ async def json_errors(request, handler):
     try:
         return await handler(request)
     except RequestError as error:
-        return _error(400, str(error))
+        response = _error(error.status, str(error))
+        if error.status == 408:  # the client stopped sending: no further request
+            response.force_close()
+        return response
     except tf.errors.OpError as error:  # the model refused the input (e.g. a shape)
         return _error(400, _op_error_message(error))
     except web.HTTPRequestEntityTooLarge:
-        return _error(413, f"request body over the limit of {request.app[MAX_BODY]} "
-                      "bytes (gallery serve --max-body-mb)")
+        return _error(413, f"request body over the limit of "
+                      f"{request.app[LIMITS].max_body_bytes} bytes (gallery serve "
+                      "--max-body-mb)")
     except web.HTTPException as error:
         if error.status < 400:
             raise
         return _error(error.status, error.reason)
+    except ConnectionError:  # the client left; aiohttp drops the connection
+        raise
+    except Exception:  # a fault of the server, not of the request: logged in full
+        log.exception("error answering %s %s", request.method, request.path)
+        return _error(500, "internal server error (the server's log has the details)")
 
 
 def _op_error_message(error):
@@ -96,19 +118,31 @@ async def post_model(request):
         raise web.HTTPMethodNotAllowed(request.method, ["GET"])
     if verb != ":predict":
         raise RequestError(f"this server answers :predict only, not {verb}")
-    body = await request.read()
-    signature, inputs, row_format, rows = parse_predict(body, model.signatures)
+    if request.content_type != "application/json":
+        raise RequestError(f":predict takes Content-Type: application/json, not "
+                           f"{request.content_type!r} (a page on another site cannot send "
+                           "that without this server's consent, which it never gives)",
+                           status=415)
+    limits = request.app[LIMITS]
+    body = await read_body(request, limits.body_timeout)
+    signature, inputs, row_format, rows = parse_predict(body, model.signatures, limits)
     outputs = await request.app[BATCHER].run(signature, inputs, rows)
-    text = json.dumps(format_predict(outputs, row_format, rows), ensure_ascii=False)
-    return web.Response(text=text, content_type="application/json")
+    return web.Response(body=encode_response(format_predict(outputs, row_format, rows),
+                                             limits.max_response_bytes),
+                        content_type="application/json", charset="utf-8")
 
 
-def build_app(models, max_body_bytes=16 * 2**20, max_batch_size=32, batch_wait_ms=2.0,
-              threads=2):
-    """The aiohttp application serving ``models`` (``{name: ServedModel}``)."""
-    app = web.Application(middlewares=[json_errors], client_max_size=max_body_bytes)
-    app[MODELS], app[MAX_BODY] = dict(models), max_body_bytes
+def build_app(models, limits=Limits(), max_batch_size=32, batch_wait_ms=2.0, threads=2,
+              allowed_hosts=()):
+    """The aiohttp application serving ``models`` (``{name: ServedModel}``) within
+    ``limits``; ``allowed_hosts``: ``Host`` names answered beside the server's own
+    (``NAME`` or ``NAME:PORT``, :class:`~gallery.serving.hosts.HostPolicy`)."""
+    hosts = HostPolicy(allowed_hosts)
+    app = web.Application(middlewares=[make_middleware(hosts), json_errors],
+                          client_max_size=limits.max_body_bytes)
+    app[MODELS], app[LIMITS], app[HOSTS] = dict(models), limits, hosts
     app[BATCHER] = Batcher(threads, max_batch_size, batch_wait_ms / 1000)
+    app.on_response_prepare.append(add_security_headers)
     app.router.add_get("/v1/models/{target:.+}", get_model)
     app.router.add_post("/v1/models/{target:.+}", post_model)
 
@@ -126,13 +160,15 @@ async def run_app(app, host, port, stop, on_ready=None, shutdown_timeout=60.0):
                            access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = GuardedSite(runner, host, port, limits=app[LIMITS])
+        site.guard.check_files()
         try:
             await site.start()
         except OSError as error:
             raise GalleryError(f"cannot listen on {host}:{port}: "
                                f"{error.strerror or error}") from None
         bound_host, bound_port = runner.addresses[0][:2]
+        app[HOSTS].bind(host, bound_port)
         if on_ready:
             on_ready(f"http://{bound_host}:{bound_port}")
         await stop.wait()

@@ -8,6 +8,10 @@ and the outputs are split back along axis 0. While every worker is busy, request
 keep joining the queue, so batches grow with the load (as TF Serving's batch
 scheduler does). A failing batch is re-run one request at a time, so a bad request
 fails alone.
+
+A request of more than ``max_batch_size`` rows is cut into pieces of that many rows,
+and each piece joins the queue only when the one before it has run: a huge request
+holds the requests that arrive after it for at most one batch, not until it is done.
 """
 
 import asyncio
@@ -24,8 +28,9 @@ class _Queue:
 
 class Batcher:
     """Runs signatures on a pool of ``threads`` workers, joining concurrent requests of
-    up to ``max_batch_size`` rows that waited at most ``wait`` seconds
-    (``max_batch_size <= 1``: every request runs alone)."""
+    up to ``max_batch_size`` rows that waited at most ``wait`` seconds; a larger request
+    runs as several calls of ``max_batch_size`` rows (``max_batch_size`` 1: every row
+    alone)."""
 
     def __init__(self, threads=2, max_batch_size=32, wait=0.002):
         self.threads, self.max_batch_size, self.wait = threads, max_batch_size, wait
@@ -43,9 +48,21 @@ class Batcher:
     async def run(self, signature, inputs, rows):
         """``signature(inputs)``; ``rows``: the batch size of the inputs, or None for a
         request that is not a batch of rows (columnar form) and so runs alone."""
-        if (self.max_batch_size <= 1 or rows is None or rows >= self.max_batch_size
-                or not signature.batchable):
+        if rows is None or not signature.batchable:
             return await self._call(signature, inputs)
+        if rows <= self.max_batch_size:
+            return await self._queued(signature, inputs, rows)
+        pieces = []
+        for start in range(0, rows, self.max_batch_size):  # one piece queued at a time
+            piece = {key: value[start:start + self.max_batch_size]
+                     for key, value in inputs.items()}
+            pieces.append(await self._queued(signature, piece,
+                                              min(self.max_batch_size, rows - start)))
+        return {key: np.concatenate([piece[key] for piece in pieces]) for key in pieces[0]}
+
+    async def _queued(self, signature, inputs, rows):
+        """``signature(inputs)`` for at most ``max_batch_size`` rows, joined with other
+        requests in the queue of their signature and shapes."""
         loop = asyncio.get_running_loop()
         key = (signature.name, id(signature),
                *((k, v.dtype.str, v.shape[1:]) for k, v in sorted(inputs.items())))

@@ -12,29 +12,51 @@ rows are stacked along a new axis 0. Strings are UTF-8 JSON strings or
 one value per row with one output, one ``{"name": value}`` object per row with
 several) or ``{"outputs": ...}`` (columnar: the value, or ``{"name": value}``).
 String outputs whose name ends in ``_bytes`` are written as ``{"b64": "..."}``.
-Every problem with a request raises :class:`RequestError` (HTTP 400).
+Every problem with a request raises :class:`RequestError` (an HTTP 4xx), including
+a request past one of the :class:`~gallery.serving.limits.Limits`: nesting is checked
+before the JSON is parsed, rows and values before anything is converted, and the
+response is built only up to its size limit.
 """
 
 import base64
 import binascii
 import json
+import math
 
 import numpy as np
 
+from gallery.serving.limits import Limits
+
+#: Most dimensions of one input (NumPy's own limit is 64); a deeper list is refused
+#: before it is walked.
+MAX_RANK = 32
+
 
 class RequestError(ValueError):
-    """A request the signature cannot take; its message goes to the client (400)."""
+    """A request the server will not run; ``str(error)`` goes to the client with HTTP
+    ``status`` (400 unless a limit or the connection says otherwise)."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
 
 
-def parse_predict(body, signatures):
+def parse_predict(body, signatures, limits=Limits()):
     """``(signature, inputs, row_format, rows)`` from a predict body (``bytes``).
 
     ``inputs`` maps every input name of the signature to a NumPy array whose shape and
     dtype fit the signature's spec; ``rows`` is the batch size (row format) or None.
     """
     try:
-        request = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
+        encoding = json.detect_encoding(body)  # as json.loads does: UTF-8, -16 or -32
+        text = body.decode(encoding, "surrogatepass")
+    except UnicodeDecodeError as error:
+        raise RequestError(f"malformed JSON: {error}") from None
+    check_depth(body if encoding == "utf-8" else text.encode("utf-8", "surrogatepass"),
+                limits.max_json_depth)
+    try:
+        request = json.loads(text)
+    except ValueError as error:
         raise RequestError(f"malformed JSON: {error}") from None
     if not isinstance(request, dict):
         raise RequestError("the request body must be a JSON object with \"instances\" "
@@ -48,15 +70,68 @@ def parse_predict(body, signatures):
         raise RequestError("a request needs exactly one of \"instances\" (row format) and "
                            "\"inputs\" (columnar format)")
     if "instances" in request:
+        rows = len(request["instances"]) if isinstance(request["instances"], list) else 0
+        _check_rows(rows, limits)
         columns = _columns_of_rows(request["instances"], signature.inputs)
-        rows = len(request["instances"])
     else:
         columns, rows = _columns(request["inputs"], signature.inputs), None
+    shapes = {key: _nested_shape(value, signature.inputs[key][1], key)
+              for key, value in columns.items()}
+    for shape in shapes.values():
+        if shape:
+            _check_rows(shape[0], limits)
+    values = sum(math.prod(shape) for shape in shapes.values())  # exact, never wraps
+    if values > limits.max_elements:
+        raise RequestError(f"the request holds {values} values, over the limit of "
+                           f"{limits.max_elements} per request (gallery serve "
+                           f"--max-elements)", status=413)
     inputs = {}
     for key, value in columns.items():
-        dtype, shape = signature.inputs[key]
-        inputs[key] = _check_shape(to_array(value, dtype, key), shape, key)
+        dtype, spec = signature.inputs[key]
+        inputs[key] = _check_shape(to_array(value, dtype, key, shapes[key]), spec, key)
     return signature, inputs, rows is not None, rows
+
+
+def _check_rows(rows, limits):
+    if rows > limits.max_rows:
+        raise RequestError(f"the request has {rows} rows, over the limit of "
+                           f"{limits.max_rows} per request (gallery serve --max-rows); "
+                           "send them in several requests", status=413)
+
+
+_STEP = np.zeros(256, np.int8)
+_STEP[list(b"[{")], _STEP[list(b"]}")] = 1, -1
+
+
+def check_depth(body, limit, window=2**20):
+    """Refuse a JSON text (UTF-8 ``bytes``) whose arrays and objects nest deeper than
+    ``limit``, before parsing it (Python's parser recurses once per level).
+
+    Vectorised over the bytes: a quote preceded by an odd run of backslashes is
+    escaped; the others open and close strings, so a byte is inside a string where the
+    count of quotes before it is odd, and brackets there are text. The depth after each
+    remaining bracket is the running sum of +1 (``[ {``) and -1 (``] }``), summed
+    ``window`` brackets at a time.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:  # cannot be deeper (most requests)
+        return
+    data = np.frombuffer(body, np.uint8)
+    quotes = data == ord('"')
+    if b"\\" in body:
+        edges = np.diff((data == ord("\\")).view(np.int8), prepend=0, append=0)
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        escaped = ends[(ends - starts) % 2 == 1]  # the byte after an odd run of backslashes
+        quotes[escaped[escaped < len(data)]] = False
+    outside = (np.cumsum(quotes, dtype=np.uint8) & 1) == 0  # parity survives overflow
+    steps = _STEP[data]
+    steps = steps[(steps != 0) & outside]
+    depth = 0
+    for start in range(0, len(steps), window):
+        levels = depth + np.cumsum(steps[start:start + window], dtype=np.int64)
+        if levels.max() > limit:
+            raise RequestError(f"the request nests arrays or objects deeper than "
+                               f"{limit} levels (gallery serve --max-json-depth)")
+        depth = int(levels[-1])
 
 
 def _is_bytes(value):
@@ -103,15 +178,28 @@ def _check_names(given, specs, where):
                            f"are {list(specs)}")
 
 
-def to_array(value, dtype, name):
-    """A nested JSON list (or scalar) → NumPy array of ``dtype`` (a ``tf.DType``),
-    refusing ragged lists and values of the wrong JSON type."""
+def _nested_shape(value, spec, name):
+    """The shape of a nested JSON list as its first items give it (a ragged list is
+    refused later), checked against the rank of ``spec`` when that is known."""
+    allowed = MAX_RANK if spec is None else len(spec)
     shape, probe = [], value
     while isinstance(probe, list):
         shape.append(len(probe))
+        if len(shape) > allowed:
+            raise RequestError(f"input {name!r} has more than {allowed} dimensions ("
+                               + ("the signature's rank)" if spec is not None else
+                                  "the most the server takes)"))
         if not probe:
             break
         probe = probe[0]
+    return shape
+
+
+def to_array(value, dtype, name, shape=None):
+    """A nested JSON list (or scalar) → NumPy array of ``dtype`` (a ``tf.DType``),
+    refusing ragged lists and values of the wrong JSON type. ``shape``: the one
+    :func:`_nested_shape` found, if known."""
+    shape = _nested_shape(value, None, name) if shape is None else shape
     leaves = []
     _flatten(value, shape, 0, leaves, name)
     convert = _LEAF.get(dtype.name) or _number(dtype)
@@ -214,3 +302,37 @@ def _map_nested(value, leaf):
     if isinstance(value, list):
         return [_map_nested(item, leaf) for item in value]
     return leaf(value)
+
+
+def encode_response(value, max_bytes):
+    """``value`` (what :func:`format_predict` gives) as UTF-8 JSON, the same bytes as
+    ``json.dumps(value, ensure_ascii=False)``, or a :class:`RequestError` once they
+    would pass ``max_bytes``: objects are written key by key and a list of rows row by
+    row, so at most one row past the limit is ever encoded."""
+    parts, size = [], 0
+
+    def emit(text):
+        nonlocal size
+        data = text.encode("utf-8")
+        size += len(data)
+        if size > max_bytes:
+            raise RequestError(f"the response would be over the limit of {max_bytes} bytes "
+                               "(gallery serve --max-response-mb); send fewer rows")
+        parts.append(data)
+
+    def write(item):
+        if isinstance(item, dict):
+            emit("{")
+            for index, (key, inner) in enumerate(item.items()):
+                emit((", " if index else "") + json.dumps(key, ensure_ascii=False) + ": ")
+                write(inner)
+            emit("}")
+        elif isinstance(item, list):
+            emit("[")
+            for index, row in enumerate(item):
+                emit((", " if index else "") + json.dumps(row, ensure_ascii=False))
+            emit("]")
+        else:
+            emit(json.dumps(item, ensure_ascii=False))
+    write(value)
+    return b"".join(parts)

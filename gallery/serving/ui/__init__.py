@@ -5,7 +5,9 @@ from the network) calls only the TF-Serving REST API of :mod:`gallery.serving.ap
 this module adds the routes that deliver it::
 
     GET /                     the page (static/index.html)
-    GET /ui/FILE              its CSS and JavaScript
+    GET /ui/FILE              its CSS and JavaScript (one route per file of static/,
+                              listed when the routes are added: any other path is a
+                              JSON 404, and no path is ever resolved against the disk)
     GET /ui/models            {"models": [name, ...]} in the order they were loaded
     GET /ui/examples/NAME     held-out examples written beside NAME's export
                               (:mod:`gallery.serving.ui.examples`)
@@ -55,5 +57,13 @@ def add_ui(app):
     app.router.add_get("/", index)
     app.router.add_get("/ui/models", model_names)
     app.router.add_get("/ui/examples/{name}", examples)
-    app.router.add_static("/ui/", STATIC)
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file() and path.suffix in (".css", ".js"):
+            app.router.add_get(f"/ui/{path.relative_to(STATIC).as_posix()}", _file(path))
     return app
+
+
+def _file(path):
+    async def send(request):
+        return web.FileResponse(path)
+    return send

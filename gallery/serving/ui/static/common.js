@@ -2,12 +2,15 @@
 /* Shared by every panel: the REST calls, DOM building and error display.
  * Results only ever come from the server's TF-Serving API (POST /v1/models/NAME:predict). */
 
-/** Build an element: el("p", {class: "x"}, "text", child, ...). */
+/** Build an element: el("p", {class: "x"}, "text", child, ...). A style is given as an
+ * object of CSS properties ({style: {width: "40%"}}), set one property at a time: the
+ * server's Content-Security-Policy (style-src 'self') refuses style attributes. */
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === false || value === null || value === undefined) continue;
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "style") Object.assign(node.style, value);
     else node.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat(Infinity)) {

@@ -19,7 +19,7 @@ function probabilityBars(names, probabilities) {
     el("span", {}, name),
     el("div", {class: "bar", role: "img",
                "aria-label": `${name}: ${(100 * probabilities[i]).toFixed(1)}%`},
-       el("span", {style: `width: ${(100 * probabilities[i]).toFixed(2)}%`})),
+       el("span", {style: {width: `${(100 * probabilities[i]).toFixed(2)}%`}})),
     el("span", {class: "probability", "data-label": name}, format(probabilities[i])),
   ]));
 }
@@ -79,7 +79,7 @@ function labelTimeline(rows, names, width) {
 
 function legend(names) {
   return el("div", {class: "legend"}, names.map((name, i) => el("span", {},
-    el("span", {class: "swatch", style: `background: ${PALETTE[i % PALETTE.length]}`}), name)));
+    el("span", {class: "swatch", style: {background: PALETTE[i % PALETTE.length]}}), name)));
 }
 
 /** A token as shown in a table or chip: a space (character models) as "␣". */

@@ -44,7 +44,7 @@ function render(main, prefixes) {
     // at most 60% of the label colour over the panel: dark text keeps >= 4.5:1 contrast
     const tint = Math.round(30 + 123 * Math.max(0, strength)).toString(16).padStart(2, "0");
     const described = names.map((name, k) => `${name} ${format(p[k])}`).join(", ");
-    return el("span", {style: `background: ${PALETTE[top % PALETTE.length]}${tint}`,
+    return el("span", {style: {background: `${PALETTE[top % PALETTE.length]}${tint}`},
                        title: `after “${token}”: ${described}`, "data-token": token,
                        "data-probability": p[best].toFixed(6), tabindex: 0,
                        "aria-label": `after ${token}: ${described}`}, shownToken(token));

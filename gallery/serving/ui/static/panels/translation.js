@@ -53,7 +53,7 @@ function heatmap(attention) {
          el("th", {scope: "row"}, shownToken(target)),
          sources.map((source, s) => {
            const colour = heatColour(top > 0 ? weights[t][s] / top : 0);
-           return el("td", {style: `background: ${colour.background}`,
+           return el("td", {style: {background: colour.background},
                             "data-weight": weights[t][s].toFixed(6),
                             title: `${shownToken(target)} ← ${shownToken(source)}: ` +
                                    format(weights[t][s])});

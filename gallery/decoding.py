@@ -2,9 +2,9 @@
 
 All three take a ``step_fn(tokens (N,) int32, state) -> (logits (N, V), new_state)``,
 where ``state`` is any nest of ``(N, ...)`` tensors (e.g. ``[h, c]`` of an LSTM
-decoder, or that plus the memory's keys for attention; ``gallery.seq2seq.Seq2Seq
-.decode_step`` is one), and run a symbolic ``tf.while_loop``, so they can be part of
-an exported SavedModel.
+decoder, or a ``gallery.seq2seq.DecoderState``, which adds the memory's keys for
+attention; ``gallery.seq2seq.Seq2Seq.decode_step`` is such a step), and run a
+symbolic ``tf.while_loop``, so they can be part of an exported SavedModel.
 
 :func:`greedy_decode` and :func:`beam_search` write until ``end_id`` or
 ``max_length`` tokens: every sequence starts from ``start_id``; once it emits

@@ -13,8 +13,11 @@ base class :class:`Seq2Seq`, a Keras model that holds its layers as attributes
 
 Decoding (:meth:`Seq2Seq.generate`) runs the same layer objects one token at a time
 (:meth:`Seq2Seq.decode_step`) inside ``gallery.decoding``'s greedy or beam search,
-so it is part of an exported SavedModel.
+so it is part of an exported SavedModel. What it carries from one token to the next
+is a :class:`DecoderState`.
 """
+
+from typing import Any, NamedTuple
 
 import keras
 import tensorflow as tf
@@ -26,6 +29,40 @@ from gallery.layers.cells import make_cell
 from gallery.layers.recurrent import Recurrent
 
 ATTENTION_KINDS = ("none", "bahdanau", "luong")
+
+
+class DecoderState(NamedTuple):
+    """What decoding carries from one token to the next, a ``tf.nest`` structure for
+    ``gallery.decoding`` (batch ``B``, memory steps ``S``, ``H`` units).
+
+    - ``cell``: the recurrent cell's states, ``(h,)`` or ``(h, c)``, each ``(B, H)``;
+    - ``keys``: the memory's attention keys ``(B, S, H)``; ``()`` without attention;
+    - ``memory_mask``: which memory steps are real, ``(B, S)`` bool; ``()`` without
+      attention or when every step is (captioning's image columns).
+
+    Flattened (``tf.nest.flatten``: the fields in this order, ``()`` giving nothing)
+    it is the list ``Seq2Seq.decoding_start`` outputs and an exported step model's
+    ``state0 … stateN``; :meth:`from_flat` is the way back.
+    """
+
+    cell: tuple
+    keys: Any = ()
+    memory_mask: Any = ()
+
+    @classmethod
+    def from_flat(cls, flat, num_cell_states):
+        """The state whose ``tf.nest.flatten`` is ``flat`` (the cell has
+        ``num_cell_states`` states)."""
+        flat = list(flat)
+        cell, rest = tuple(flat[:num_cell_states]), flat[num_cell_states:]
+        if len(rest) > 2:
+            raise ValueError(f"expected {num_cell_states} to {num_cell_states + 2} decoder "
+                             f"states, got {len(flat)}")
+        return cls(cell, *rest)
+
+    def mask_or_none(self):
+        """``memory_mask``, or ``None`` when the state has none (for ``attend``)."""
+        return None if isinstance(self.memory_mask, tuple) else self.memory_mask
 
 
 @keras.saving.register_keras_serializable(package="gallery")
@@ -76,14 +113,15 @@ class Seq2Seq(keras.Model):
 
     def _decoder_logits(self, features, target_in, memory=None, memory_mask=None):
         """``features (B, F)``, ``target_in (B, T)`` → ``(logits (B, T, V), start)``:
-        ``start`` lists what decoding starts from (the initial states, then with
-        attention the memory's keys and, if given, ``memory_mask``)."""
-        start = [dense(features) for dense in self.init_states]
-        outputs = self.decoder(self.word_embedding(target_in), initial_state=start)
-        if self.attention is not None:
-            keys = self.attention_keys(memory)
-            outputs = self.attend(outputs, keys, memory_mask)
-            start = [*start, keys, *([] if memory_mask is None else [memory_mask])]
+        ``start`` is the :class:`DecoderState` decoding starts from (the initial cell
+        states, then with attention the memory's keys and, if given, ``memory_mask``)."""
+        cell = tuple(dense(features) for dense in self.init_states)
+        outputs = self.decoder(self.word_embedding(target_in), initial_state=list(cell))
+        if self.attention is None:
+            return self.word_logits(outputs), DecoderState(cell)
+        keys = self.attention_keys(memory)
+        outputs = self.attend(outputs, keys, memory_mask)
+        start = DecoderState(cell, keys, () if memory_mask is None else memory_mask)
         return self.word_logits(outputs), start
 
     def attend(self, outputs, keys, memory_mask=None, return_attention_scores=False):
@@ -92,66 +130,80 @@ class Seq2Seq(keras.Model):
                       memory_mask, return_attention_scores)
 
     def _set_decoding(self, core, encoder_input, start):
-        """After ``super().__init__``: the trained core, and the encoder inputs → start
-        states part of its graph (``decoding_start``)."""
+        """After ``super().__init__``: the trained core, and the encoder inputs → the
+        flattened start :class:`DecoderState` part of its graph (``decoding_start``)."""
         self.core = core
-        self.decoding_start = keras.Model(encoder_input, start, name="decoding_start")
-        self.extra_states = len(start) - len(self.init_states)
+        self.decoding_start = keras.Model(encoder_input, tf.nest.flatten(start),
+                                          name="decoding_start")
 
-    def decode_step(self, tokens, states):
-        """One token ``(N,)`` per sequence and the states → logits ``(N, V)``, states."""
+    def _step(self, tokens, state, return_attention_scores=False):
+        """One token ``(N,)`` per sequence and the :class:`DecoderState` → the decoder's
+        output ``(N, H)`` (after attention), the new state, and with
+        ``return_attention_scores`` the attention weights ``(N, 1, S)``."""
         words = ops.take(self.word_embedding.embeddings, tokens, axis=0)  # every step is real
-        count = len(self.init_states)
-        cell_states, extras = list(states[:count]), list(states[count:])
-        output, cell_states = self.decoder.cell(words, cell_states, training=False)
+        output, cell = self.decoder.cell(words, list(state.cell), training=False)
+        state, scores = state._replace(cell=tuple(cell)), None
         if self.attention is not None:
-            output = self.attend(output, extras[0], extras[1] if len(extras) > 1 else None)
-        return self.word_logits(output), list(cell_states) + extras
+            output = self.attend(output, state.keys, state.mask_or_none(),
+                                 return_attention_scores)
+            if return_attention_scores:
+                output, scores = output
+        return output, state, scores
+
+    def decode_step(self, tokens, state):
+        """One token ``(N,)`` per sequence and the :class:`DecoderState` → logits
+        ``(N, V)`` and the new state."""
+        output, state, _ = self._step(tokens, state)
+        return self.word_logits(output), state
+
+    def decode_step_flat(self, tokens, flat_states):
+        """:meth:`decode_step` on the flattened state (an exported step model's
+        ``state0 … stateN``) → logits and the new flattened state."""
+        logits, state = self.decode_step(
+            tokens, DecoderState.from_flat(flat_states, len(self.init_states)))
+        return logits, tf.nest.flatten(state)
 
     def start_states(self, encoder_inputs):
-        """The decoding states before the first token (a list), from encoder inputs."""
-        states = self.decoding_start(encoder_inputs, training=False)
-        return list(states) if isinstance(states, (list, tuple)) else [states]
+        """The :class:`DecoderState` before the first token, from encoder inputs."""
+        flat = self.decoding_start(encoder_inputs, training=False)
+        flat = flat if isinstance(flat, (list, tuple)) else [flat]
+        return DecoderState.from_flat(flat, len(self.init_states))
 
     def generate(self, encoder_inputs, start_id, end_id, max_length, beam_width=1,
                  length_penalty=0.0):
         """``(tokens (B, L) int32, lengths (B,), scores (B,))`` from
         :func:`gallery.decoding.greedy_decode` (``beam_width`` 1) or ``beam_search``."""
-        states = self.start_states(encoder_inputs)
-        batch = tf.shape(states[0])[0]
+        state = self.start_states(encoder_inputs)
+        batch = tf.shape(state.cell[0])[0]
         if beam_width > 1:
-            return beam_search(self.decode_step, states, batch, start_id, end_id, max_length,
+            return beam_search(self.decode_step, state, batch, start_id, end_id, max_length,
                                beam_width, length_penalty)
-        return greedy_decode(self.decode_step, states, batch, start_id, end_id, max_length)
-
+        return greedy_decode(self.decode_step, state, batch, start_id, end_id, max_length)
 
     def beams(self, encoder_inputs, start_id, end_id, max_length, beam_width,
               length_penalty=0.0):
         """Every sequence of the final beam, best first: ``(tokens (B, K, L), lengths
         (B, K), scores (B, K))`` (:func:`gallery.decoding.beam_search_all`)."""
-        states = self.start_states(encoder_inputs)
-        return beam_search_all(self.decode_step, states, tf.shape(states[0])[0], start_id,
+        state = self.start_states(encoder_inputs)
+        return beam_search_all(self.decode_step, state, tf.shape(state.cell[0])[0], start_id,
                                end_id, max_length, beam_width, length_penalty)
 
     def attention_weights(self, encoder_inputs, tokens, start_id):
         """Where the decoder looked while writing ``tokens (B, L)`` (e.g. its own output,
         ``end``-padded): weights ``(B, L, S)``; row ``t`` is the step fed ``<start>,
         tokens[:, 0], …`` that predicts ``tokens[:, t]``. Needs attention."""
-        states = self.start_states(encoder_inputs)
+        if self.attention is None:
+            raise ValueError("attention_weights needs a model with attention.")
         fed = tf.concat([tf.fill([tf.shape(tokens)[0], 1], tf.cast(start_id, tf.int32)),
                          tf.cast(tokens[:, :-1], tf.int32)], axis=1)
-        count = len(self.init_states)
 
-        def body(t, states, out):
-            words = ops.take(self.word_embedding.embeddings, fed[:, t], axis=0)
-            cell_states, extras = states[:count], states[count:]
-            h, cell_states = self.decoder.cell(words, cell_states, training=False)
-            mask = extras[1] if len(extras) > 1 else None
-            _, weights = self.attend(h, extras[0], mask, return_attention_scores=True)
-            return t + 1, list(cell_states) + list(extras), out.write(t, weights[:, 0])
+        def body(t, state, out):
+            _, state, weights = self._step(fed[:, t], state, return_attention_scores=True)
+            return t + 1, state, out.write(t, weights[:, 0])
 
         _, _, out = tf.while_loop(lambda t, *_: t < tf.shape(fed)[1], body,
-                                  (0, states, tf.TensorArray(tf.float32, size=tf.shape(fed)[1])))
+                                  (0, self.start_states(encoder_inputs),
+                                   tf.TensorArray(tf.float32, size=tf.shape(fed)[1])))
         return tf.transpose(out.stack(), [1, 0, 2])
 
 

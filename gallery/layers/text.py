@@ -8,11 +8,23 @@ steps, for a batch ``(B,)`` of ``tf.string``:
    ``"words"``: lower-case, strip punctuation, split on whitespace;
    ``"words_punct"``: case kept, each punctuation mark its own token, split on
    whitespace; ``"chars"``: one token per Unicode character, case kept;
-3. map words to ids (``0`` padding, ``1`` out-of-vocabulary);
+3. map tokens to ids;
 4. keep the first ``max_length`` tokens, pad on the right to the batch's longest,
    and at least one column, so an empty string gives one all-padding row.
 
 Output: int64 ids ``(B, T)`` with ``1 <= T <= max_length``.
+
+The layer owns its id layout, and everything that turns ids back into tokens or
+tokens into ids (models, the TFLite side file, the explorer) asks it
+(:meth:`TextToIds.id_to_token`, ``padding_id``, ``unknown_id``, ``start_id``,
+``end_id``)::
+
+    id        0        1         2 … V+1                  V+2        V+3
+    token     ""       "[UNK]"   vocabulary[0 … V-1]      <start>    <end>
+              padding  unknown   (V = len(vocabulary))    only with ``marks=True``
+
+Padding and unknown are the ids and tokens ``TextVectorization`` gives them. The
+marks are never written by the layer; a decoder's targets start and end with them.
 """
 
 import keras
@@ -20,6 +32,8 @@ import tensorflow as tf
 
 TOKEN_MODES = ("words", "words_punct", "chars")
 _PUNCTUATION = r"([^\pL\pN\pM\s])"  # neither a letter, digit, mark nor space
+SPECIAL_TOKENS = ("", "[UNK]")  # ids 0 (padding) and 1 (unknown), TextVectorization's
+MARK_TOKENS = ("<start>", "<end>")  # the two ids after the vocabulary, with marks=True
 
 
 def _vectorizer(tokens, **kwargs):
@@ -52,7 +66,13 @@ def join_tokens(tokens, mode="words"):
 
 @keras.saving.register_keras_serializable(package="gallery")
 class TextToIds(keras.layers.Layer):
-    def __init__(self, vocabulary, max_length=200, tokens="words", **kwargs):
+    """Strings ``(B,)`` → ids ``(B, T)`` (the module's docstring); ``marks=True`` adds
+    the ``<start>`` and ``<end>`` ids of a decoder's targets after the vocabulary."""
+
+    padding_id = 0
+    unknown_id = 1
+
+    def __init__(self, vocabulary, max_length=200, tokens="words", marks=False, **kwargs):
         super().__init__(**kwargs)
         if max_length <= 0:
             raise ValueError(f"`max_length` must be positive; received {max_length}.")
@@ -61,6 +81,7 @@ class TextToIds(keras.layers.Layer):
         self.vocabulary = list(vocabulary)
         self.max_length = int(max_length)
         self.tokens = tokens
+        self.marks = bool(marks)
         self._vectorize = _vectorizer(tokens, vocabulary=self.vocabulary or None, ragged=True,
                                       name="words")
 
@@ -73,7 +94,7 @@ class TextToIds(keras.layers.Layer):
         counter = _vectorizer(tokens, max_tokens=max_tokens)
         counter.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(512).map(
             lambda batch: prepare_text(batch, tokens)))
-        vocabulary = [w for w in counter.get_vocabulary() if w not in ("", "[UNK]")]
+        vocabulary = [w for w in counter.get_vocabulary() if w not in SPECIAL_TOKENS]
         known = set(vocabulary)
         vocabulary += [w for w in dict.fromkeys(extra_words) if w and w not in known]
         return cls(vocabulary, max_length=max_length, **kwargs)
@@ -83,8 +104,30 @@ class TextToIds(keras.layers.Layer):
 
     @property
     def vocabulary_size(self):
-        """Ids run from 0 (padding) and 1 (unknown) to ``vocabulary_size - 1``."""
-        return len(self.vocabulary) + 2
+        """The ids :meth:`call` writes run from 0 to ``vocabulary_size - 1`` (padding,
+        unknown, the vocabulary); with ``marks``, ``start_id`` and ``end_id`` follow."""
+        return len(SPECIAL_TOKENS) + len(self.vocabulary)
+
+    @property
+    def start_id(self):
+        """The ``<start>`` id (``marks=True`` only): what a decoder is fed first."""
+        return self._mark_id(0)
+
+    @property
+    def end_id(self):
+        """The ``<end>`` id (``marks=True`` only): what a decoder writes last."""
+        return self._mark_id(1)
+
+    def _mark_id(self, index):
+        if not self.marks:
+            raise ValueError(f"{self.name} has no <start> and <end> ids (marks=False).")
+        return self.vocabulary_size + index
+
+    def id_to_token(self, blank_marks=False):
+        """The token of every id, a list indexed by id (the module's table);
+        ``blank_marks``: ``<start>`` and ``<end>`` as ``""``, for joining into text."""
+        marks = ("", "") if blank_marks else MARK_TOKENS
+        return [*SPECIAL_TOKENS, *self.vocabulary, *(marks if self.marks else ())]
 
     def call(self, texts):
         ids = self._vectorize(prepare_text(texts, self.tokens))[:, : self.max_length]
@@ -101,4 +144,4 @@ class TextToIds(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "vocabulary": self.vocabulary,
-                "max_length": self.max_length, "tokens": self.tokens}
+                "max_length": self.max_length, "tokens": self.tokens, "marks": self.marks}

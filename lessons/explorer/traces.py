@@ -101,7 +101,7 @@ def trace_stream(model, meta, text):
 
 def trace_texts(to_ids, probe, texts, steps, layer="", batch=64):
     """Outputs of ``probe`` over ``texts`` read one by one, until ``steps`` tokens."""
-    words = ["", "[UNK]", *to_ids.vocabulary]
+    words = to_ids.id_to_token()
     tokens, ends, rows = [], [], []
     for begin in range(0, len(texts), batch):
         ids = np.asarray(to_ids(tf.constant(list(texts[begin:begin + batch]))))

@@ -5,8 +5,8 @@
 * Whissell's Dictionary of Affect in Language, ``data/whissells_df.csv``: 8,743
   words rated for pleasantness, activation and imagery (1–3).
 
-``lexicon_features(vocabulary)`` turns them into a fixed matrix ``(V, F)`` aligned
-with the model's token ids (row 0 padding, row 1 unknown). The model concatenates
+``lexicon_features(words)`` turns them into a fixed matrix ``(V, F)`` aligned
+with the model's token ids (its ``id_to_token()``). The model concatenates
 these fixed features to its learned embeddings; the recurrent layers learn how they
 combine ("not good", "hardly a masterpiece"). On 10k short snippets, learned
 embeddings alone never see most words often enough to know their polarity.
@@ -60,11 +60,13 @@ def lexicon_words():
     return sorted(set(_general_inquirer()) | set(_whissell()))
 
 
-def lexicon_features(vocabulary):
-    """``(len(vocabulary) + 2, NUM_FEATURES)`` float32; rows 0 and 1 are zeros."""
+def lexicon_features(words):
+    """``(len(words), NUM_FEATURES)`` float32, one row per word of ``words`` (e.g. a
+    ``TextToIds``'s ``id_to_token()``); a word neither lexicon rates (padding,
+    ``[UNK]``) gets zeros."""
     inquirer, whissell = _general_inquirer(), _whissell()
-    matrix = np.zeros((len(vocabulary) + 2, NUM_FEATURES), "float32")
-    for row, word in enumerate(vocabulary, start=2):
+    matrix = np.zeros((len(words), NUM_FEATURES), "float32")
+    for row, word in enumerate(words):
         matrix[row, : len(GI_CATEGORIES)] = inquirer.get(word, 0.0)
         matrix[row, len(GI_CATEGORIES):] = whissell.get(word, 0.0)
     return matrix

@@ -108,9 +108,9 @@ def build_model(config, train_texts, num_labels):
                                        extra_words=sorted(set(extra)), name="preprocessor")
     core = build_core(config, preprocessor.vocabulary_size, num_labels)
     if config.lexicon:
-        core.get_layer("lexicon").set_weights([lexicon_features(preprocessor.vocabulary)])
+        core.get_layer("lexicon").set_weights([lexicon_features(preprocessor.id_to_token())])
     if config.pretrained:
-        vectors, _ = word_vectors(["", "[UNK]"] + preprocessor.vocabulary)
+        vectors, _ = word_vectors(preprocessor.id_to_token())
         core.get_layer("pretrained").set_weights([vectors])
     return assemble(preprocessor, core)
 
@@ -138,7 +138,7 @@ def prefix_probabilities(model, texts):
     keep = tf.sequence_mask(tf.range(1, steps + 1), steps, dtype=ids.dtype)  # (T, T)
     prefixes = tf.reshape(ids[:, None, :] * keep[None], [batch * steps, steps])
     probabilities = mean(core(prefixes, training=False))  # (B·T, C)
-    words = tf.constant(["", "[UNK]", *preprocessor.vocabulary])
+    words = tf.constant(preprocessor.id_to_token())
     lengths = tf.reduce_sum(tf.cast(ids > 0, tf.int32), axis=1)
     return (tf.gather(words, ids), lengths,
             tf.reshape(probabilities, [batch, steps, tf.shape(probabilities)[-1]]))

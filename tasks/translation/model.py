@@ -9,10 +9,10 @@ Core (trained), for a batch of ``B`` with ``S`` source and ``T`` target tokens::
     memory ─masked mean (source_summary)─▶ features (B, units)
     features, target_in (B, T) = <start> y1 … yn, memory
       → the gallery.seq2seq decoder (initial states from the features, decoder,
-        Bahdanau or Luong attention over the memory) → logits (B, T, V + 2)
+        Bahdanau or Luong attention over the memory) → logits (B, T, V)
 
-Target ids: ``0`` padding, ``1`` unknown, ``2 … V-1`` the target vocabulary,
-``V`` = <start>, ``V + 1`` = <end>.
+Target ids (``V`` of them) are those of the target text's ``TextToIds`` with marks
+(:func:`target_to_ids`): padding, unknown, the target vocabulary, <start>, <end>.
 
 End-to-end model (:class:`TranslationModel`, saved): ``[source text (B,) string,
 target_in (B, T)]`` → logits, with ``TextToIds`` (``model.source_ids``) in front of the
@@ -25,29 +25,24 @@ import tensorflow as tf
 
 from gallery.layers.pooling import MaskedPooling
 from gallery.layers.stack import encoder_layers
-from gallery.layers.text import TextToIds, join_tokens
+from gallery.layers.text import MARK_TOKENS, TextToIds, join_tokens
 from gallery.seq2seq import PaddingMask, Seq2Seq
 
 
-def special_ids(meta):
-    """``(start, end)`` ids: right after the target ids ``0 … V-1`` (``V`` = the target
-    vocabulary plus padding and unknown)."""
-    size = len(meta["target_vocabulary"]) + 2
-    return size, size + 1
-
-
 def target_to_ids(config, meta):
-    """The ``TextToIds`` layer that turns target text into target ids."""
+    """The ``TextToIds`` layer that turns target text into target ids; it owns the
+    target ids, ``<start>`` and ``<end>`` (``start_id``, ``end_id``) included."""
     return TextToIds(meta["target_vocabulary"], max_length=config.max_target,
-                     tokens=config.target_tokens)
+                     tokens=config.target_tokens, marks=True, name="target_ids")
 
 
 @keras.saving.register_keras_serializable(package="gallery")
 class TranslationModel(Seq2Seq):
     """Source text and ``target_in`` → next-token logits; ``core``: ids → logits.
 
-    ``target_size``: target ids including padding and unknown (the decoder's
-    vocabulary adds <start> and <end>).
+    ``target_size``: the ids the target ``TextToIds`` writes (padding, unknown, the
+    target vocabulary: its ``vocabulary_size``); the decoder's vocabulary adds the
+    <start> and <end> marks after them.
     """
 
     def __init__(self, source_vocabulary, target_size, *, cell="gru", units=192, num_layers=1,
@@ -64,7 +59,7 @@ class TranslationModel(Seq2Seq):
                                              dropout=dropout, name="encoder", seed=seed)
         self.source_summary = MaskedPooling("mean", name="source_summary")
         self.source_mask = PaddingMask(name="source_mask")
-        self._create_decoder(target_size + 2, cell=cell, units=units,
+        self._create_decoder(target_size + len(MARK_TOKENS), cell=cell, units=units,
                              embedding_dim=embedding_dim, seed=seed, attention=attention)
 
         # === Functional model ===
@@ -99,7 +94,7 @@ class TranslationModel(Seq2Seq):
 
 def build_model(config, meta):
     return TranslationModel(
-        meta["source_vocabulary"], len(meta["target_vocabulary"]) + 2, cell=config.cell,
+        meta["source_vocabulary"], target_to_ids(config, meta).vocabulary_size, cell=config.cell,
         units=config.units, num_layers=config.num_layers, embedding_dim=config.embedding_dim,
         dropout=config.dropout, attention=config.attention, max_source=config.max_source,
         source_tokens=config.source_tokens, seed=config.seed, name="translator")
@@ -112,13 +107,13 @@ class Translator:
 
     def __init__(self, model, meta, config):
         self.model, self.to_ids = model, model.source_ids
-        self.start, self.end = special_ids(meta)
+        target = target_to_ids(config, meta)
+        self.start, self.end = target.start_id, target.end_id
         self.max_length = config.max_target + 1
         self.beam_width, self.length_penalty = config.beam_width, config.length_penalty
-        self.tokens = tf.constant(["", "[UNK]", *meta["target_vocabulary"], "", ""])
-        self.shown = {"source": tf.constant(["", "[UNK]", *self.to_ids.vocabulary]),
-                      "output": tf.constant(["", "[UNK]", *meta["target_vocabulary"],
-                                             "<start>", "<end>"])}
+        self.tokens = tf.constant(target.id_to_token(blank_marks=True))
+        self.shown = {"source": tf.constant(self.to_ids.id_to_token()),
+                      "output": tf.constant(target.id_to_token())}
         self.mode = config.target_tokens
 
     def __call__(self, texts):

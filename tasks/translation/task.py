@@ -18,7 +18,7 @@ from gallery.task import Task
 
 from .config import PROFILES, TranslationConfig
 from .data import load_translation_data
-from .model import Translator, build_model, special_ids, target_to_ids
+from .model import Translator, build_model, target_to_ids
 
 
 def token_ids(to_ids, texts, batch_size=2048):
@@ -58,11 +58,11 @@ class TranslationTask(Task):
     # -- training batches ---------------------------------------------------------------
     def _encoded(self, config, model, meta, data):
         sources = token_ids(model.source_ids, data.sources)
-        start, end = special_ids(meta)
-        targets = token_ids(target_to_ids(config, meta), data.targets)
+        target = target_to_ids(config, meta)
+        targets = token_ids(target, data.targets)
         keep = [i for i, (s, t) in enumerate(zip(sources, targets)) if len(s) and len(t)]
-        return ([sources[i] for i in keep], [np.r_[start, targets[i]] for i in keep],
-                [np.r_[targets[i], end] for i in keep])
+        return ([sources[i] for i in keep], [np.r_[target.start_id, targets[i]] for i in keep],
+                [np.r_[targets[i], target.end_id] for i in keep])
 
     def datasets(self, config, model, splits, clock=None):
         clock = clock or EpochClock()
@@ -150,14 +150,14 @@ class TranslationTask(Task):
         those states → logits and new states. Python decodes greedily around them."""
         from gallery.tflite_export import step_model
 
-        to_ids = model.source_ids
+        to_ids, target = model.source_ids, target_to_ids(config, meta)
         ids = keras.Input((config.max_source,), batch_size=1, dtype="int64",
                           name="source_ids")
         states = model.decoding_start(ids)
         states = list(states) if isinstance(states, (list, tuple)) else [states]
-        step = step_model(model.decode_step, "int32",
+        step = step_model(model.decode_step_flat, "int32",
                           [(tuple(s.shape[1:]), s.dtype) for s in states])
-        start, end = special_ids(meta)
+        start, end = target.start_id, target.end_id
         return {"encoder": keras.Model(ids, states), "step": step}, {
             "kind": "translator", "vocabulary": to_ids.vocabulary, "tokens": to_ids.tokens,
             "max_length": to_ids.max_length, "target_vocabulary": meta["target_vocabulary"],
@@ -177,31 +177,20 @@ class TranslationTask(Task):
         """``attention.png``: where the decoder looked for three test sentences."""
         if config.attention == "none":
             return
-        sources = list(splits.test.sources[:3])
-        outputs = self.translate(config, model, splits.meta, sources)
-        plots.attention_heatmaps(attention_weights(config, model, splits.meta, sources, outputs),
-                                 run_dir / "attention.png")
+        attention = self.extra_endpoints(config, model, splits.meta)["attention"]
+        panels = attention_panels(attention(tf.constant(list(splits.test.sources[:3]))))
+        if panels:
+            plots.attention_heatmaps(panels, run_dir / "attention.png")
 
 
-def attention_weights(config, model, meta, sources, outputs):
-    """``[(source tokens, output tokens, weights (T, S))]``: the attention of the decoder
-    over the source while it (teacher-forced) produces ``outputs``."""
-    target_ids = target_to_ids(config, meta)
-    start, _ = special_ids(meta)
-    source_words = ["", "[UNK]", *meta["source_vocabulary"]]
-    target_words = ["", "[UNK]", *meta["target_vocabulary"]]
-    count = len(model.init_states)
-    items = []
-    for source, output in zip(sources, outputs):
-        ids = model.source_ids(tf.constant([source]))
-        out = token_ids(target_ids, [output])[0]
-        states = model.start_states(ids)  # initial states, memory keys, memory mask
-        words = model.word_embedding(tf.constant(np.r_[start, out][None], tf.int32))
-        h = model.decoder(words, initial_state=states[:count])
-        _, scores = model.attend(h, states[count], states[count + 1],
-                                 return_attention_scores=True)
-        n, m = len(out), int((np.asarray(ids) > 0).sum())
-        items.append(([source_words[i] for i in np.asarray(ids)[0, :m]],
-                      [target_words[i] for i in out] + ["<end>"],
-                      np.asarray(scores)[0, :n + 1, :m]))
-    return items
+def attention_panels(shown):
+    """The ``attention`` endpoint's answer → ``[(source tokens, output tokens, weights
+    (T, S))]``, one per text with a token, for ``plots.attention_heatmaps``."""
+    shown = {key: np.asarray(value) for key, value in shown.items()}
+    panels = []
+    for row, (s, n) in enumerate(zip(shown["source_lengths"], shown["output_lengths"])):
+        if s:
+            panels.append(([t.decode("utf-8", "replace") for t in shown["source_tokens"][row, :s]],
+                           [t.decode("utf-8", "replace") for t in shown["output_tokens"][row, :n]],
+                           shown["weights"][row, :n, :s]))
+    return panels

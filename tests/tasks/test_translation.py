@@ -121,7 +121,7 @@ def test_tfds_translation_loader_with_mock_data():
 def test_token_modes_round_trip(mode, expected):
     layer = TextToIds.adapt_new(["Ein Mann läuft!", "Ein Hund (klein)."], 100, 40, tokens=mode)
     ids = layer(tf.constant(["Ein Mann läuft!"]))
-    words = tf.gather(tf.constant(["", "[UNK]", *layer.vocabulary]), ids)
+    words = tf.gather(tf.constant(layer.id_to_token()), ids)
     tokens = tf.ragged.boolean_mask(words, ids > 0)
     assert join_tokens(tokens, mode).numpy()[0].decode() == expected
     assert layer.count_tokens(tf.constant(["Ein Mann läuft!"])).numpy()[0] == ids.shape[1]
@@ -157,12 +157,12 @@ def test_step_decoding_matches_the_teacher_forced_graph(attention):
     """Greedy decoding one token at a time (padded memory masked in every step) picks
     what the training graph scores highest."""
     from gallery.decoding import greedy_decode
-    from rnn_gallery.tasks.translation.model import special_ids
+    from rnn_gallery.tasks.translation.model import target_to_ids
 
     meta = {"source_vocabulary": list("abcdefgh "), "target_vocabulary": list("xyz")}
     cfg = config("units=16", "embedding_dim=8", f"attention={attention}", "beam_width=1")
     model = build_model(cfg, meta)
-    start, end = special_ids(meta)
+    start, end = target_to_ids(cfg, meta).start_id, target_to_ids(cfg, meta).end_id
     ids = model.source_ids(tf.constant(["abc", "h", "abcdefgh hgfedcba ab"]))
     tokens, lengths, _ = greedy_decode(model.decode_step, model.start_states(ids), 3,
                                        start, end, 6)
@@ -235,26 +235,78 @@ def test_real_sentences_bring_the_sentences_profile():
     assert config.source_tokens == "words_punct" and config.units == 64  # --set wins
 
 
-def test_attention_signature_equals_the_teacher_forced_graph(tiny_run):
-    """The ``attention`` export signature gives, for the words it wrote, the weights the
-    training graph's attention layer gives when fed the same words."""
-    from rnn_gallery.tasks.translation.task import attention_weights
+def numpy_attention_weights(model, ids, tokens, start_id):
+    """The decoder's attention weights ``(B, L, S)`` while it is fed ``<start>,
+    tokens[:, :-1]``, from the equations: a GRU step (``reset_after``, gates ``z r h``)
+    from the start state, then additive ``e_s = scale·tanh(h + k_s)`` or dot
+    ``e_s = h·k_s`` scores, masked memory steps at ``-1e9``, softmax over ``s``."""
+    state = model.start_states(ids)
+    h, keys = np.asarray(state.cell[0], np.float64), np.asarray(state.keys, np.float64)
+    mask = np.asarray(state.memory_mask)
+    embeddings = np.asarray(model.word_embedding.embeddings, np.float64)
+    kernel, recurrent, bias = (np.asarray(w, np.float64) for w in model.decoder.cell.get_weights())
+    scale = [np.asarray(w, np.float64) for w in model.attention.get_weights()]
+    fed = np.concatenate([np.full((len(tokens), 1), start_id), tokens[:, :-1]], axis=1)
+    sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    rows = []
+    for t in range(fed.shape[1]):
+        x_z, x_r, x_h = np.split(embeddings[fed[:, t]] @ kernel + bias[0], 3, axis=-1)
+        h_z, h_r, h_h = np.split(h @ recurrent + bias[1], 3, axis=-1)
+        z, r = sigmoid(x_z + h_z), sigmoid(x_r + h_r)
+        h = z * h + (1 - z) * np.tanh(x_h + r * h_h)
+        if scale:  # additive (Bahdanau)
+            scores = (scale[0] * np.tanh(h[:, None, :] + keys)).sum(-1)
+        else:  # dot (Luong)
+            scores = np.einsum("bh,bsh->bs", h, keys)
+        scores = np.where(mask, scores, scores - 1e9)
+        weights = np.exp(scores - scores.max(-1, keepdims=True))
+        rows.append(weights / weights.sum(-1, keepdims=True))
+    return np.stack(rows, axis=1)
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "luong"])
+def test_attention_weights_follow_the_equations(attention):
+    from rnn_gallery.tasks.translation.model import target_to_ids
+
+    meta = {"source_vocabulary": list("abcdefgh "), "target_vocabulary": list("xyz")}
+    cfg = config("units=16", "embedding_dim=8", f"attention={attention}", "beam_width=1")
+    model, target = build_model(cfg, meta), target_to_ids(cfg, meta)
+    rng = np.random.default_rng(0)  # weights far from their start: attention far from uniform
+    for layer in (model.word_embedding, model.decoder.cell, model.attention_keys,
+                  model.attention):
+        layer.set_weights([rng.normal(size=w.shape) for w in layer.get_weights()])
+    ids = model.source_ids(tf.constant(["abc", "h", "abcdefgh hgfedcba ab"]))
+    tokens = np.array([[2, 3, 4, 5], [4, 4, 2, 3], [3, 2, 5, 5]], np.int32)
+    got = model.attention_weights(ids, tf.constant(tokens), target.start_id)
+    np.testing.assert_allclose(got, numpy_attention_weights(model, ids, tokens, target.start_id),
+                               atol=1e-5)
+
+
+def test_attention_signature(tiny_run):
+    """The ``attention`` export signature: the source tokens, the words it wrote then
+    ``<end>``, and the weights the decoder's equations give for them."""
+    from rnn_gallery.tasks.translation.model import target_to_ids
 
     task, config_, model, meta = load_run(tiny_run)
     texts = ["three hundred and twelve", "January 5, 2021", ""]
     out = {k: v.numpy() for k, v in
            task.extra_endpoints(config_, model, meta)["attention"](tf.constant(texts)).items()}
     translations = task.translate(config_, model, meta, texts)
-    expected = attention_weights(config_, model, meta, texts[:2], translations[:2])
-    for row, (source, output, weights) in enumerate(expected):
+    target = target_to_ids(config_, meta)
+    ids = model.source_ids(tf.constant(texts[:2]))
+    for row in range(2):
         s, n = out["source_lengths"][row], out["output_lengths"][row]
-        assert [t.decode() for t in out["source_tokens"][row, :s]] == source
-        # the reference re-reads the translation (at most max_target tokens) and always
-        # adds <end>; the signature has <end> only where decoding wrote it
+        assert [t.decode() for t in out["source_tokens"][row, :s]] == \
+            [model.source_ids.id_to_token()[i] for i in np.asarray(ids)[row, :s]]
         tokens = [t.decode() for t in out["output_tokens"][row, :n]]
         ended = n <= config_.max_target
         assert tokens[-1] == "<end>" if ended else n == config_.max_target + 1
-        m = n if ended else len(output) - 1
-        assert tokens[:m] == output[:m]
-        np.testing.assert_allclose(out["weights"][row, :m, :s], weights[:m], atol=1e-5)
+        written = tokens[:-1] if ended else tokens
+        assert join_tokens(tf.constant([written], tf.string),
+                           config_.target_tokens).numpy()[0].decode() \
+            == translations[row]
+        table = target.id_to_token()
+        fed = np.array([[table.index(t) for t in tokens]], np.int32)
+        expected = numpy_attention_weights(model, ids[row:row + 1], fed, target.start_id)
+        np.testing.assert_allclose(out["weights"][row, :n, :s], expected[0, :, :s], atol=1e-5)
     assert out["source_lengths"][2] == out["output_lengths"][2] == 0

@@ -38,23 +38,28 @@ def _entries(group):
     return found
 
 
+def _reason(error):
+    """One line for an exception raised while importing a module: its type and the
+    first line of its message (a SyntaxError's names the file and line)."""
+    lines = str(error).splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
 def _load(entry, what):
+    """The object ``entry`` names. Whatever its module raises while being imported (a
+    missing dependency, a SyntaxError, an error at import time) is re-raised as a
+    one-line :class:`GalleryError` naming the task or lesson; the original exception is
+    kept as its ``__cause__``."""
     try:
         return entry.load()
-    except (ImportError, AttributeError) as error:
+    except Exception as error:
         raise GalleryError(f"{what} {entry.name!r} is registered as {entry.value!r}, which "
-                           f"cannot be imported: {str(error).splitlines()[0]}") from None
+                           f"cannot be imported: {_reason(error)}") from error
 
 
 def task_names():
     """Names of the registered tasks, sorted."""
     return sorted(_entries(TASK_GROUP))
-
-
-def task_modules():
-    """The modules of the registered tasks, sorted (``import gallery`` imports them so
-    that their Keras classes are registered)."""
-    return sorted({entry.module for entry in _entries(TASK_GROUP).values()})
 
 
 def task_class_path(task):
@@ -91,15 +96,28 @@ def task_from_path(path):
         obj = importlib.import_module(module)
         for part in qualname.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as error:
-        raise GalleryError(f"cannot import the run's task {path!r}: "
-                           f"{str(error).splitlines()[0]}") from None
+    except Exception as error:  # whatever the module raised: said in one line, kept as cause
+        raise GalleryError(f"cannot import the run's task {path!r}: {_reason(error)}") from error
     return _task_class(obj, repr(path))()
 
 
-def import_all_tasks():
-    """Import every registered task module (e.g. so that every custom Keras object the
-    tasks define is registered before loading a ``.keras`` file by hand)."""
+#: The library's modules that define custom Keras objects (each registers its classes
+#: with ``keras.saving.register_keras_serializable`` where it defines them).
+LIBRARY_OBJECT_MODULES = ("gallery.layers", "gallery.seq2seq")
+
+
+def register_all():
+    """Import every module that defines a custom Keras object: the library's
+    (:data:`LIBRARY_OBJECT_MODULES`) and every registered task's, so that a bare
+    ``keras.models.load_model("RUN/model.keras")`` of any task's model works. Returns
+    ``{task name: task class}``.
+
+    Nothing calls this implicitly: ``import gallery`` imports neither Keras nor any
+    task, and :func:`gallery.runs.load_run` imports only the run's own task. A task
+    whose module cannot be imported raises a one-line :class:`GalleryError` naming it.
+    """
+    for name in LIBRARY_OBJECT_MODULES:
+        importlib.import_module(name)
     return {name: _load(entry, "task") for name, entry in _entries(TASK_GROUP).items()}
 
 

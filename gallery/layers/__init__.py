@@ -8,8 +8,8 @@ strings → ids inside the model), ``MaskedPooling``, ``FrameNormalizer``, ``Wit
 ``attention`` (a decoder's attention over a memory) and ``fused`` (the fused time
 loops ``Recurrent`` runs).
 
-Every class here is registered with Keras (``package="gallery"``), so a model saved
-with them loads after ``import gallery``.
+Every class here registers itself with Keras (``package="gallery"``) where it is
+defined, so a model saved with them loads once this package is imported.
 """
 
 from gallery.layers.cell_base import RecurrentCell
@@ -27,9 +27,3 @@ __all__ = [
     "LSTMCell", "MaskedPooling", "PerFrame", "Recurrent", "RecurrentCell", "SlopeAnnealing",
     "StackBranches", "StateCarrier", "TextToIds", "WithMask", "make_cell", "recurrent_encoder",
 ]
-
-# The library's other Keras objects (gallery.seq2seq's layer and loss) register too,
-# whichever gallery module happened to import Keras first.
-from gallery import register_keras_objects  # noqa: E402
-
-register_keras_objects()

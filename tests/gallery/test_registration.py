@@ -1,9 +1,13 @@
-"""``import gallery`` is enough to load any task's ``model.keras``; the public API is
-exported and free of private Keras symbols (where one is unavoidable, a test here
-fails loudly when Keras changes it)."""
+"""Registration is explicit: ``import gallery`` is light and installs no import hook;
+every Keras class registers where it is defined; ``gallery.register_all()`` is the one
+call that makes a bare ``keras.models.load_model`` work for any task's model, and a task
+that cannot be imported is named in one line. The public API is exported and free of
+private Keras symbols (where one is unavoidable, a test here fails loudly when Keras
+changes it)."""
 
 import ast
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -17,31 +21,86 @@ TASKS = ["sentiment", "captioning", "translation", "frame_tagging", "charlm"]
 LOAD_ALL = """
 import json, sys
 import gallery, keras
+registered = sorted(gallery.register_all())
 loaded = {}
 for name, path in json.loads(sys.argv[1]).items():
     model = keras.models.load_model(path)
     loaded[name] = type(model).__name__
 leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("tasks", "lessons"))
-print(json.dumps({"loaded": loaded, "leaked": leaked}))
+print(json.dumps({"registered": registered, "loaded": loaded, "leaked": leaked}))
 """
 
 
-def test_import_gallery_alone_loads_every_tasks_model(request, tmp_path):
+def test_register_all_then_load_model_loads_every_tasks_model(request, tmp_path):
     runs = {task: str(request.getfixturevalue(f"tiny_{task}_run") / "model.keras")
             for task in TASKS}
     done = subprocess.run([sys.executable, "-c", LOAD_ALL, json.dumps(runs)],
                           capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(TASKS) <= set(result["registered"])
     assert sorted(result["loaded"]) == sorted(TASKS)
     assert result["leaked"] == []  # tasks come through the entry points, never by name
 
 
-def test_import_gallery_does_not_import_tensorflow(tmp_path):
-    script = "import sys, gallery; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path)
-    assert done.stdout.split() == ["False", "False"], done.stderr[-2000:]
+IMPORT_ONLY = """
+import os, sys
+hooks = list(sys.meta_path)
+import gallery
+print(sys.meta_path == hooks, "TF_CPP_MIN_LOG_LEVEL" in os.environ,
+      "tensorflow" in sys.modules, "keras" in sys.modules)
+import keras
+print(sorted(m for m in sys.modules if ".tasks." in m or m.startswith("gallery.layers")))
+"""
+
+
+def test_import_gallery_is_light_and_installs_no_hook(tmp_path):
+    """No import hook, no TensorFlow log level forced (``gallery.quiet`` sets its own), no
+    TensorFlow; and importing Keras afterwards imports no task and no gallery layer."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
+    done = subprocess.run([sys.executable, "-c", IMPORT_ONLY], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path, env=env)
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["True", "False", "False", "False"], done.stderr[-2000:]
+    assert lines[1] == "[]"
+
+
+def broken_task_site(folder):
+    """A throwaway installed package whose registered task has a SyntaxError: the
+    package and its ``.dist-info`` (entry point ``broken``) written into ``folder``."""
+    package = folder / "broken_task"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "task.py").write_text("class BrokenTask(:\n    pass\n")
+    info = folder / "broken_task-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-task\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[rnn_gallery.tasks]\nbroken = broken_task.task:BrokenTask\n")
+    return folder
+
+
+def test_a_task_with_a_syntax_error_is_one_line_naming_it(tmp_path):
+    site = broken_task_site(tmp_path / "site")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")},
+           "PYTHONPATH": str(site)}
+    script = pathlib.Path(sys.executable).with_name("gallery")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "gallery.cli"]
+    expected = ("gallery: error: task 'broken' is registered as 'broken_task.task:BrokenTask', "
+                "which cannot be imported: SyntaxError: ")
+    for argv in (["train", "broken", "--profile", "tiny"], ["list"]):
+        done = subprocess.run([*command, *argv], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert len(done.stderr.splitlines()) == 1, done.stderr[-2000:]
+        assert done.stderr.startswith(expected) and "task.py, line 1" in done.stderr
+    library = ("import gallery\n"
+               "try:\n    gallery.register_all()\n"
+               "except gallery.errors.GalleryError as error:\n"
+               "    print(type(error.__cause__).__name__, error)\n")
+    done = subprocess.run([sys.executable, "-c", library], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.startswith("SyntaxError task 'broken'"), done.stderr[-2000:]
 
 
 def test_every_public_layer_is_exported_and_registered():

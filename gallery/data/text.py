@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import itertools
+import re
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def csv_rows(path, columns=("text", "label"), limit=DATA_LINES):
             yield line
     try:
         with open_text(path) as handle:
-            lines = split_lines(file_chunks(handle), path, limit)
+            lines = _csv_lines(split_lines(file_chunks(handle), path, limit))
             first = next(lines, "")
             delimiter = next((d for d in CSV_DELIMITERS
                               if _names_columns(first, d, columns)), ",")
@@ -126,6 +127,19 @@ def csv_rows(path, columns=("text", "label"), limit=DATA_LINES):
                            f"{error}") from None
     except READ_ERRORS as error:
         raise read_error(path, error) from None
+
+
+_LONE_RETURN = re.compile(r"(?<=\r)(?!\n)")  # the place after a "\r" that ends a line
+
+
+def _csv_lines(lines):
+    """``lines`` (split at ``"\\n"``) split at lone ``"\\r"`` too, as the ``csv`` module
+    reads a file opened with ``newline=""``: a classic Mac line end ends a record."""
+    for line in lines:
+        if "\r" in line:
+            yield from filter(None, _LONE_RETURN.split(line))
+        else:
+            yield line
 
 
 def _names_columns(line, delimiter, columns):

@@ -101,6 +101,8 @@ CASES = [
      "missing label (found: text, stars)"),
     ("malformed-csv", ["train", "sentiment", "--data", "broken.csv"], {},
      "broken.csv:3: not valid CSV"),
+    ("line-over-1-mib", ["train", "sentiment", "--data", "big.tsv"], {},
+     "big.tsv:2: line longer than 1,048,576 bytes (the longest line a data file may hold)"),
     ("no-such-model", PREDICT + ["no_such_run"], {}, "no trained model at no_such_run"),
     ("unknown-task", ["train", "nonsense"], {}, "unknown task 'nonsense'"),
     ("missing-argument", ["predict", "sentiment", "hi"], {},
@@ -133,6 +135,7 @@ def make_files(root, run):
     shutil.copy("/bin/ls", root / "ls.csv")
     (root / "nolabel.csv").write_text("text,stars\ngood,5\nbad,1\n")
     (root / "broken.csv").write_bytes(b'text,label\ngood,1\n"never closed,1\n')
+    (root / "big.tsv").write_text("text\tlabel\n" + "a" * (1 << 20) + "a\tpos\n")
     write_review_file(root / "x.tsv", rows=40)
 
 

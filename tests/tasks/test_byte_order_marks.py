@@ -87,3 +87,10 @@ def test_wide_encodings_by_their_mark(tmp_path, encoding):
         handle.write(wide(encoding, lines))
     assert list(text_lines(tmp_path / "mine.txt.gz")) == lines
     assert list(stream_lines(io.BytesIO(wide(encoding, lines)))) == lines
+
+
+def test_classic_mac_line_ends_in_csv(tmp_path):
+    """A lone "\\r" ends a CSV record, as the csv module reads a file (old Mac tools)."""
+    (tmp_path / "mac.csv").write_bytes(b'text,label\rgood film,pos\r"two\rlines",neg\r')
+    data = read_labelled_file(tmp_path / "mac.csv")
+    assert data.texts == ["good film", "two\rlines"] and data.labels == ["pos", "neg"]

@@ -71,8 +71,8 @@ class LineLimit:
     """The longest line a reader accepts, in bytes of UTF-8 (its line end excluded),
     and what sets it, named when a line is refused.
 
-    The default, 1 MiB, holds some 70 of the longest IMDB reviews (14 kB), any caption,
-    stream row or path; a longer "line" is a file that is not one text per line (a
+    The default, 1 MiB, is many times a long review and more than any caption, stream
+    row or path needs; a longer "line" is a file that is not one text per line (a
     minified dump, a binary, one huge record), and reading it would hold it whole.
     """
 

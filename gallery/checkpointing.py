@@ -14,7 +14,7 @@ all of that and goes on with the next epoch. Together with training data that
 depends only on ``(seed, epoch)`` (``Task.datasets(..., clock)``), the resumed
 run ends with the same weights and metrics as one that was never interrupted.
 
-The folder carries the mark ``.gallery-checkpoint`` (``gallery.outputs``): a state
+The folder carries the mark ``.gallery-checkpoint`` (``gallery.runs``): a state
 is read only from a marked folder, and only a marked folder is ever deleted.
 
 An epoch whose loss is not finite (NaN or inf; Keras's ``TerminateOnNaN`` stops the
@@ -30,8 +30,7 @@ import pathlib
 import keras
 import numpy as np
 
-from gallery.outputs import is_checkpoint_folder, mark_checkpoint_folder
-from gallery.runs import atomic_write
+from gallery.runs import atomic_write, is_checkpoint_folder, mark_checkpoint_folder
 
 STATE = "state.json"
 

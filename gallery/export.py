@@ -4,7 +4,7 @@ The export is written to a temporary folder beside the target and renamed into
 place, so an interrupted export never leaves a half-written version folder. An
 existing version is kept unless ``overwrite=True``, and even then only an earlier
 export (a folder with ``saved_model.pb``) or an empty folder is replaced
-(``gallery.outputs.check_export_target``).
+(``gallery.export_folders.check_export_target``).
 """
 
 import os
@@ -15,7 +15,7 @@ import tempfile
 import keras
 
 from gallery.errors import GalleryError
-from gallery.outputs import check_export_target, is_staging_folder, mark_staging
+from gallery.export_folders import check_export_target, is_staging_folder, mark_staging
 
 
 def _remove_abandoned_staging(parent, name):

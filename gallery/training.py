@@ -22,16 +22,18 @@ from gallery.checkpointing import STATE, EpochCheckpoint, fingerprint, read_stat
 from gallery.data.epochs import EpochClock, EpochClockCallback
 from gallery.distribute import work_around_multiworker_build, worker_role
 from gallery.errors import GalleryError
-from gallery.outputs import (
+from gallery.registry import task_class_path
+from gallery.runs import (
     TENSORBOARD_LOGS,
     check_run_folder,
+    prepare_run_folder,
     remove_checkpoint_folder,
+    save_model,
     staging_folder,
     swap_in_run,
+    write_json,
     write_run_manifest,
 )
-from gallery.registry import task_class_path
-from gallery.runs import prepare_run_folder, save_model, write_json
 
 
 def seed_everything(seed):
@@ -174,7 +176,7 @@ def find_unfinished_run(task_name, run_id, root="runs"):
 def resolve_run_folder(task, out_dir, run_id, overwrite=False):
     """``(folder this run trains in, folder it ends in)``: a new folder, an unfinished run
     to resume, or, replacing a finished run (``overwrite``), a staging folder beside it
-    that is swapped in once the new run is complete (``gallery.outputs``)."""
+    that is swapped in once the new run is complete (``gallery.runs``)."""
     if out_dir is None:
         found = find_unfinished_run(task.name, run_id)
         out_dir = found or pathlib.Path(f"runs/{task.name}-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -19,8 +19,7 @@ from conftest import TINY_SENTIMENT, write_review_file
 
 from gallery.cli import main
 from gallery.errors import GalleryError
-from gallery.outputs import mark_checkpoint_folder
-from gallery.runs import prepare_run_folder
+from gallery.runs import mark_checkpoint_folder, prepare_run_folder
 from gallery.training import train
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -8,10 +8,10 @@ from conftest import TINY_SENTIMENT, write_review_file
 
 from gallery.cli import main
 from gallery.errors import GalleryError
-from gallery.outputs import (
+from gallery.export_folders import check_export_target
+from gallery.runs import (
     CHECKPOINT_MARK,
     RUN_MANIFEST,
-    check_export_target,
     check_run_folder,
     mark_checkpoint_folder,
     remove_checkpoint_folder,
@@ -73,8 +73,8 @@ def test_export_overwrite_replaces_an_export_or_an_empty_folder(tmp_path):
 
 
 def test_abandoned_staging_folders_are_removed_only_when_marked(tmp_path):
-    from gallery.export import _remove_abandoned_staging
-    from gallery.outputs import mark_staging
+    from gallery.export.saved_model import _remove_abandoned_staging
+    from gallery.export_folders import mark_staging
 
     ours, theirs = tmp_path / ".1-999999999-abc", tmp_path / ".1-999999998-notes"
     ours.mkdir()

@@ -4,7 +4,7 @@ For each ``--run TASK=RUN_FOLDER``: exports the SavedModel and the TFLite model 
 a temporary folder, then times ``--requests`` single inputs end to end (raw input →
 readable answer) through each, after a warm-up, and prints size, p50 and p99:
 
-- sentiment: one review (SavedModel ``serving_default`` vs ``gallery.tflite``, which
+- sentiment: one review (SavedModel ``serving_default`` vs ``TFLiteModel``, which
   vectorises in Python);
 - frame_tagging: one stream of ``max_length`` frames;
 - charlm: one prime continued by ``--chars`` characters, greedy (the SavedModel's
@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from gallery.cli import main as gallery  # noqa: E402
-from gallery.tflite import TFLiteModel  # noqa: E402
+from gallery.export.tflite_runtime import TFLiteModel  # noqa: E402
 
 
 def size(path):

@@ -110,22 +110,12 @@ def _predictor(args):
 
 
 def cmd_export(args):
-    from gallery.export import export_saved_model
+    from gallery.export.formats import FORMATS
     from gallery.runs import load_run
 
     task, config, model, meta = load_run(args.model, expected_task=args.task)
-    if args.format == "tflite":
-        from gallery.tflite_export import export_tflite
-
-        *models, side = export_tflite(task, config, model, meta,
-                                      args.out or f"saved_models/{task.name}.tflite",
-                                      overwrite=args.overwrite)
-        print(f"[{task.name}] exported TFLite ({', '.join(map(str, models))}; built-in "
-              f"ops only) and its pre/post-processing facts ({side})")
-        return 0
-    out = args.out or f"saved_models/{task.name}/1"
-    path = export_saved_model(task, config, model, meta, out, overwrite=args.overwrite)
-    print(f"[{task.name}] exported SavedModel to {path} (signature serving_default)")
+    print(FORMATS[args.format].export(task, config, model, meta, args.out,
+                                      overwrite=args.overwrite))
     return 0
 
 
@@ -252,14 +242,17 @@ def build_parser():
                          help="change a prediction setting, e.g. temperature=0.5")
     predict.set_defaults(func=cmd_predict)
 
-    export = sub.add_parser("export", help="export a SavedModel that serves raw inputs")
+    from gallery.export.formats import FORMATS
+
+    export = sub.add_parser("export", help="export a trained run (by default a SavedModel "
+                            "that serves raw inputs)")
     export.add_argument("task", nargs="?")
     export.add_argument("--model", required=True, help="run folder")
-    export.add_argument("--out", help="version folder (default saved_models/TASK/1), or "
-                        "with --format tflite a .tflite file (default saved_models/TASK.tflite)")
-    export.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel",
-                        help="SavedModel (serves raw inputs) or TFLite (built-in ops; "
-                        "pre/post-processing in gallery.tflite)")
+    export.add_argument("--out", help="where the export goes (default: " + "; ".join(
+        f"{name}: {f.default_out.replace('{task}', 'TASK')}" for name, f in FORMATS.items())
+        + ")")
+    export.add_argument("--format", choices=list(FORMATS), default="savedmodel",
+                        help="; ".join(f"{name}: {f.help}" for name, f in FORMATS.items()))
     export.add_argument("--overwrite", action="store_true", help="replace an existing export")
     export.set_defaults(func=cmd_export)
 

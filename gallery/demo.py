@@ -17,7 +17,7 @@ from gallery.seed_demo import print_seed_examples
 def _demo_task(name, out_root):
     import tensorflow as tf
 
-    from gallery.export import export_saved_model
+    from gallery.export.saved_model import export_saved_model
     from gallery.registry import get_task
     from gallery.runs import load_run
     from gallery.serving.ui.examples import write_examples

@@ -111,13 +111,20 @@ class Task:
         """More SavedModel signatures besides ``serving_default``: ``{name: tf.function}``."""
         return {}
 
+    #: ``gallery export --format tflite``: the task's
+    #: :class:`~gallery.export.tflite_runtime.TFLiteDecoder` subclass (one input → the
+    #: exported models' inputs → one answer), defined in a module that imports no
+    #: TensorFlow; the side file records it and ``TFLiteModel`` imports it from there.
+    tflite_decoder = None
+
     def tflite_models(self, config, model, meta):
         """``({part: keras.Model}, info)`` for ``gallery export --format tflite``:
         Keras models with fixed input shapes that TFLite converts with built-in ops
         only (e.g. ``{"encoder": ..., "step": ...}`` for a decoder run one token at a
-        time), and the JSON facts (``info["kind"]``, vocabulary, labels...) that
-        ``gallery.tflite`` needs for pre- and post-processing."""
-        raise GalleryError(f"the {self.name} task has no TFLite export yet")
+        time), and the JSON facts (vocabulary, labels...) that :attr:`tflite_decoder`
+        reads; ``info["input_limits"]`` gives ``{part: {input: limit}}`` for every
+        integer input (``0 <= value < limit``, e.g. the embedding's size)."""
+        raise NotImplementedError
 
     def serving_request(self, items, signature_inputs):
         """``{name: array}`` for the ``serving_default`` signature of an export, from a

@@ -15,6 +15,7 @@ from gallery.task import Task
 from .config import PROFILES, CaptioningConfig
 from .data import load_captioning_data
 from .model import END, START, UNKNOWN, Captioner, build_model, build_vocabulary
+from .tflite_decoder import CaptioningDecoder
 
 
 def png_bytes(pixels):
@@ -34,6 +35,7 @@ def read_image_files(names):
 
 class CaptioningTask(Task):
     name = "captioning"
+    tflite_decoder = CaptioningDecoder
     summary = "one-to-many: image → word sequence (house numbers from handwritten digits)"
     config_class = CaptioningConfig
     metric = "exact_match"
@@ -137,7 +139,7 @@ class CaptioningTask(Task):
     def tflite_models(self, config, model, meta):
         """``encoder``: pixels ``(1, H, W, 1)`` → the decoder's first states; ``step``:
         one word and the states → logits and new states (greedy decoding in Python)."""
-        from gallery.tflite_export import step_model
+        from gallery.export.tflite import step_model
 
         pixels = keras.Input((config.height, config.width, 1), batch_size=1, name="pixels")
         states = model.decoding_start(pixels)
@@ -145,7 +147,7 @@ class CaptioningTask(Task):
         step = step_model(model.decode_step_flat, "int32",
                           [(tuple(s.shape[1:]), s.dtype) for s in states])
         return {"encoder": keras.Model(pixels, states), "step": step}, {
-            "kind": "captioner", "target_vocabulary": meta["vocabulary"],
+            "target_vocabulary": meta["vocabulary"],
             "height": config.height, "width": config.width, "start_id": START,
             "end_id": END, "max_target": config.max_words + 1,
             "input_limits": {"step": {"token": model.word_embedding.input_dim}}}

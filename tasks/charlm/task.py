@@ -15,6 +15,7 @@ from gallery.training import ResetRecurrentStates
 from .config import PROFILES, CharLMConfig
 from .data import load_charlm_data
 from .model import CharStepper, build_model, streams
+from .tflite_decoder import CharLMDecoder
 
 SAMPLE_PRIMES = ("def ", "class ", "import ")
 
@@ -40,6 +41,7 @@ def chunk_batches(ids, batch, length):
 
 class CharLMTask(Task):
     name = "charlm"
+    tflite_decoder = CharLMDecoder
     summary = "many-to-many, shifted by one: text → the next character (and text generation)"
     config_class = CharLMConfig
     metric = "bits_per_char"
@@ -131,7 +133,7 @@ class CharLMTask(Task):
     def tflite_models(self, config, model, meta):
         """``step``: one character and the states of every layer → next-character
         logits and the new states; Python reads the prime and decodes around it."""
-        from gallery.tflite_export import step_model
+        from gallery.export.tflite import step_model
 
         stepper = CharStepper(model, meta["vocabulary"])
         cells = stepper.rnn.cells
@@ -146,7 +148,7 @@ class CharLMTask(Task):
                 start += count
             return stepper.logits(x), out
         return {"step": step_model(step, "int32", [(size,) for size in sizes])}, {
-            "kind": "char_generator", "vocabulary": list(meta["vocabulary"]),
+            "vocabulary": list(meta["vocabulary"]),
             "state_sizes": sizes, "sample_length": config.sample_length,
             "input_limits": {"step": {"token": stepper.embedding.input_dim}}}
 

@@ -22,6 +22,7 @@ from gallery.task import Task
 from .config import PROFILES, FrameTaggingConfig
 from .data import load_frame_data, read_stream_csv
 from .model import build_model, fixed_length_tagger, frame_shape, streaming_probabilities
+from .tflite_decoder import FrameTaggingDecoder
 
 
 def read_stream_file(path, shape):
@@ -86,6 +87,7 @@ def label_ids(labels, names):
 
 class FrameTaggingTask(Task):
     name = "frame_tagging"
+    tflite_decoder = FrameTaggingDecoder
     summary = "synced many-to-many: sensor stream or video → one label per frame"
     config_class = FrameTaggingConfig
     metric = "accuracy"
@@ -223,7 +225,7 @@ class FrameTaggingTask(Task):
 
     def tflite_models(self, config, model, meta):
         return {"tag": fixed_length_tagger(model, config.max_length, frame_shape(meta))}, {
-            "kind": "frame_tagger", "labels": meta["labels"], "frames": config.max_length,
+            "labels": meta["labels"], "frames": config.max_length,
             "frame_shape": list(frame_shape(meta)),
             "input_limits": {"tag": {"lengths": config.max_length + 1}}}
 

@@ -21,10 +21,12 @@ from .model import (
     text_vocabulary,
     with_new_labels,
 )
+from .tflite_decoder import SentimentDecoder
 
 
 class SentimentTask(Task):
     name = "sentiment"
+    tflite_decoder = SentimentDecoder
     summary = "many-to-one: review text → positive/negative (or your labels)"
     config_class = SentimentConfig
     metric = "accuracy"
@@ -116,7 +118,7 @@ class SentimentTask(Task):
     def tflite_models(self, config, model, meta):
         text = text_vocabulary(model)
         return {"classify": fixed_length_model(model, text["max_length"])}, {
-            "kind": "text_classifier", "labels": meta["labels"], **text,
+            "labels": meta["labels"], **text,
             "input_limits": {"classify": {"token_ids": text["vocabulary_size"]}}}
 
     def demo_request(self, splits):

@@ -19,6 +19,7 @@ from gallery.task import Task
 from .config import PROFILES, TranslationConfig
 from .data import load_translation_data
 from .model import Translator, build_model, target_to_ids
+from .tflite_decoder import TranslationDecoder
 
 
 def token_ids(to_ids, texts, batch_size=2048):
@@ -33,6 +34,7 @@ def token_ids(to_ids, texts, batch_size=2048):
 
 class TranslationTask(Task):
     name = "translation"
+    tflite_decoder = TranslationDecoder
     summary = "encoder-decoder: sentence → sentence in another language"
     config_class = TranslationConfig
     metric = "exact_match"
@@ -148,7 +150,7 @@ class TranslationTask(Task):
         """``encoder``: source ids ``(1, max_source)`` → the decoder's first states (and
         the attention keys and source mask it carries); ``step``: one target token and
         those states → logits and new states. Python decodes greedily around them."""
-        from gallery.tflite_export import step_model
+        from gallery.export.tflite import step_model
 
         to_ids, target = model.source_ids, target_to_ids(config, meta)
         ids = keras.Input((config.max_source,), batch_size=1, dtype="int64",
@@ -159,7 +161,7 @@ class TranslationTask(Task):
                           [(tuple(s.shape[1:]), s.dtype) for s in states])
         start, end = target.start_id, target.end_id
         return {"encoder": keras.Model(ids, states), "step": step}, {
-            "kind": "translator", "vocabulary": to_ids.vocabulary, "tokens": to_ids.tokens,
+            "vocabulary": to_ids.vocabulary, "tokens": to_ids.tokens,
             "max_length": to_ids.max_length, "target_vocabulary": meta["target_vocabulary"],
             "target_tokens": config.target_tokens, "start_id": start, "end_id": end,
             "max_target": config.max_target + 1,

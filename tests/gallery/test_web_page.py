@@ -19,7 +19,7 @@ ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "artifacts" / "web_pag
 
 
 def _export(name, run, out_root, examples=None):
-    from gallery.export import export_saved_model
+    from gallery.export.saved_model import export_saved_model
     from gallery.runs import load_run
     from gallery.serving.ui.examples import write_examples
 

@@ -165,7 +165,7 @@ def test_step_decoding_matches_the_teacher_forced_graph(settings):
 
 def test_attention_model_serves_with_beam_search(tmp_path):
     from gallery.config import apply_overrides
-    from gallery.export import export_saved_model
+    from gallery.export.saved_model import export_saved_model
     from gallery.registry import get_task
     from rnn_gallery.tasks.captioning.config import CaptioningConfig
     from rnn_gallery.tasks.captioning.model import build_model

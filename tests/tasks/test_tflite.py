@@ -1,4 +1,4 @@
-"""`gallery export --format tflite`: built-in ops only, and gallery.tflite's answers
+"""`gallery export --format tflite`: built-in ops only, and TFLiteModel's answers
 equal the SavedModel's on held-out inputs (labels equal, probabilities within 1e-4);
 the runtime runs only the file its side file describes, and refuses bad inputs before
 TFLite sees them."""
@@ -17,11 +17,15 @@ from conftest import write_caption_folder
 
 from gallery.cli import main
 from gallery.errors import GalleryError
+from gallery.export.formats import FORMATS, Format
+from gallery.export.tflite import builtin_op_names, convert, model_ops
+from gallery.export.tflite_decoding import text_to_ids, vocabulary_ids
+from gallery.export.tflite_runtime import TFLiteModel
 from gallery.images import decode_image_batch
 from gallery.layers.text import TextToIds
+from gallery.registry import get_task, task_names
 from gallery.runs import load_run
-from gallery.tflite import TFLiteModel, text_to_ids
-from gallery.tflite_export import builtin_op_names, convert, model_ops
+from gallery.task import Task
 from rnn_gallery.tasks.captioning.model import Captioner
 from rnn_gallery.tasks.translation.model import Translator
 
@@ -54,7 +58,7 @@ def copy_export(path, folder, name="sentiment"):
 LOAD_AND_PREDICT = """
 import sys
 from gallery.errors import GalleryError
-from gallery.tflite import TFLiteModel
+from gallery.export.tflite_runtime import TFLiteModel
 try:
     print(TFLiteModel(sys.argv[1]).predict(["a wonderful film"]))
 except GalleryError as error:
@@ -98,7 +102,7 @@ def test_python_tokens_match_text_to_ids(mode):
     vocabulary = ["the", "plot", "s", "twists", "were", "caf\u00e9", "great", "Dull", ",", "!",
                   "t", "e", " ", "a", "\"", "-", "ish", "moving", "\u00dcBER", "dull"]
     layer = TextToIds(vocabulary, max_length=40, tokens=mode)
-    index = {w: i + 2 for i, w in enumerate(vocabulary)}
+    index = vocabulary_ids(vocabulary)
     for text in HELD_OUT:
         expected = layer(tf.constant([text])).numpy()[0]
         got = text_to_ids(text, index, 40, mode)[0]
@@ -148,7 +152,7 @@ def test_charlm_step_model_decodes_like_generate_at_temperature_zero(tiny_charlm
     expected = generate(prime=tf.constant(primes), length=tf.constant(15),
                         temperature=tf.constant(0.0), seed=tf.constant(0))["text"].numpy()
     model = TFLiteModel(path)
-    assert [model._char_generator(p, length=15)["text"] for p in primes] == [
+    assert [model.decoder.generate(p, length=15)["text"] for p in primes] == [
         e.decode() for e in expected]
 
 
@@ -179,11 +183,10 @@ def test_captioning_encoder_and_step_decode_like_greedy_search(tiny_captioning_r
     np.testing.assert_allclose([r["score"] for r in got], scores.numpy(), atol=1e-4)
 
 
-def test_the_runtime_module_imports_no_tensorflow():
-    import subprocess
-    import sys
-
-    script = ("import sys, gallery.tflite; "
+def test_the_runtime_and_every_decoder_import_no_tensorflow():
+    modules = ["gallery.export.tflite_runtime", "gallery.export.formats",
+               *(get_task(name).tflite_decoder.__module__ for name in task_names())]
+    script = (f"import importlib, sys; [importlib.import_module(m) for m in {modules}]; "
               "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=120)
@@ -272,3 +275,53 @@ def test_ids_outside_the_embedding_are_refused_before_tflite(sentiment_tflite, t
     path.with_suffix(".json").write_text(json.dumps(info))
     with pytest.raises(GalleryError, match="no range for the integer input 'token_ids'"):
         TFLiteModel(path)
+
+
+def test_a_third_party_task_exports_and_runs_tflite(third_party_path, tmp_path):
+    """``majority`` (tests/third_party) declares its TFLite models and decoder; nothing
+    in gallery/ names it."""
+    run, out = tmp_path / "run", tmp_path / "majority.tflite"
+    assert main(["train", "majority", "--profile", "tiny", "--out", str(run)]) == 0
+    assert main(["export", "majority", "--model", str(run), "--format", "tflite",
+                 "--out", str(out)]) == 0
+    info = check_ops(out)
+    assert info["decoder"] == "gallery_toy.tflite_decoder:MajorityDecoder"
+    assert info["task_class"] == "gallery_toy.task:MajorityTask"
+    texts = ["aab", "bbbab", "a", "abababbbbaa", "ab" * 40 + "a"]
+    _, _, model, _ = load_run(run)
+    expected = model(tf.constant(texts)).numpy()
+    got = FORMATS["tflite"].runtime(out).predict(texts)
+    assert [row["label"] for row in got] == [["a", "b"][k] for k in expected.argmax(1)]
+    np.testing.assert_allclose([row["probability"] for row in got], expected.max(1),
+                               atol=1e-4)
+
+
+def test_export_formats_come_from_the_registry(tiny_sentiment_run, tmp_path, monkeypatch,
+                                               capsys):
+    written = []
+
+    def write(task, config, model, meta, out, overwrite):
+        written.append((task.name, out, overwrite))
+        return f"[{task.name}] wrote {out}"
+
+    monkeypatch.setitem(FORMATS, "toyformat", Format(
+        "toyformat", "a format registered by a test", ("serving_function",),
+        "elsewhere/{task}.toy", write, runtime=str))
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert "{savedmodel,tflite,toyformat}" in shown
+    assert "toyformat: a format registered by a test" in shown
+    assert main(["export", "sentiment", "--model", str(tiny_sentiment_run),
+                 "--format", "toyformat"]) == 0
+    assert written == [("sentiment", "elsewhere/sentiment.toy", False)]
+    assert capsys.readouterr().out == "[sentiment] wrote elsewhere/sentiment.toy\n"
+
+
+def test_a_task_without_a_formats_hooks_is_refused_in_one_line():
+    class Bare(Task):
+        name = "bare"
+
+    with pytest.raises(GalleryError, match=r"the bare task has no tflite export \(it does "
+                       r"not define Task.tflite_models, Task.tflite_decoder\)"):
+        FORMATS["tflite"].export(Bare(), None, None, {}, "x.tflite")

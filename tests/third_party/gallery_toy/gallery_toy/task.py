@@ -21,6 +21,8 @@ from gallery.layers.text import TextToIds
 from gallery.predicting import predict_batches
 from gallery.task import Splits, Task
 
+from .tflite_decoder import MajorityDecoder
+
 LABELS = ["a", "b"]
 
 
@@ -71,6 +73,7 @@ class MajorityTask(Task):
     config_class = MajorityConfig
     profiles = PROFILES
     metric = "accuracy"
+    tflite_decoder = MajorityDecoder
 
     def load_data(self, config, source=None):
         if source is None:
@@ -137,6 +140,16 @@ class MajorityTask(Task):
         return [{"text": text, "label": meta["labels"][int(p.argmax())],
                  "probability": round(float(p.max()), 4)}
                 for text, p in zip(inputs, probabilities)]
+
+    def tflite_models(self, config, model, meta):
+        """``classify``: ids ``(1, max_length)`` → probabilities ``(1, 2)``, the core
+        with a static length (its loop converts to TFLite's ``WHILE``)."""
+        to_ids, core = model.get_layer("preprocessor"), model.get_layer("core")
+        ids = keras.Input((to_ids.max_length,), batch_size=1, dtype="int64", name="ids")
+        return {"classify": keras.Model(ids, core(ids))}, {
+            "vocabulary": to_ids.vocabulary, "max_length": to_ids.max_length,
+            "labels": meta["labels"],
+            "input_limits": {"classify": {"ids": core.get_layer("embedding").input_dim}}}
 
     def predict_examples(self, splits, folder):
         return splits.test.texts[:2]

@@ -1,17 +1,18 @@
 """``gallery export --format tflite``: a task's recurrent model as a ``.tflite`` file
 with TFLite's built-in ops only (no ``SELECT_TF_OPS``, no Flex delegate), and the
-``.json`` side file :mod:`gallery.tflite` reads (with each model file's SHA-256 and
-the range of every integer input).
+``.json`` side file :mod:`gallery.export.tflite_runtime` reads (each model file's
+SHA-256, the range of every integer input, the task's decoder).
 
 TFLite cannot legalise the ``TensorList`` ops of a ``tf.while_loop`` over a time axis
 of unknown length (``'tf.TensorListReserve' op requires element_shape to be 1D
-tensor``); each task's ``tflite_model`` therefore gives a Keras model with fixed
+tensor``); each task's ``tflite_models`` therefore gives a Keras model with fixed
 input shapes, whose loop has a static trip count and converts to the built-in
 ``WHILE`` op. A task gives one or more such models (e.g. an ``encoder`` and a
-one-token decoder ``step`` with its states as inputs and outputs); the first is
-written to ``OUT.tflite``, the others to ``OUT.PART.tflite``, and ``OUT.json`` says
-which is which. Preprocessing TFLite has no ops for (string vectorisation, image
-decoding) moves to the side file and to NumPy.
+one-token decoder ``step`` with its states as inputs and outputs, :func:`step_model`);
+the first is written to ``OUT.tflite``, the others to ``OUT.PART.tflite``, and
+``OUT.json`` says which is which. Preprocessing TFLite has no ops for (string
+vectorisation, image decoding) moves to the side file and to the task's
+``tflite_decoder`` (NumPy).
 """
 
 import contextlib
@@ -21,8 +22,9 @@ import pathlib
 import keras
 
 from gallery.errors import GalleryError
+from gallery.export.tflite_runtime import TFLiteDecoder, sha256
+from gallery.registry import task_class_path
 from gallery.runs import atomic_write, write_json
-from gallery.tflite import sha256
 
 
 def builtin_op_names():
@@ -88,11 +90,17 @@ def check_input_limits(models, info):
 
 def export_tflite(task, config, model, meta, out, overwrite=False):
     """Write ``out`` (``.tflite``) and ``out`` with ``.json``; return both paths. The
-    side file records each model file's name and SHA-256, which the runtime checks."""
+    side file records each model file's name and SHA-256, which the runtime checks,
+    and the task's class and ``tflite_decoder`` (``module:Class``), which the runtime
+    imports to decode."""
     out = pathlib.Path(out)
     if out.suffix != ".tflite":
         raise GalleryError(f"--out must name a .tflite file, got {out}")
     side = out.with_suffix(".json")
+    decoder = task.tflite_decoder
+    if not (isinstance(decoder, type) and issubclass(decoder, TFLiteDecoder)):
+        raise GalleryError(f"the {task.name} task's tflite_decoder is not a TFLiteDecoder "
+                           "subclass (gallery.export.tflite_runtime)")
     models, info = task.tflite_models(config, model, meta)
     check_input_limits(models, info)
     paths = {part: part_path(out, part, i == 0) for i, part in enumerate(models)}
@@ -106,7 +114,9 @@ def export_tflite(task, config, model, meta, out, overwrite=False):
         out.parent.mkdir(parents=True, exist_ok=True)
         for part, (data, _) in converted.items():
             atomic_write(paths[part], lambda handle, data=data: handle.write(data))
-        write_json(side, {**info, "task": task.name, "models": files,
+        write_json(side, {**info, "task": task.name, "task_class": task_class_path(task),
+                          "decoder": f"{decoder.__module__}:{decoder.__qualname__}",
+                          "models": files,
                           "ops": sorted(set().union(*(ops for _, ops in converted.values())))})
     except OSError as error:
         raise GalleryError(f"cannot write {out}: {error.strerror or error}") from None

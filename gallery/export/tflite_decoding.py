@@ -1,0 +1,125 @@
+"""NumPy helpers the tasks' TFLite decoders share: text → ids as the Keras model's
+``TextToIds`` makes them, tokens → text, image bytes → pixels, and greedy decoding
+around a one-token ``step`` model. No TensorFlow: a decoder runs with plain Python,
+NumPy and a TFLite interpreter (:mod:`gallery.export.tflite_runtime`).
+
+Text becomes ids as ``TextToIds`` does it (``gallery/layers/text.py``): for
+``tokens="words"`` ASCII letters lower-cased, the punctuation
+``!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'`` removed, split on ASCII whitespace; a token's id
+is its place in the layer's table (``0`` padding, ``1`` unknown, then the vocabulary,
+:func:`vocabulary_ids`); the first ``L`` ids are kept, right-padded with 0.
+"""
+
+import re
+import unicodedata
+
+import numpy as np
+
+_STRIP = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
+_SPACE = re.compile(r"[ \t\n\v\f\r]+")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+#: ``TextToIds``'s first two ids (``gallery.layers.text.SPECIAL_TOKENS``): padding, unknown.
+PADDING_ID, UNKNOWN_ID = 0, 1
+
+
+def as_text(item):
+    """A text input as ``str``: bytes are UTF-8 (invalid bytes → U+FFFD, as the Keras
+    model reads a ``tf.string``); anything else is refused."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, (bytes, bytearray)):
+        return bytes(item).decode("utf-8", "replace")
+    raise TypeError(f"each input of this model is a text (str), got {type(item).__name__}")
+
+
+def vocabulary_ids(vocabulary):
+    """``{token: id}`` of a ``TextToIds`` vocabulary (its table without padding and
+    unknown, which come first)."""
+    return {token: i + UNKNOWN_ID + 1 for i, token in enumerate(vocabulary)}
+
+
+def words(text):
+    """The words of ``text`` as ``TextToIds(tokens="words")`` splits them."""
+    return [w for w in _SPACE.split(_STRIP.sub("", text.translate(_ASCII_LOWER))) if w]
+
+
+def tokens_of(text, mode="words"):
+    """``text`` split as ``TextToIds(tokens=mode)`` splits it: ``words`` (above),
+    ``chars`` (one token per character), ``words_punct`` (case kept, every mark that
+    is neither letter, digit, combining mark nor space its own token)."""
+    if mode == "chars":
+        return list(text)
+    if mode == "words_punct":
+        text = "".join(f" {c} " if _is_punctuation(c) else c for c in text)
+        return [w for w in _SPACE.split(text) if w]
+    return words(text)
+
+
+def _is_punctuation(char):
+    return unicodedata.category(char)[0] not in "LNM" and char not in " \t\n\f\r"
+
+
+def join_tokens(tokens, mode="words"):
+    """Tokens → text, as ``gallery.layers.text.join_tokens`` joins them."""
+    if mode == "chars":
+        return "".join(tokens)
+    text = " ".join(tokens)
+    if mode == "words_punct":
+        text = re.sub(r"\( ", "(", re.sub(r" ([.,!?;:)])", r"\1", text))
+    return text
+
+
+def text_to_ids(text, ids, length, mode="words"):
+    """``(1, length)`` int64 ids of ``text`` (``ids``: :func:`vocabulary_ids`; the
+    unknown id for a token outside it, padding after the text)."""
+    found = [ids.get(w, UNKNOWN_ID) for w in tokens_of(text, mode)][:length]
+    return np.array([found + [PADDING_ID] * (length - len(found))], np.int64)
+
+
+def image_pixels(data, height, width):
+    """Encoded image bytes → ``(height, width)`` float32 grayscale in ``[0, 1]``, as
+    ``gallery.images`` makes them: ITU-R 601 luma, inverted when the background is
+    bright, fitted into ``height × width`` keeping the aspect ratio, padded with 0
+    (Pillow's bilinear resampling, so a resized image can differ slightly from
+    TensorFlow's; an image of exactly that size is used as it is)."""
+    import io
+
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32) / 255.0
+    gray = rgb @ np.array([0.2989, 0.587, 0.114], np.float32)
+    if gray.mean() > 0.5:
+        gray = 1.0 - gray
+    if gray.shape == (height, width):
+        return gray
+    scale = min(height / gray.shape[0], width / gray.shape[1])
+    size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+    resized = np.asarray(Image.fromarray(gray).resize(size, Image.BILINEAR), np.float32)
+    out = np.zeros((height, width), np.float32)
+    top, left = (height - size[1]) // 2, (width - size[0]) // 2
+    out[top:top + size[1], left:left + size[0]] = resized
+    return out
+
+
+def step(model, token, states):
+    """One call of the exported ``step`` part: token ``(1,)`` and ``state0 …`` →
+    ``[logits (1, V), *new states]`` (``model``: a ``TFLiteModel``)."""
+    inputs = {f"state{i}": s for i, s in enumerate(states)}
+    return model.run("step", token=np.array([token]), **inputs)
+
+
+def greedy(model, states, first_token, length, end_id=None):
+    """Greedy decoding around the ``step`` part: ``(tokens, score)`` with up to
+    ``length`` tokens (fewer if ``end_id`` comes), each the arg-max of the logits
+    after the previous one; ``score`` sums their log-probabilities (the end token
+    included). ``states``: the states before ``first_token``."""
+    states, token, tokens, score = list(states), first_token, [], 0.0
+    for _ in range(length):
+        logits, *states = step(model, token, states)
+        logits = logits[0].astype(np.float64)
+        token = int(logits.argmax())
+        score += logits[token] - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+        if token == end_id:
+            break
+        tokens.append(token)
+    return tokens, float(score)

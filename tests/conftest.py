@@ -25,6 +25,30 @@ def shared_data():
     return SHARED_DATA
 
 
+def built_once(tmp_path_factory, name, build):
+    """``build(folder)`` run once for the whole test session and its path returned.
+
+    Under pytest-xdist every worker holds its own session fixtures, so a tiny run would
+    be trained once per worker. Here the first worker to ask builds into its own folder
+    while holding a lock in the folder the workers share, and writes a marker naming
+    that folder; the others wait for the lock and reuse it (they only read it). A build
+    that fails writes no marker, so the next worker builds again into its own folder.
+    """
+    import fcntl
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # gw0, gw1, ... share the parent folder
+        shared = shared.parent
+    marker = shared / f"{name}.built"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if marker.is_file():
+            return pathlib.Path(marker.read_text())
+        folder = build(tmp_path_factory.mktemp(name))
+        marker.write_text(str(folder))
+        return folder
+
+
 def cli_train(task, run, settings, data=None):
     """``gallery train TASK [--data DATA] --out RUN --set ...`` through the CLI; returns RUN."""
     from gallery.cli import main
@@ -65,11 +89,10 @@ TINY_SENTIMENT = ["epochs=3", "units=8", "embedding_dim=8", "max_tokens=200",
 def tiny_sentiment_run(tmp_path_factory):
     """A small sentiment model trained through the CLI on a synthetic file."""
 
-    folder = tmp_path_factory.mktemp("sentiment")
-    data = write_review_file(folder / "reviews.tsv")
-    run = folder / "run"
-    cli_train("sentiment", run, TINY_SENTIMENT, data)
-    return run
+    def build(folder):
+        return cli_train("sentiment", folder / "run", TINY_SENTIMENT,
+                         write_review_file(folder / "reviews.tsv"))
+    return built_once(tmp_path_factory, "sentiment", build)
 
 
 TINY_CAPTIONING = ["epochs=2", "train_images=256", "val_images=64", "test_images=64",
@@ -79,10 +102,8 @@ TINY_CAPTIONING = ["epochs=2", "train_images=256", "val_images=64", "test_images
 @pytest.fixture(scope="session")
 def tiny_captioning_run(tmp_path_factory):
     """A small captioning model trained through the CLI on the embedded house numbers."""
-
-    run = tmp_path_factory.mktemp("captioning") / "run"
-    cli_train("captioning", run, TINY_CAPTIONING)
-    return run
+    return built_once(tmp_path_factory, "captioning",
+                      lambda folder: cli_train("captioning", folder / "run", TINY_CAPTIONING))
 
 
 def write_caption_folder(folder, count=12, seed=0, dark_on_light=False):
@@ -118,9 +139,10 @@ def write_code_text(path, chars=6000):
 def tiny_charlm_run(tmp_path_factory):
     """A small character model trained through the CLI on a repetitive text file."""
 
-    folder = tmp_path_factory.mktemp("charlm")
-    return cli_train("charlm", folder / "run", TINY_CHARLM,
-                     write_code_text(folder / "code.txt"))
+    def build(folder):
+        return cli_train("charlm", folder / "run", TINY_CHARLM,
+                         write_code_text(folder / "code.txt"))
+    return built_once(tmp_path_factory, "charlm", build)
 
 
 def serve_in_fresh_process(script, export_dir, stdin=""):
@@ -204,8 +226,8 @@ TINY_TRANSLATION = ["epochs=3", "train_pairs=1500", "val_pairs=60", "test_pairs=
 @pytest.fixture(scope="session")
 def tiny_translation_run(tmp_path_factory):
     """A small translation model trained through the CLI on the embedded pairs."""
-    return cli_train("translation", tmp_path_factory.mktemp("translation") / "run",
-                     TINY_TRANSLATION)
+    return built_once(tmp_path_factory, "translation",
+                      lambda folder: cli_train("translation", folder / "run", TINY_TRANSLATION))
 
 
 TINY_FRAME_TAGGING = ["epochs=5", "learning_rate=0.01", "train_streams=40", "val_streams=8",
@@ -216,8 +238,9 @@ TINY_FRAME_TAGGING = ["epochs=5", "learning_rate=0.01", "train_streams=40", "val
 @pytest.fixture(scope="session")
 def tiny_frame_tagging_run(tmp_path_factory):
     """A small frame-tagging model trained through the CLI on the embedded motions."""
-    return cli_train("frame_tagging", tmp_path_factory.mktemp("frames") / "run",
-                     TINY_FRAME_TAGGING)
+    return built_once(tmp_path_factory, "frames",
+                      lambda folder: cli_train("frame_tagging", folder / "run",
+                                               TINY_FRAME_TAGGING))
 
 
 @pytest.fixture(scope="session")
@@ -225,13 +248,11 @@ def task_export(request, tmp_path_factory):
     """``task_export(TASK)``: the SavedModel of the tiny TASK run (exported once)."""
     from gallery.cli import main
 
-    exports = {}
-
     def export(task):
-        if task not in exports:
+        def build(folder):
             run = request.getfixturevalue(f"tiny_{task}_run")
-            out = tmp_path_factory.mktemp(f"export-{task}") / task / "1"
+            out = folder / task / "1"
             assert main(["export", task, "--model", str(run), "--out", str(out)]) == 0
-            exports[task] = out
-        return exports[task]
+            return out
+        return built_once(tmp_path_factory, f"export-{task}", build)
     return export

@@ -124,7 +124,8 @@ class GuardedHandler(web_protocol.RequestHandler):
             log.error("error answering %s %s", request.method, request.path, exc_info=exc)
             text = "internal server error (the server's log has the details)"
         else:
-            text = f"bad HTTP request: {message or (exc and str(exc)) or status}"
+            detail = " ".join(str(message or exc or status).split())  # one line
+            text = f"bad HTTP request: {detail}"
         response = web.json_response({"error": text}, status=status,
                                      headers=SECURITY_HEADERS)
         response.force_close()

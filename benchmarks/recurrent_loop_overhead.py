@@ -37,7 +37,7 @@ def main():
     xp = tf.random.normal([T, B, 4 * H])
     U = tf.Variable(tf.random.normal([H, 4 * H]) * 0.05)
     h0, c0 = tf.zeros([B, H]), tf.zeros([B, H])
-    algebra = fused.algebra_for(LSTMCell(H))
+    algebra = LSTMCell(H).fused_algebra()
     rows = []
     for jit in (False, True):
         @tf.function(jit_compile=jit)
@@ -62,7 +62,7 @@ def main():
         @tf.function
         def forward():
             outputs, _ = fused.fused_loop(algebra, xp, [h0, c0], tf.convert_to_tensor(U),
-                                          training=True, use_kernels=False, jit_compile=jit)
+                                          training=True, jit_compile=jit)
             return outputs
 
         @tf.function
@@ -70,7 +70,7 @@ def main():
             with tf.GradientTape() as tape:
                 tape.watch(xp)
                 outputs, _ = fused.fused_loop(algebra, xp, [h0, c0], tf.convert_to_tensor(U),
-                                              training=True, use_kernels=False, jit_compile=jit)
+                                              training=True, jit_compile=jit)
                 loss = tf.reduce_sum(outputs)
             return tape.gradient(loss, [xp, U])
         rows += [(f"fused forward, xla={jit}", median_ms(forward)),

@@ -149,6 +149,15 @@ class RecurrentCell(keras.layers.Layer):
         recurrent-dropout mask ``(B, H)`` multiplies ``h_{t-1}`` before ``U``."""
         raise NotImplementedError
 
+    def fused_algebra(self):
+        """This cell's step algebra for the fused loop (an object of
+        :mod:`gallery.layers.fused`: ``forward``/``backward`` per step, and the name of
+        its compiled ``kernel`` or ``None``), or ``None``: the cell then runs in the
+        generic loop over projected inputs, differentiated by TensorFlow (the same
+        numbers, slower). :meth:`gallery.layers.Recurrent.loop_for` says which loop a
+        cell gets; ``docs/extending.md`` says how a new cell gets a fast one."""
+        return None
+
     def call(self, inputs, states, training=None):
         """One step: ``inputs (B, D)``, ``states`` list of ``(B, H)`` → ``(output, states)``."""
         if not isinstance(states, (list, tuple)):

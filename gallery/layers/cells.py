@@ -34,6 +34,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from gallery.layers import fused
 from gallery.layers.cell_base import RecurrentCell
 
 __all__ = ["CELLS", "ElmanCell", "GRUCell", "LSTMCell", "RecurrentCell", "make_cell"]
@@ -60,6 +61,12 @@ class ElmanCell(RecurrentCell):
         h = self.activation(projected + ops.matmul(self._dropped(h_tm1, recurrent_mask),
                                                    self._weight(self.recurrent_kernel)))
         return h, [h]
+
+    def fused_algebra(self):
+        """Fused (and compiled) for tanh, ReLU and linear; other activations: ``None``."""
+        if any(self.activation is f for f in fused.ELMAN_ACTIVATIONS.values()):
+            return fused.ElmanAlgebra(self)
+        return None
 
 
 @keras.saving.register_keras_serializable(package="gallery")
@@ -113,6 +120,10 @@ class LSTMCell(RecurrentCell):
         c = f * c_tm1 + i * g
         h = o * phi(c)
         return h, [h, c]
+
+    def fused_algebra(self):
+        """Fused (and compiled) with the default tanh and sigmoid; otherwise ``None``."""
+        return fused.LSTMAlgebra(self) if _default_gates(self) else None
 
     def get_config(self) -> dict:
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
@@ -186,8 +197,19 @@ class GRUCell(RecurrentCell):
         h = z * h_tm1 + (1.0 - z) * n
         return h, [h]
 
+    def fused_algebra(self):
+        """Fused (and compiled) in the ``reset_after`` form with the default tanh and
+        sigmoid; the original form (``reset_after=False``) and other activations: ``None``."""
+        return fused.GRUAlgebra(self) if self.reset_after and _default_gates(self) else None
+
     def get_config(self) -> dict:
         return {**super().get_config(), "reset_after": self.reset_after}
+
+
+def _default_gates(cell):
+    """Whether a gated cell uses tanh and sigmoid, the activations its fused algebra has."""
+    return (cell.activation is keras.activations.tanh
+            and cell.recurrent_activation is keras.activations.sigmoid)
 
 
 #: The cells a config's ``cell`` setting names: the one table of them

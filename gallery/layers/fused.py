@@ -20,18 +20,22 @@ inf cannot leak into the states or the gradients. Shapes, time-major:
 ``xp (T, B, kH)``, states ``(B, H)``, mask ``(T, B)`` bool, recurrent-dropout mask
 ``(B, H)``.
 
-Cells: ``LSTMCell`` and ``GRUCell(reset_after=True)`` with their default activations
-(tanh, sigmoid) and ``ElmanCell`` with tanh, ReLU or linear; anything else (e.g.
-``GRUCell(reset_after=False)``, a hard-sigmoid LSTM) uses the generic loop, which
-gives the same numbers by autodiff.
+A cell declares its algebra (:meth:`gallery.layers.RecurrentCell.fused_algebra`):
+``LSTMCell`` and ``GRUCell(reset_after=True)`` with their default activations (tanh,
+sigmoid) return :class:`LSTMAlgebra` and :class:`GRUAlgebra`, ``ElmanCell`` with tanh,
+ReLU or linear :class:`ElmanAlgebra`; anything else (e.g. ``GRUCell(reset_after=False)``,
+a hard-sigmoid LSTM) returns ``None`` and runs the generic loop, which gives the same
+numbers by autodiff.
 
-Three implementations of the same algebra: in training, both loops run in the
-compiled CPU kernels (``gallery/kernels/recurrent_loop.cc``, :func:`compiled_loop`),
-which split the batch rows across threads for the whole sequence; where those do
-not build, or with ``Recurrent.use_kernels = False``, the TensorFlow while-loops
-below, XLA-compiled when the length is fixed (``Recurrent(jit_compile=...)``).
-Inference and exports always use the TensorFlow loops, so a SavedModel needs nothing
-from this package.
+Two implementations of the same algebra: the compiled CPU kernels
+(``gallery/kernels/recurrent_loop.cc``, :func:`compiled_loop`; the algebra's
+``kernel`` names its cell there), which split the batch rows across threads for the
+whole sequence, and the TensorFlow while-loops of :func:`fused_loop`, XLA-compiled in
+training when the length is fixed (``Recurrent(jit_compile=...)``). Which one runs is
+decided in one place, :meth:`gallery.layers.Recurrent.loop_for`: the kernels in
+float32 training where they build, the TensorFlow loops otherwise. Inference and
+exports always use the TensorFlow loops, so a SavedModel needs nothing from this
+package.
 """
 
 import functools
@@ -53,11 +57,11 @@ def _dropped(h, recurrent_mask):
 # -- the step algebra of each cell: forward (keeping what backward needs) and backward.
 # backward returns (dZ w.r.t. xp, dZ w.r.t. the recurrent pre-activation, the part of
 # ∂L/∂h_{t-1} that does not go through U (or None), the other states' gradients).
-class _LSTM:
+class LSTMAlgebra:
     """``z = xp + h̃ U``; ``i f g o``; ``c' = f c + i g``; ``h' = o tanh(c')``."""
 
     num_states = 2
-    kernel = "lstm"  # the compiled loop's cell (gallery/kernels/recurrent_loop.cc)
+    kernel = "lstm"  # the compiled loop's cell (gallery/kernels/recurrent_loop.cc); None: none
 
     def __init__(self, cell):
         self.extra = ()
@@ -81,7 +85,7 @@ class _LSTM:
         return dz, dz, None, [dc * f]
 
 
-class _GRU:
+class GRUAlgebra:
     """reset_after form: ``n = tanh(xp_n + r ⊙ (h̃ U_n + b_hn))``, ``h' = z h + (1 − z) n``."""
 
     num_states = 1
@@ -118,18 +122,19 @@ class _GRU:
         return d_xp, d_rec, dh * z, []
 
 
-_ELMAN = {"tanh": keras.activations.tanh, "relu": keras.activations.relu,
+#: The activations :class:`ElmanAlgebra` (and its compiled kernel) computes.
+ELMAN_ACTIVATIONS = {"tanh": keras.activations.tanh, "relu": keras.activations.relu,
           "linear": keras.activations.linear}
 
 
-class _Elman:
+class ElmanAlgebra:
     """``h' = φ(xp + h̃ U)``, φ tanh, ReLU or linear."""
 
     num_states = 1
     kernel = "elman"
 
     def __init__(self, cell):
-        self.activation = next(n for n, f in _ELMAN.items() if f is cell.activation)
+        self.activation = next(n for n, f in ELMAN_ACTIVATIONS.items() if f is cell.activation)
         self.extra = ()
 
     def forward(self, xp_t, states, U, extra, rmask):
@@ -150,21 +155,6 @@ class _Elman:
         else:
             da = dh
         return da, da, None, []
-
-
-def algebra_for(cell):
-    """The fused step algebra for ``cell``, or ``None`` where the generic loop must run."""
-    from gallery.layers.cells import ElmanCell, GRUCell, LSTMCell
-
-    default_gates = (getattr(cell, "activation", None) is keras.activations.tanh
-                     and getattr(cell, "recurrent_activation", None) is keras.activations.sigmoid)
-    if isinstance(cell, LSTMCell) and default_gates:
-        return _LSTM(cell)
-    if isinstance(cell, GRUCell) and cell.reset_after and default_gates:
-        return _GRU(cell)
-    if isinstance(cell, ElmanCell) and any(cell.activation is f for f in _ELMAN.values()):
-        return _Elman(cell)
-    return None
 
 
 #: From this many steps on, an eager call traces its loop into a graph first (below).
@@ -201,28 +191,19 @@ def inside_xla():
 
 
 def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,
-               zero_output_for_mask=False, training=False, use_kernels=True, jit_compile=True):
+               zero_output_for_mask=False, training=False, jit_compile=True):
     """Run the cell over ``xp (T, B, kH)`` from ``states``.
 
     Returns ``(outputs (T, B, H), final_states)`` like Keras's ``backend.rnn``
     time-major outputs; gradients flow to ``xp``, ``states``, ``U`` and the cell's
     extra tensors (the GRU's recurrent bias) through the hand-written backward pass.
     ``recurrent_mask (B, H)`` multiplies ``h_{t-1}`` before ``U`` (recurrent dropout).
-    In training (with ``use_kernels``), the loops run in the compiled kernels
-    (:func:`compiled_loop`) when they build here; never in inference, so a SavedModel
-    loads without this package's library, and never inside an XLA-compiled function
-    (:func:`inside_xla`), which cannot hold them. ``jit_compile``: in training, compile the
-    TensorFlow loops with XLA, which fuses each step's elementwise work (measured on
-    B=64 T=100 H=256: LSTM step 148 → 127 ms); inference and exports run plain
-    TensorFlow (no compile per new batch shape in a server).
+    ``jit_compile``: in training, compile the TensorFlow loops with XLA, which fuses
+    each step's elementwise work (measured on B=64 T=100 H=256: LSTM step 148 → 127 ms);
+    inference and exports run plain TensorFlow (no compile per new batch shape in a
+    server). (In float32 training :class:`~gallery.layers.Recurrent` runs
+    :func:`compiled_loop` instead where the kernels build: ``Recurrent.loop_for``.)
     """
-    if use_kernels and training and xp.dtype == tf.float32 and not inside_xla():
-        from gallery import kernels
-
-        library = kernels.recurrent_ops()
-        if library is not None:
-            return compiled_loop(library, algebra, xp, states, U, mask, recurrent_mask,
-                                 zero_output_for_mask)
     extra = list(algebra.extra)
     count = len(states)
     rmask = recurrent_mask

@@ -17,6 +17,8 @@ the same numbers. What differs is how the loop runs for the gallery's own cells:
   neither the outputs nor the gradients.
 
 Cells that are not gallery cells (e.g. Keras's own) run through ``RNN``'s loop.
+Which loop runs a cell is answered by :meth:`Recurrent.loop_for`, the method the
+layer itself dispatches on (one of :data:`LOOPS`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from gallery import kernels
 from gallery.layers import fused
 from gallery.layers.cell_base import RecurrentCell
 from gallery.layers.loop import generic_loop
+
+#: The time loops :meth:`Recurrent.loop_for` chooses from, fastest first.
+LOOPS = ("compiled", "fused", "projected", "generic", "keras")
 
 
 def _check_mask(sequences, mask):
@@ -77,9 +83,9 @@ class Recurrent(keras.layers.RNN):
     #: Use the projected, layer-by-layer loop for gallery cells. Set to ``False`` on
     #: an instance to run the generic loop one projection per step (parity tests).
     use_fast_path = True
-    #: On the fast path, run LSTM/GRU/Elman cells with the fused loop and its
-    #: hand-written backward pass (``gallery/layers/fused.py``). ``False``: autodiff
-    #: through the projected loop (kept for the benchmark's before/after).
+    #: On the fast path, run cells that declare a fused algebra (LSTM, GRU, Elman) with
+    #: the fused loop and its hand-written backward pass (``gallery/layers/fused.py``).
+    #: ``False``: autodiff through the projected loop (the benchmark's before/after).
     use_fused = True
     #: In training, run the fused loops in the compiled kernels
     #: (``gallery/kernels``) when they build here. ``False``: the TensorFlow loops
@@ -164,6 +170,39 @@ class Recurrent(keras.layers.RNN):
             return keras.random.dropout(ones, rate, seed=cell.seed_generator)
         return draw(x.shape[-1], cell.dropout), draw(cell.units, cell.recurrent_dropout)
 
+    def loop_for(self, cell, training=False):
+        """Which time loop runs ``cell`` (one of :attr:`cells`) in a call with
+        ``training``; :meth:`_run_layer` dispatches on this answer, so it is what runs.
+
+        * ``"compiled"``: the cell's fused algebra in the compiled CPU kernels
+          (``gallery/kernels``), hand-written backward pass. In training, when the cell
+          computes in float32, its algebra names a ``kernel``, ``use_kernels`` is on,
+          the call is not inside an XLA-compiled function and the kernels build here.
+        * ``"fused"``: the same algebra as TensorFlow while-loops (XLA-compiled in
+          training when the length is fixed and ``jit_compile``): every other call of a
+          cell whose :meth:`~gallery.layers.RecurrentCell.fused_algebra` is not
+          ``None`` (inference, exports, other dtypes, inside XLA).
+        * ``"projected"``: a gallery cell without a fused algebra (or ``use_fused``
+          off): the input projections of all steps in one matmul, then the generic
+          loop, differentiated by TensorFlow. Slower in training.
+        * ``"generic"``: ``unroll=True`` or ``use_fast_path`` off: the generic loop,
+          one projection per step.
+        * ``"keras"``: a cell that is not a gallery cell (in any layer of the
+          stack): ``keras.layers.RNN``'s own loop.
+        """
+        if not self._gallery_loop_applies():
+            return "keras"
+        if self.unroll or not self.use_fast_path:
+            return "generic"
+        algebra = cell.fused_algebra() if self.use_fused else None
+        if algebra is None:
+            return "projected"
+        if (training and self.use_kernels and algebra.kernel is not None
+                and cell.compute_dtype == "float32" and not fused.inside_xla()
+                and kernels.recurrent_ops() is not None):
+            return "compiled"
+        return "fused"
+
     def _run_layer(self, cell, x, states, mask, training, zero_output_for_mask):
         """One layer over the whole time-major sequence ``x (T, B, D)``, in processing
         order, in the cell's compute dtype.
@@ -175,28 +214,30 @@ class Recurrent(keras.layers.RNN):
         input_mask, recurrent_mask = self.dropout_masks(cell, x, training)
         if input_mask is not None:
             x = x * input_mask[None]
-        fast = self.use_fast_path and not self.unroll
-        algebra = fused.algebra_for(cell) if fast and self.use_fused else None
-        if algebra is not None:
-            outputs, new_states = fused.fused_loop(
-                algebra, cell.project_inputs(x), states,
-                tf.convert_to_tensor(cell._weight(cell.recurrent_kernel)), mask=mask,
-                recurrent_mask=recurrent_mask, zero_output_for_mask=zero_output_for_mask,
-                training=bool(training), use_kernels=self.use_kernels,
-                jit_compile=self.jit_compile)
-            return outputs[-1], outputs, new_states
-        if fast:
-            inputs = cell.project_inputs(x)
-
-            def step(xp_t, s):
-                return cell.step_projected(xp_t, s, recurrent_mask)
-        else:
-            inputs = x
-
+        loop = self.loop_for(cell, training)
+        if loop == "generic":
             def step(x_t, s):
                 return cell.step_projected(cell.project_inputs(x_t), s, recurrent_mask)
-        return generic_loop(step, inputs, states, mask=mask,
-                            zero_output_for_mask=zero_output_for_mask, unroll=self.unroll)
+            return generic_loop(step, x, states, mask=mask,
+                                zero_output_for_mask=zero_output_for_mask, unroll=self.unroll)
+        xp = cell.project_inputs(x)
+        if loop == "projected":
+            def step_projected(xp_t, s):
+                return cell.step_projected(xp_t, s, recurrent_mask)
+            return generic_loop(step_projected, xp, states, mask=mask,
+                                zero_output_for_mask=zero_output_for_mask)
+        algebra = cell.fused_algebra()
+        U = tf.convert_to_tensor(cell._weight(cell.recurrent_kernel))
+        if loop == "compiled":
+            outputs, new_states = fused.compiled_loop(
+                kernels.recurrent_ops(), algebra, xp, states, U, mask, recurrent_mask,
+                zero_output_for_mask)
+        else:
+            outputs, new_states = fused.fused_loop(
+                algebra, xp, states, U, mask=mask, recurrent_mask=recurrent_mask,
+                zero_output_for_mask=zero_output_for_mask, training=bool(training),
+                jit_compile=self.jit_compile)
+        return outputs[-1], outputs, new_states
 
     def get_config(self) -> dict:
         return {**super().get_config(), "jit_compile": self.jit_compile}

@@ -8,7 +8,6 @@ import tensorflow as tf
 
 from gallery import kernels
 from gallery.layers import ElmanCell, GRUCell, LSTMCell, Recurrent
-from gallery.layers.fused import algebra_for
 
 CELLS = {
     "lstm": (lambda: LSTMCell(6), keras.layers.LSTMCell),
@@ -86,8 +85,8 @@ def test_fused_gradients_equal_keras_builtins(name, path):
 
 
 def test_the_original_gru_form_uses_the_generic_loop():
-    assert algebra_for(GRUCell(4, reset_after=False)) is None
-    assert algebra_for(GRUCell(4)) is not None
+    assert GRUCell(4, reset_after=False).fused_algebra() is None
+    assert GRUCell(4).fused_algebra() is not None
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "elman_tanh"])

@@ -10,5 +10,11 @@ form), so a client written against this server works unchanged against
 - :mod:`gallery.serving.codec`: JSON request bodies → NumPy inputs checked against a
   signature, outputs → ``predictions``/``outputs``.
 - :mod:`gallery.serving.batching`: concurrent requests joined into one model call.
+- :mod:`gallery.serving.limits`: every bound on a request or a connection, each a
+  ``gallery serve`` flag.
+- :mod:`gallery.serving.connections`: header/body/idle timeouts, the connection cap,
+  JSON answers for what the HTTP parser refuses.
+- :mod:`gallery.serving.hosts` and :mod:`gallery.serving.security`: the ``Host`` and
+  ``Origin`` a request may carry, and the security headers of every response.
 - :mod:`gallery.serving.app`: the aiohttp application (``build_app``) and ``serve``.
 """

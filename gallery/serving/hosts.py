@@ -66,7 +66,8 @@ class HostPolicy:
         self.host, self.port = None, None
 
     def bind(self, host, port):
-        self.host, self.port = host.lower(), port
+        """The address the server listens on (``""``: every address, as ``0.0.0.0``)."""
+        self.host, self.port = (host or "0.0.0.0").lower(), port
 
     def names(self):
         """The ``Host`` values answered, for error messages."""

@@ -22,6 +22,7 @@ import pytest
 import tensorflow as tf
 
 from gallery.serving.codec import RequestError, check_depth
+from gallery.serving.hosts import HostPolicy
 from gallery.serving.limits import Limits
 from gallery.serving.security import SECURITY_HEADERS
 from tests.gallery.serving_helpers import exchange, http, json_reply, predict, rss_mb, start_server
@@ -330,3 +331,23 @@ def test_json_depth_is_measured_outside_strings():
             check_depth(body, depth - 1) if depth else check_depth(b"[" + body, 0)
     with pytest.raises(RequestError):
         check_depth(b'[[["\\\\"[[[', 5)  # the escaped backslash does not escape the quote
+
+
+@pytest.mark.parametrize("bound, host, answered", [
+    (("127.0.0.1", 8501), "127.0.0.1:8501", True),
+    (("127.0.0.1", 8501), "[::1]:8501", True),
+    (("127.0.0.1", 8501), "LOCALHOST.:8501", True),
+    (("127.0.0.1", 8501), "127.0.0.1:8502", False),
+    (("127.0.0.1", 8501), "rebound.attacker.example:8501", False),
+    (("127.0.0.1", 80), "localhost", True),  # no port: the default port
+    (("0.0.0.0", 8501), "192.168.1.20:8501", True),  # an IP cannot be rebound
+    (("", 8501), "[fe80::1]:8501", True),  # "" listens everywhere, as 0.0.0.0
+    (("0.0.0.0", 8501), "myhost.lan:8501", False),  # a name: only with --allowed-host
+    (("0.0.0.0", 8501), "models.example", True),
+    (("0.0.0.0", 8501), "proxy:443", True),
+    (("0.0.0.0", 8501), "proxy:80", False),
+])
+def test_host_policy(bound, host, answered):
+    policy = HostPolicy(["models.example", "proxy:443"])
+    policy.bind(*bound)
+    assert (policy.check_host(host) is None) == answered

@@ -47,6 +47,7 @@ def assert_same_run(a, b):
     assert ma["loss"] == pytest.approx(mb["loss"], abs=TOLERANCE)
 
 
+@pytest.mark.slow  # three trainings in subprocesses
 def test_mirrored_on_two_cpu_devices_matches_one_device(single_device_run, tmp_path):
     data, single = single_device_run
     run = tmp_path / "mirrored"
@@ -68,6 +69,7 @@ def free_ports(count):
     return ports
 
 
+@pytest.mark.slow  # three trainings in subprocesses
 def test_two_local_workers_match_one_device(single_device_run, tmp_path):
     data, single = single_device_run
     run = tmp_path / "multiworker"

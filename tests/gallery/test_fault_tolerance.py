@@ -67,6 +67,7 @@ def checkpoint_epoch(run):
         return 0
 
 
+@pytest.mark.slow  # trains twice in subprocesses; resuming: tests/test_contract.py step 7
 @pytest.mark.parametrize("extra", [[], ["--set", "ema=0.9"]], ids=["plain", "ema"])
 def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, extra):
     data = write_review_file(tmp_path / "reviews.tsv", rows=1500)

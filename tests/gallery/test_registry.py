@@ -121,6 +121,7 @@ def test_a_users_tasks_and_lessons_modules_do_not_shadow_ours(tiny_sentiment_run
     assert meta["task_class"] == "rnn_gallery.tasks.sentiment.task:SentimentTask"
 
 
+@pytest.mark.slow  # 3 subprocesses; the task trained, predicted: test_contract[majority]
 def test_a_third_party_task_is_listed_trained_and_predicted(third_party_path, tmp_path):
     """A package installed elsewhere registers ``majority``; nothing here names it. (Its
     export, serving, fine-tuning and resuming: tests/test_contract.py.)"""

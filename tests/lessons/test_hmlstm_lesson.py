@@ -58,6 +58,7 @@ def test_held_out_windows_score_a_contiguous_stretch():
     np.testing.assert_array_equal(scored, np.arange(3, 3 + len(scored)))
 
 
+@pytest.mark.slow  # trains two models on two texts
 def test_tiny_lesson_writes_results_config_and_picture(tmp_path):
     results = hmlstm.run(tmp_path, hmlstm.TINY)
     assert set(results["texts"]) == {"Hamlet", "Python"}

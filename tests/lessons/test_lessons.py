@@ -11,6 +11,7 @@ from gallery.layers import ElmanCell
 from rnn_gallery.lessons import activations, contains_one, gradients, tbptt
 
 
+@pytest.mark.slow  # 500 epochs of the lesson's training
 def test_contains_one_reproduces_the_reference_run(tmp_path, capsys):
     """docs/worked_examples.md §5: loss 0.6315 @50, 0.0121 @100, 0.0010 @500 in the reference."""
     results = contains_one.run(tmp_path)
@@ -39,6 +40,7 @@ def test_state_gradients_match_the_hand_derived_product():
     np.testing.assert_allclose(norms, expected, rtol=1e-5)
 
 
+@pytest.mark.slow  # the lesson's training runs; its norms: the hand-derived test
 def test_gradients_lesson_numbers(tmp_path):
     results = gradients.run(tmp_path, verbose=False)
     ratio = {name: n[0] / n[-1] for name, n in results["norms"].items()}
@@ -52,6 +54,7 @@ def test_gradients_lesson_numbers(tmp_path):
     assert (tmp_path / "gradient_norms.png").is_file()
 
 
+@pytest.mark.slow  # trains three models
 def test_truncation_shorter_than_the_lag_cannot_learn(tmp_path):
     results = tbptt.run(tmp_path, truncations=(10, 20, 100), verbose=False)
     accuracy = results["accuracy"]
@@ -99,6 +102,7 @@ def test_activations_and_lesson_cli(tiny_charlm_run, tmp_path, capsys):
     assert "unknown lesson" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # trains; `gallery lesson`: the activations test
 def test_charlm_lesson_reports_bits_per_char(tmp_path):
     from rnn_gallery.lessons import charlm
 

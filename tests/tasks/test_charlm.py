@@ -24,6 +24,7 @@ def config(*items, **changes):
     return apply_overrides(CharLMConfig(), list(items) + [f"{k}={v}" for k, v in changes.items()])
 
 
+@pytest.mark.slow  # 150 epochs of training
 def test_hello_worked_example_6():
     """docs/worked_examples.md §6: after training on "hello", h→e, he→l, hel→l, hell→o."""
     vocabulary = ["e", "h", "l", "o"]

@@ -200,6 +200,7 @@ def test_ensemble_averages_independent_branches(tmp_path):
         config("ensemble=2", "bidirectional=false", "frame_encoder=dense")
 
 
+@pytest.mark.slow  # trains; the branches: test_ensemble_averages_independent_branches
 def test_ensemble_trains_each_branch(tmp_path):
     run = cli_train("frame_tagging", tmp_path / "run", TINY + ["ensemble=2"])
     metrics = json.loads((run / "metrics.json").read_text())
@@ -245,6 +246,7 @@ def write_stream_folder(folder, count=6, seed=0):
     return folder
 
 
+@pytest.mark.slow  # trains; fine-tuning: tests/test_contract.py, a folder: the template test below
 def test_finetune_on_a_folder_of_labelled_streams(tiny_run, tmp_path):
     folder = write_stream_folder(tmp_path / "mine")
     assert main(["finetune", "frame_tagging", "--from", str(tiny_run), "--data", str(folder),

@@ -144,6 +144,7 @@ def tiny_video_run(tmp_path_factory):
                      data="video")
 
 
+@pytest.mark.slow  # trains the video model
 def test_video_run_uses_the_video_defaults(tiny_video_run):
     config = json.loads((tiny_video_run / "config.json").read_text())
     assert config["frame_encoder"] == "cnn" and config["min_length"] == 6  # --set wins
@@ -151,6 +152,7 @@ def test_video_run_uses_the_video_defaults(tiny_video_run):
     assert metrics["frames"] > 0 and (tiny_video_run / "timeline.png").is_file()
 
 
+@pytest.mark.slow  # trains the video model
 def test_video_export_serves_clips_in_a_fresh_process(tiny_video_run, tmp_path):
     out = tmp_path / "saved" / "1"
     assert main(["export", "frame_tagging", "--model", str(tiny_video_run), "--out",
@@ -163,6 +165,7 @@ def test_video_export_serves_clips_in_a_fresh_process(tiny_video_run, tmp_path):
     assert served["labels"][1][10:] == [""] * 4 and set(served["labels"][0]) <= set(meta["labels"])
 
 
+@pytest.mark.slow  # trains the video model
 def test_predict_video_npy_files_and_bad_ones(tiny_video_run, tmp_path, capsys):
     clip = np.random.default_rng(5).integers(0, 255, (11, 48, 48)).astype("uint8")
     np.save(tmp_path / "clip.npy", clip)  # (T, H, W): one channel

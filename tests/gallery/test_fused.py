@@ -48,9 +48,21 @@ def path(request):
     return request.param
 
 
-@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
-@pytest.mark.parametrize("name", list(CELLS))
-@pytest.mark.parametrize("shape", ["stack2_backwards", "bidirectional"])
+def autodiff_cases():
+    """Every shape, cell and mask on every loop; under XLA (one compile per case) the
+    default run keeps the masked cases of the three gate layouts (LSTM, GRU, Elman)."""
+    for path_ in ("plain", "xla", "compiled"):
+        for shape in ("stack2_backwards", "bidirectional"):
+            for name in CELLS:
+                for masked in (False, True):
+                    slow = path_ == "xla" and (not masked or name in ("elman_relu",
+                                                                      "elman_linear"))
+                    case = f"{path_}-{shape}-{name}-{'mask' if masked else 'nomask'}"
+                    yield pytest.param(name, masked, path_, shape, id=case,
+                                       marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize("name,masked,path,shape", autodiff_cases(), indirect=["path"])
 def test_fused_equals_autodiff_loop(name, masked, path, shape):
     training = path != "plain"
     keras.utils.set_random_seed(3)

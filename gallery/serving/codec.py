@@ -180,18 +180,19 @@ def _check_names(given, specs, where):
 
 def _nested_shape(value, spec, name):
     """The shape of a nested JSON list as its first items give it (a ragged list is
-    refused later), checked against the rank of ``spec`` when that is known."""
-    allowed = MAX_RANK if spec is None else len(spec)
+    refused later), checked against the rank of ``spec`` when that is known; walked
+    at most :data:`MAX_RANK` levels deep."""
     shape, probe = [], value
     while isinstance(probe, list):
+        if len(shape) == MAX_RANK:
+            raise RequestError(f"input {name!r} has more than {MAX_RANK} dimensions (the "
+                               "most the server takes)")
         shape.append(len(probe))
-        if len(shape) > allowed:
-            raise RequestError(f"input {name!r} has more than {allowed} dimensions ("
-                               + ("the signature's rank)" if spec is not None else
-                                  "the most the server takes)"))
         if not probe:
             break
         probe = probe[0]
+    if spec is not None and len(shape) != len(spec):
+        raise RequestError(_shape_message(name, shape, spec))
     return shape
 
 
@@ -262,12 +263,15 @@ _TF_NAME = {"string": "DT_STRING", "bool": "DT_BOOL", "float32": "DT_FLOAT",
 def _check_shape(array, spec, name):
     if spec is None:
         return array
-    want = "[" + ", ".join("-1" if d is None else str(d) for d in spec) + "]"
     shape = array.shape
     if len(shape) != len(spec) or any(d is not None and d != s for d, s in zip(spec, shape)):
-        raise RequestError(f"input {name!r} has shape {list(shape)}; the signature takes "
-                           f"{want}")
+        raise RequestError(_shape_message(name, shape, spec))
     return array
+
+
+def _shape_message(name, shape, spec):
+    want = "[" + ", ".join("-1" if d is None else str(d) for d in spec) + "]"
+    return f"input {name!r} has shape {list(shape)}; the signature takes {want}"
 
 
 def format_predict(outputs, row_format, rows):

@@ -141,9 +141,9 @@ def test_reading_and_decoding_errors_are_json_4xx(served):
             "(gallery serve --max-json-depth)")
     deep = json.loads("[" * 70 + "1" + "]" * 70)
     refused(url, {"signature_name": "anyrank", "instances": [deep]}, 400,
-            "input 'x' has more than 32 dimensions")
+            "input 'x' has more than 32 dimensions (the most the server takes)")
     refused(url, {"signature_name": "work", "instances": [[[[1.0]]]]}, 400,
-            "input 'x' has more than 2 dimensions")
+            "input 'x' has shape [1, 1, 1, 1]; the signature takes [-1, 16]")
     refused(url, json.dumps({"instances": ["a"]}).encode(), 400,
             "the request body cannot be read", {"Content-Encoding": "gzip"})
     zipped = gzip.compress(json.dumps({"instances": ["a"]}).encode())

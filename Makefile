@@ -1,10 +1,11 @@
-# `make run`: set up .venv and run the main job; `make test`: set up .venv and run the tests.
+# `make run`: set up .venv and run the main job; `make test`: set up .venv and run the tests
+# (default tier); `make test-all`: the tests including the slow ones.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean system-deps docs diagrams
+.PHONY: run test test-all lint bench clean system-deps docs diagrams
 
 # Debian packages the tests use: Chromium + ChromeDriver (browser tests of the pages),
 # graphviz (model diagrams in the docs). Installed when missing and apt-get can run as
@@ -33,9 +34,14 @@ run: $(STAMP)
 
 # Two worker processes (pytest-xdist), each test file on one worker: most tests wait
 # on subprocesses, disk and Python, so two workers halve the time on 2 cores.
+# `make test` is the default tier (pyproject.toml's addopts leave out `slow`);
+# `make test-all` adds the slow, training-heavy checks.
 TEST_WORKERS ?= 2
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+test-all: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "slow or not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check gallery tasks tests benchmarks templates lessons tools

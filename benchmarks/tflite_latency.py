@@ -74,7 +74,7 @@ def calls(task, saved, lite, args):
         return (inputs, lambda p: generate(
             prime=tf.constant([p]), length=tf.constant(args.chars),
             temperature=tf.constant(0.0), seed=tf.constant(0))["text"].numpy(),
-            lambda p: lite._char_generator(p, length=args.chars))
+            lambda p: lite.decoder.generate(p, length=args.chars))
     if task == "translation":
         sources = ["12 March 1999", "the 3rd of May, 2001", "forty-two", "2 June 1987"]
         inputs = [sources[i % len(sources)] for i in range(args.requests)]
@@ -112,7 +112,7 @@ def main(argv=None):
             saved, lite = tf.saved_model.load(saved_dir), TFLiteModel(lite_path)
             inputs, saved_call, lite_call = calls(task, saved, lite, args)
             lite_size = sum(size(pathlib.Path(folder) / name)
-                            for name in lite.info["models"].values())
+                            for name in (e["file"] for e in lite.info["models"].values()))
             rows.append((task, "SavedModel", size(saved_dir), *timed(saved_call, inputs)))
             rows.append((task, "TFLite", lite_size, *timed(lite_call, inputs)))
     print(f"{'task':14s} {'format':11s} {'size':>10s} {'p50 ms':>8s} {'p99 ms':>8s}")

@@ -67,6 +67,15 @@ def convert(keras_model):
     return data, ops
 
 
+def text_facts(to_ids):
+    """What the side file holds of a ``TextToIds`` layer, for
+    :class:`gallery.export.tflite_decoding.TextIds`: its id → token table, padding and
+    unknown ids (the layer owns them), token mode and length."""
+    return {"id_to_token": to_ids.id_to_token(), "padding_id": to_ids.padding_id,
+            "unknown_id": to_ids.unknown_id, "tokens": to_ids.tokens,
+            "max_length": to_ids.max_length}
+
+
 def part_path(out, part, first):
     """Where part ``part`` goes: ``out`` for the first, ``OUT.PART.tflite`` else."""
     return out if first else out.with_name(f"{out.stem}.{part}.tflite")

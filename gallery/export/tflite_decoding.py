@@ -6,8 +6,9 @@ NumPy and a TFLite interpreter (:mod:`gallery.export.tflite_runtime`).
 Text becomes ids as ``TextToIds`` does it (``gallery/layers/text.py``): for
 ``tokens="words"`` ASCII letters lower-cased, the punctuation
 ``!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'`` removed, split on ASCII whitespace; a token's id
-is its place in the layer's table (``0`` padding, ``1`` unknown, then the vocabulary,
-:func:`vocabulary_ids`); the first ``L`` ids are kept, right-padded with 0.
+is its place in the layer's own id → token table, which the exporter writes into the
+side file with the padding and unknown ids (:class:`TextIds`); the first ``L`` ids are
+kept, right-padded.
 """
 
 import re
@@ -18,8 +19,6 @@ import numpy as np
 _STRIP = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 _SPACE = re.compile(r"[ \t\n\v\f\r]+")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-#: ``TextToIds``'s first two ids (``gallery.layers.text.SPECIAL_TOKENS``): padding, unknown.
-PADDING_ID, UNKNOWN_ID = 0, 1
 
 
 def as_text(item):
@@ -30,12 +29,6 @@ def as_text(item):
     if isinstance(item, (bytes, bytearray)):
         return bytes(item).decode("utf-8", "replace")
     raise TypeError(f"each input of this model is a text (str), got {type(item).__name__}")
-
-
-def vocabulary_ids(vocabulary):
-    """``{token: id}`` of a ``TextToIds`` vocabulary (its table without padding and
-    unknown, which come first)."""
-    return {token: i + UNKNOWN_ID + 1 for i, token in enumerate(vocabulary)}
 
 
 def words(text):
@@ -69,11 +62,22 @@ def join_tokens(tokens, mode="words"):
     return text
 
 
-def text_to_ids(text, ids, length, mode="words"):
-    """``(1, length)`` int64 ids of ``text`` (``ids``: :func:`vocabulary_ids`; the
-    unknown id for a token outside it, padding after the text)."""
-    found = [ids.get(w, UNKNOWN_ID) for w in tokens_of(text, mode)][:length]
-    return np.array([found + [PADDING_ID] * (length - len(found))], np.int64)
+class TextIds:
+    """Text → ``(1, max_length)`` int64 ids as a ``TextToIds`` layer gives them, from
+    the facts the exporter wrote (``gallery.export.tflite.text_facts``): the layer's
+    id → token table, its padding and unknown ids, token mode and length."""
+
+    def __init__(self, id_to_token, padding_id, unknown_id, tokens, max_length):
+        self.ids = {token: i for i, token in enumerate(id_to_token)
+                    if i not in (padding_id, unknown_id)}
+        self.padding_id, self.unknown_id = padding_id, unknown_id
+        self.tokens, self.max_length = tokens, max_length
+
+    def __call__(self, text):
+        found = [self.ids.get(token, self.unknown_id)
+                 for token in tokens_of(text, self.tokens)][:self.max_length]
+        padding = [self.padding_id] * (self.max_length - len(found))
+        return np.array([found + padding], np.int64)
 
 
 def image_pixels(data, height, width):

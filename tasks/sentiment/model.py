@@ -153,10 +153,6 @@ def fixed_length_model(model, length):
     return keras.Model(ids, mean(core(ids)), name="sentiment_fixed")
 
 
-def text_vocabulary(model):
-    """The ``TextToIds`` of the end-to-end model: its vocabulary, token mode, length
-    and ``vocabulary_size`` (the ids it writes are below it)."""
-    preprocessor = _part(model, TextToIds)
-    return {"vocabulary": preprocessor.vocabulary, "tokens": preprocessor.tokens,
-            "max_length": preprocessor.max_length,
-            "vocabulary_size": preprocessor.vocabulary_size}
+def preprocessor_of(model):
+    """The ``TextToIds`` of the end-to-end model (its vocabulary, ids and length)."""
+    return _part(model, TextToIds)

@@ -7,6 +7,7 @@ import tensorflow as tf
 from gallery.data.bucketing import bucket_by_length
 from gallery.data.epochs import shuffled_per_epoch
 from gallery.data.padding import pad_right
+from gallery.export.tflite import text_facts
 from gallery.predicting import predict_batches, shown_text
 from gallery.task import Task
 
@@ -18,7 +19,7 @@ from .model import (
     fixed_length_model,
     parts,
     prefix_probabilities,
-    text_vocabulary,
+    preprocessor_of,
     with_new_labels,
 )
 from .tflite_decoder import SentimentDecoder
@@ -116,10 +117,10 @@ class SentimentTask(Task):
         return list(splits.test.texts[:2]) + ["not good at all"]
 
     def tflite_models(self, config, model, meta):
-        text = text_vocabulary(model)
-        return {"classify": fixed_length_model(model, text["max_length"])}, {
-            "labels": meta["labels"], **text,
-            "input_limits": {"classify": {"token_ids": text["vocabulary_size"]}}}
+        to_ids = preprocessor_of(model)
+        return {"classify": fixed_length_model(model, to_ids.max_length)}, {
+            "labels": meta["labels"], "text": text_facts(to_ids),
+            "input_limits": {"classify": {"token_ids": to_ids.vocabulary_size}}}
 
     def demo_request(self, splits):
         return {"text": tf.constant(splits.test.texts[:3] + ["", "not good at all"])}

@@ -150,7 +150,7 @@ class TranslationTask(Task):
         """``encoder``: source ids ``(1, max_source)`` → the decoder's first states (and
         the attention keys and source mask it carries); ``step``: one target token and
         those states → logits and new states. Python decodes greedily around them."""
-        from gallery.export.tflite import step_model
+        from gallery.export.tflite import step_model, text_facts
 
         to_ids, target = model.source_ids, target_to_ids(config, meta)
         ids = keras.Input((config.max_source,), batch_size=1, dtype="int64",
@@ -161,9 +161,9 @@ class TranslationTask(Task):
                           [(tuple(s.shape[1:]), s.dtype) for s in states])
         start, end = target.start_id, target.end_id
         return {"encoder": keras.Model(ids, states), "step": step}, {
-            "vocabulary": to_ids.vocabulary, "tokens": to_ids.tokens,
-            "max_length": to_ids.max_length, "target_vocabulary": meta["target_vocabulary"],
-            "target_tokens": config.target_tokens, "start_id": start, "end_id": end,
+            "text": text_facts(to_ids), "target_tokens": config.target_tokens,
+            "target_id_to_token": target.id_to_token(blank_marks=True),
+            "start_id": start, "end_id": end,
             "max_target": config.max_target + 1,
             "input_limits": {"encoder": {"source_ids": model.source_embedding.input_dim},
                              "step": {"token": model.word_embedding.input_dim}}}

@@ -18,8 +18,8 @@ from conftest import write_caption_folder
 from gallery.cli import main
 from gallery.errors import GalleryError
 from gallery.export.formats import FORMATS, Format
-from gallery.export.tflite import builtin_op_names, convert, model_ops
-from gallery.export.tflite_decoding import text_to_ids, vocabulary_ids
+from gallery.export.tflite import builtin_op_names, convert, model_ops, text_facts
+from gallery.export.tflite_decoding import TextIds
 from gallery.export.tflite_runtime import TFLiteModel
 from gallery.images import decode_image_batch
 from gallery.layers.text import TextToIds
@@ -102,10 +102,10 @@ def test_python_tokens_match_text_to_ids(mode):
     vocabulary = ["the", "plot", "s", "twists", "were", "caf\u00e9", "great", "Dull", ",", "!",
                   "t", "e", " ", "a", "\"", "-", "ish", "moving", "\u00dcBER", "dull"]
     layer = TextToIds(vocabulary, max_length=40, tokens=mode)
-    index = vocabulary_ids(vocabulary)
+    text_ids = TextIds(**text_facts(layer))  # the NumPy mirror, from the side file's facts
     for text in HELD_OUT:
         expected = layer(tf.constant([text])).numpy()[0]
-        got = text_to_ids(text, index, 40, mode)[0]
+        got = text_ids(text)[0]
         np.testing.assert_array_equal(got[:len(expected)], expected, err_msg=text)
         assert not got[len(expected):].any()
 
@@ -260,14 +260,14 @@ def test_ids_outside_the_embedding_are_refused_before_tflite(sentiment_tflite, t
     info = json.loads(path.with_suffix(".json").read_text())
     size = info["input_limits"]["classify"]["token_ids"]
     model = TFLiteModel(path)
-    ids = np.zeros((1, info["max_length"]), np.int64)
+    ids = np.zeros((1, info["text"]["max_length"]), np.int64)
     ids[0, 3] = size
     with pytest.raises(GalleryError, match=f"token_ids.*{size} is outside 0..{size - 1}"):
         model.run("classify", token_ids=ids)
     ids[0, 3] = -1
     with pytest.raises(GalleryError, match="-1 is outside"):
         model.run("classify", token_ids=ids)
-    info["vocabulary"] += ["extraword"]  # a side file whose vocabulary outgrew the model
+    info["text"]["id_to_token"] += ["extraword"]  # a side file whose table outgrew the model
     path.with_suffix(".json").write_text(json.dumps(info))
     with pytest.raises(GalleryError, match=f"{size} is outside 0..{size - 1}"):
         TFLiteModel(path).predict(["an extraword"])

@@ -16,6 +16,7 @@ import tensorflow as tf
 from gallery.config import TrainConfig
 from gallery.data.epochs import EpochClock
 from gallery.errors import GalleryError
+from gallery.export.tflite import text_facts
 from gallery.layers import Recurrent, make_cell
 from gallery.layers.text import TextToIds
 from gallery.predicting import predict_batches
@@ -147,8 +148,7 @@ class MajorityTask(Task):
         to_ids, core = model.get_layer("preprocessor"), model.get_layer("core")
         ids = keras.Input((to_ids.max_length,), batch_size=1, dtype="int64", name="ids")
         return {"classify": keras.Model(ids, core(ids))}, {
-            "vocabulary": to_ids.vocabulary, "max_length": to_ids.max_length,
-            "labels": meta["labels"],
+            "text": text_facts(to_ids), "labels": meta["labels"],
             "input_limits": {"classify": {"ids": core.get_layer("embedding").input_dim}}}
 
     def predict_examples(self, splits, folder):

@@ -2,15 +2,14 @@
 (the model's ``TextToIds``, ``tokens="chars"``) → the ``classify`` model → the more
 likely letter. NumPy only, on the gallery's public runtime interface."""
 
-from gallery.export.tflite_decoding import as_text, text_to_ids, vocabulary_ids
+from gallery.export.tflite_decoding import TextIds, as_text
 from gallery.export.tflite_runtime import TFLiteDecoder
 
 
 class MajorityDecoder(TFLiteDecoder):
     def predict_one(self, text):
         text = as_text(text)
-        ids = text_to_ids(text, vocabulary_ids(self.info["vocabulary"]),
-                          self.info["max_length"], "chars")
+        ids = TextIds(**self.info["text"])(text)
         probabilities = self.model.run("classify", ids=ids)[0][0]
         best = int(probabilities.argmax())
         return {"text": text, "label": self.info["labels"][best],

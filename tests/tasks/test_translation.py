@@ -152,6 +152,33 @@ def test_padding_changes_no_output():
     np.testing.assert_allclose(batch[0], alone[0], atol=1e-5)
 
 
+@pytest.mark.parametrize("attention", ["bahdanau", "none"])
+def test_decoder_state_is_named_and_flattens_in_the_step_models_order(attention):
+    """``start_states`` gives a ``DecoderState`` (cell states, keys, memory mask by
+    name); its flat form, the exported step model's ``state0 … stateN``, steps as the
+    named one does."""
+    from gallery.seq2seq import DecoderState
+
+    meta = {"source_vocabulary": list("abcdefgh "), "target_vocabulary": list("xyz")}
+    model = build_model(config("units=16", "embedding_dim=8", f"attention={attention}"), meta)
+    ids = model.source_ids(tf.constant(["abc", "h"]))
+    state = model.start_states(ids)
+    assert isinstance(state, DecoderState) and [s.shape for s in state.cell] == [(2, 16)]
+    if attention == "none":
+        assert state.keys == () and state.memory_mask == ()
+    else:
+        assert state.keys.shape == (2, 3, 16)
+        assert state.memory_mask.numpy().tolist() == [[True] * 3, [True, False, False]]
+    flat = tf.nest.flatten(state)
+    assert DecoderState.from_flat(flat, 1) == state
+    tokens = tf.constant([2, 3])
+    logits, after = model.decode_step(tokens, state)
+    flat_logits, flat_after = model.decode_step_flat(tokens, flat)
+    np.testing.assert_array_equal(flat_logits, logits)
+    for got, expected in zip(flat_after, tf.nest.flatten(after), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("attention", ["bahdanau", "luong", "none"])
 def test_step_decoding_matches_the_teacher_forced_graph(attention):
     """Greedy decoding one token at a time (padded memory masked in every step) picks

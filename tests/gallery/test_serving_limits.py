@@ -22,7 +22,7 @@ import pytest
 import tensorflow as tf
 
 from gallery.serving.codec import RequestError, check_depth
-from gallery.serving.hosts import HostPolicy
+from gallery.serving.hosts import HostPolicy, exposure_warning
 from gallery.serving.limits import Limits
 from gallery.serving.security import SECURITY_HEADERS
 from tests.gallery.serving_helpers import exchange, http, json_reply, predict, rss_mb, start_server
@@ -306,6 +306,14 @@ def test_the_page_sets_no_inline_script_or_style():
                              r"|innerHTML|eval\(|new Function", text), script
 
 
+def test_the_warning_is_for_addresses_other_machines_reach():
+    for host in ["127.0.0.1", "127.0.0.2", "::1", "localhost"]:
+        assert exposure_warning(host) is None
+    for host in ["0.0.0.0", "::", "", "192.168.1.20", "myhost.lan"]:
+        assert "no authentication and no TLS" in exposure_warning(host)
+
+
+@pytest.mark.slow  # a TensorFlow start-up; the warning's text is checked above
 def test_a_non_loopback_host_warns_once_and_too_many_connections_are_refused(toy_export):
     """One start-up (TensorFlow's import is the cost): the warning for an address other
     machines reach, then the connection cap checked against ``ulimit -n`` 256 before

@@ -27,7 +27,7 @@ from gallery.registry import get_task, task_names
 from gallery.runs import load_run
 from gallery.task import Task
 from rnn_gallery.tasks.captioning.model import Captioner
-from rnn_gallery.tasks.translation.model import Translator
+from rnn_gallery.tasks.translation.model import Translator, target_to_ids
 
 HELD_OUT = ["a wonderful and superb film", "Dull, TERRIBLE acting!!", "", "   ",
             "the plot's \"twists\" were clumsy; tedious-ish", "caf\u00e9 \u00dcBER moving",
@@ -158,8 +158,12 @@ def test_charlm_step_model_decodes_like_generate_at_temperature_zero(tiny_charlm
 
 def test_translation_encoder_and_step_decode_like_greedy_search(tiny_translation_run, tmp_path):
     path = export("translation", tiny_translation_run, tmp_path)
-    check_ops(path)
+    info = check_ops(path)
     _, config, model, meta = load_run(tiny_translation_run)
+    target = target_to_ids(config, meta)  # the side file's ids are the TextToIds layers'
+    assert info["text"]["id_to_token"] == model.source_ids.id_to_token()
+    assert info["target_id_to_token"] == target.id_to_token(blank_marks=True)
+    assert (info["start_id"], info["end_id"]) == (target.start_id, target.end_id)
     greedy = Translator(model, meta, dataclasses.replace(config, beam_width=1))
     texts = ["12 March 1999", "forty-two", "", "the 3rd of May, 2001", "x" * 150]
     translations, scores, _ = greedy(tf.constant(texts))

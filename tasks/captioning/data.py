@@ -114,6 +114,15 @@ def fit_image(image, height, width):
     return tf.image.resize_with_pad(image, height, width)
 
 
+def _is_file(path):
+    """``path.is_file()``, with a name the file system cannot hold (too long) as no
+    file: it is reported among the missing images, not as a traceback."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _read_folder(folder, config):
     """``captions.tsv`` (``filename<TAB>caption`` per line, tab-separated with no
     quoting; an optional ``filename`` header) and the images it names."""
@@ -130,7 +139,7 @@ def _read_folder(folder, config):
         if not sep or not caption.strip() or not name.strip():
             raise GalleryError(f"{listing}:{number}: expected filename<TAB>caption")
         path = folder / name.strip()
-        if not path.is_file():
+        if not _is_file(path):
             missing.append(name.strip())
             continue
         images.append(np.asarray(fit_image(read_grayscale(path), config.height, config.width)))

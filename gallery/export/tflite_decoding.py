@@ -16,6 +16,8 @@ import unicodedata
 
 import numpy as np
 
+from gallery.export.tflite_runtime import TFLiteDecoder
+
 _STRIP = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
 _SPACE = re.compile(r"[ \t\n\v\f\r]+")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -78,6 +80,16 @@ class TextIds:
                  for token in tokens_of(text, self.tokens)][:self.max_length]
         padding = [self.padding_id] * (self.max_length - len(found))
         return np.array([found + padding], np.int64)
+
+
+class TextDecoder(TFLiteDecoder):
+    """A decoder whose input is text: ``self.text_ids(text)`` gives the ids
+    ``(1, max_length)`` the model's ``TextToIds`` would (its facts in the side file's
+    ``text``); subclasses write ``predict_one``."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.text_ids = TextIds(**self.info["text"])
 
 
 def image_pixels(data, height, width):

@@ -4,15 +4,10 @@ model's ``TextToIds`` makes them (its facts in the side file's ``text``), → th
 → the label. NumPy only (``Task.tflite_decoder``, :mod:`gallery.export.tflite_runtime`).
 """
 
-from gallery.export.tflite_decoding import TextIds, as_text
-from gallery.export.tflite_runtime import TFLiteDecoder
+from gallery.export.tflite_decoding import TextDecoder, as_text
 
 
-class SentimentDecoder(TFLiteDecoder):
-    def __init__(self, model):
-        super().__init__(model)
-        self.text_ids = TextIds(**self.info["text"])
-
+class SentimentDecoder(TextDecoder):
     def predict_one(self, text):
         info = self.info
         ids = self.text_ids(as_text(text))

@@ -6,15 +6,10 @@ gives with ``beam_width=1``), the tokens joined back as the target's token mode 
 them (the target ``TextToIds``'s table, ``target_id_to_token``). NumPy only.
 """
 
-from gallery.export.tflite_decoding import TextIds, as_text, greedy, join_tokens
-from gallery.export.tflite_runtime import TFLiteDecoder
+from gallery.export.tflite_decoding import TextDecoder, as_text, greedy, join_tokens
 
 
-class TranslationDecoder(TFLiteDecoder):
-    def __init__(self, model):
-        super().__init__(model)
-        self.text_ids = TextIds(**self.info["text"])
-
+class TranslationDecoder(TextDecoder):
     def predict_one(self, text):
         info = self.info
         ids = self.text_ids(as_text(text))

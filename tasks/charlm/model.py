@@ -22,6 +22,8 @@ from gallery.decoding import sample_decode
 from gallery.layers import Recurrent, make_cell
 from gallery.layers.recurrent import StateCarrier
 
+from .characters import UNKNOWN_ID, CharacterIds, id_count
+
 
 @keras.saving.register_keras_serializable(package="gallery")
 class CharLanguageModel(keras.Model):
@@ -31,12 +33,12 @@ class CharLanguageModel(keras.Model):
     def __init__(self, vocabulary_size, *, batch_size=32, cell="lstm", units=256,
                  num_layers=1, embedding_dim=32, dropout=0.0, seed=0, **kwargs):
         # === Layers ===
-        self.embedding = keras.layers.Embedding(vocabulary_size + 1, embedding_dim,
+        self.embedding = keras.layers.Embedding(id_count(vocabulary_size), embedding_dim,
                                                 name="embedding")
         cells = [make_cell(cell, units, dropout=dropout, seed=seed + i)
                  for i in range(num_layers)]
         self.recurrent = Recurrent(cells, return_sequences=True, stateful=True, name="recurrent")
-        self.logits = keras.layers.Dense(vocabulary_size + 1, name="logits")
+        self.logits = keras.layers.Dense(id_count(vocabulary_size), name="logits")
 
         # === Functional model ===
         ids = keras.Input(batch_shape=(batch_size, None), dtype="int32", name="chars")
@@ -69,20 +71,21 @@ def build_model(config, vocabulary_size):
 class CharStepper(tf.Module):
     """Encode/decode text and run the trained layers without fixed batch or stored state.
 
-    ``vocabulary``: the characters, id ``i + 1`` for ``vocabulary[i]``.
+    ``vocabulary``: the characters, ids as :mod:`.characters` lays them out.
     """
 
     def __init__(self, model, vocabulary):
         super().__init__()
         self.embedding, self.logits = model.embedding, model.logits
         self.rnn = StateCarrier(model.recurrent)
-        codepoints = [ord(c) for c in vocabulary]
-        # Code point → id, 0 for characters outside the vocabulary.
+        ids = CharacterIds(vocabulary)
+        # Code point → id, UNKNOWN_ID for characters outside the vocabulary.
         self.lookup = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
-                tf.constant(codepoints, tf.int32), tf.range(1, len(codepoints) + 1)),
-            default_value=0)
-        self.chars = tf.constant(["\ufffd"] + list(vocabulary))
+                tf.constant([ord(c) for c in ids.vocabulary], tf.int32),
+                tf.constant(ids.ids_of_vocabulary(), tf.int32)),
+            default_value=UNKNOWN_ID)
+        self.chars = tf.constant(ids.id_to_char())
 
     # -- text ⇄ ids -----------------------------------------------------------------
     def encode(self, text):

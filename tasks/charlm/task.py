@@ -4,7 +4,6 @@ import dataclasses
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from gallery.errors import GalleryError
@@ -12,6 +11,7 @@ from gallery.predicting import shown_text, utf8_bytes
 from gallery.task import Task
 from gallery.training import ResetRecurrentStates
 
+from .characters import CharacterIds
 from .config import PROFILES, CharLMConfig
 from .data import load_charlm_data
 from .model import CharStepper, build_model, streams
@@ -21,8 +21,8 @@ SAMPLE_PRIMES = ("def ", "class ", "import ")
 
 
 def encode_text(text, vocabulary):
-    index = {c: i + 1 for i, c in enumerate(vocabulary)}
-    return np.fromiter((index.get(c, 0) for c in text), np.int32, len(text))
+    """``text`` → ids ``(len(text),)`` int32, in :mod:`.characters`' layout."""
+    return CharacterIds(vocabulary).encode(text)
 
 
 def chunk_batches(ids, batch, length):

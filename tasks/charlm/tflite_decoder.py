@@ -9,16 +9,14 @@ import numpy as np
 from gallery.export.tflite_decoding import as_text, greedy, step
 from gallery.export.tflite_runtime import TFLiteDecoder
 
-#: The id of a character outside the vocabulary, as ``CharStepper`` gives it.
-UNKNOWN_CHAR = 0
+from .characters import CharacterIds
 
 
 class CharLMDecoder(TFLiteDecoder):
     def __init__(self, model):
         super().__init__(model)
-        vocabulary = self.info["vocabulary"]
-        self.ids = {c: i + UNKNOWN_CHAR + 1 for i, c in enumerate(vocabulary)}
-        self.chars = ["\ufffd", *vocabulary]  # id → character
+        self.ids = CharacterIds(self.info["vocabulary"])
+        self.chars = self.ids.id_to_char()
 
     def predict_one(self, prime):
         return self.generate(prime)
@@ -26,7 +24,7 @@ class CharLMDecoder(TFLiteDecoder):
     def generate(self, prime, length=None):
         """Continue ``prime`` greedily for ``length`` characters (default: the run's
         ``sample_length``); an empty prime reads ``"\\n"``."""
-        tokens = [self.ids.get(c, UNKNOWN_CHAR) for c in (as_text(prime) or "\n")]
+        tokens = [self.ids.id_of(c) for c in (as_text(prime) or "\n")]
         states = [np.zeros((1, size), np.float32) for size in self.info["state_sizes"]]
         for token in tokens[:-1]:  # read the prime; its last character starts decoding
             _, *states = step(self.model, token, states)

@@ -15,6 +15,7 @@ from gallery.cli import main
 from gallery.config import apply_overrides
 from gallery.runs import load_run
 from gallery.training import ResetRecurrentStates
+from rnn_gallery.tasks.charlm.characters import UNKNOWN_ID, CharacterIds
 from rnn_gallery.tasks.charlm.config import CharLMConfig
 from rnn_gallery.tasks.charlm.model import CharStepper, build_model
 from rnn_gallery.tasks.charlm.task import chunk_batches, encode_text
@@ -42,6 +43,21 @@ def test_hello_worked_example_6():
     assert predicted.decode() == "ello"  # the same input "l" → "l", then "o"
     greedy = stepper.generate(tf.constant(["h"]), 4, 0.0, 0).numpy()[0].decode()
     assert greedy == "ello"
+
+
+def test_the_saved_models_text_ids_are_the_character_layouts():
+    """CharStepper's text ⇄ ids (in the graph) asks CharacterIds: the same ids, the
+    unknown id for characters outside the vocabulary, its table back to text."""
+    vocabulary = ["a", "b", "é", " "]
+    owner = CharacterIds(vocabulary)
+    model = build_model(config(units=4, embedding_dim=2, batch_size=1), len(vocabulary))
+    stepper = CharStepper(model, vocabulary)
+    text = "ab éz?"
+    ids, lengths = stepper.encode(tf.constant([text]))
+    np.testing.assert_array_equal(ids.numpy()[0], owner.encode(text))
+    assert owner.encode("z")[0] == UNKNOWN_ID and int(lengths[0]) == len(text)
+    shown = stepper.decode(ids).numpy()[0].decode()
+    assert shown == "".join(owner.id_to_char()[i] for i in owner.encode(text)) == "ab é\ufffd\ufffd"
 
 
 def test_chunks_continue_each_stream():

@@ -147,10 +147,7 @@ def cmd_serve(args):
 
         add_ui(app)
         print(f"the web page: http://{args.host}:{args.port}/", flush=True)
-    warning = exposure_warning(args.host)
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
-    serve(app, host=args.host, port=args.port)
+    serve(app, host=args.host, port=args.port, notice=exposure_warning(args.host))
     return 0
 
 

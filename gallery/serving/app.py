@@ -59,7 +59,7 @@ async def json_errors(request, handler):
         return await handler(request)
     except RequestError as error:
         response = _error(error.status, str(error))
-        if error.status == 408:  # the client stopped sending: no further request
+        if error.close_connection:  # e.g. the client stopped sending: no next request
             response.force_close()
         return response
     except tf.errors.OpError as error:  # the model refused the input (e.g. a shape)
@@ -176,8 +176,10 @@ async def run_app(app, host, port, stop, on_ready=None, shutdown_timeout=60.0):
         await runner.cleanup()
 
 
-def serve(app, host="127.0.0.1", port=8501):
-    """Run ``app`` in the foreground; SIGTERM or Ctrl-C stops it gracefully."""
+def serve(app, host="127.0.0.1", port=8501, notice=None):
+    """Run ``app`` in the foreground; SIGTERM or Ctrl-C stops it gracefully.
+    ``notice``: a line for stderr once the socket listens (a server that cannot start
+    says only why, in one line)."""
     async def main():
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -186,6 +188,8 @@ def serve(app, host="127.0.0.1", port=8501):
         names = ", ".join(sorted(app[MODELS]))
 
         def ready(url):
+            if notice:
+                print(notice, file=sys.stderr, flush=True)
             print(f"serving {names} at {url} (TF Serving REST API: "
                   f"{url}/v1/models/NAME:predict); stop with Ctrl-C", flush=True)
         await run_app(app, host, port, stop, on_ready=ready)

@@ -34,11 +34,14 @@ MAX_RANK = 32
 
 class RequestError(ValueError):
     """A request the server will not run; ``str(error)`` goes to the client with HTTP
-    ``status`` (400 unless a limit or the connection says otherwise)."""
+    ``status`` (400 unless a limit or the connection says otherwise);
+    ``close_connection``: the answer closes the connection (a body that did not arrive
+    or cannot be read leaves nothing to read the next request from; default: 408)."""
 
-    def __init__(self, message, status=400):
+    def __init__(self, message, status=400, close_connection=None):
         super().__init__(message)
         self.status = status
+        self.close_connection = status == 408 if close_connection is None else close_connection
 
 
 def parse_predict(body, signatures, limits=Limits()):

@@ -205,7 +205,12 @@ async def read_body(request, timeout):
         raise RequestError(f"the request body did not arrive within {timeout:g} s "
                            "(gallery serve --body-timeout)", status=408) from None
     except (web_protocol.RequestPayloadError, HttpProcessingError) as error:
+        # The rest of this body is not read: marked as ended, so aiohttp does not read
+        # it after the answer (that read raised the same error again, logged as an
+        # "Unhandled exception" with its traceback), and the connection is closed.
+        request.content.feed_eof()
         detail = " ".join(str(error).split())  # aiohttp's text spans lines
-        raise RequestError(f"the request body cannot be read: {detail}") from None
+        raise RequestError(f"the request body cannot be read: {detail}",
+                           close_connection=True) from None
     finally:
         protocol.reading_body = False

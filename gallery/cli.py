@@ -5,6 +5,7 @@ Every problem with the user's input ends in one line on stderr and exit code 2.
 
 import argparse
 import json
+import os
 import sys
 
 from gallery.cli_types import finite_number, whole_number
@@ -87,12 +88,17 @@ def cmd_predict(args):
     items = args.inputs or read_items(args.input, args.column, args.max_line_bytes)
     # a bad --output is refused before the model loads
     with output_stream(args.output, overwrite=args.overwrite) as out:
-        predict_file(_predictor(args), items, out, batch_size=args.batch_size)
+        task, predict_batch = _predictor(args)
+        if args.input and os.path.isdir(args.input) and not task.inputs_are_files:
+            raise GalleryError(f"--input {args.input} is a folder; {task.name} reads one "
+                               "input per line of a .txt, .jsonl, .csv or .tsv file, or -")
+        predict_file(predict_batch, items, out, batch_size=args.batch_size)
     return 0
 
 
 def _predictor(args):
-    """``predict_batch(items) -> rows`` for a run folder or an export folder."""
+    """``(task, predict_batch)`` for a run folder or an export folder;
+    ``predict_batch(items) -> rows``."""
     from gallery.predicting import ExportPredictor, is_export_folder
 
     if is_export_folder(args.model):
@@ -100,13 +106,14 @@ def _predictor(args):
 
         if not args.task:
             raise GalleryError("name the task to predict with an export folder")
-        return ExportPredictor(get_task(args.task), args.model)
+        task = get_task(args.task)
+        return task, ExportPredictor(task, args.model)
     from gallery.config import apply_overrides
     from gallery.runs import load_run
 
     task, config, model, meta = load_run(args.model, expected_task=args.task)
     config = apply_overrides(config, args.set)
-    return lambda items: task.predict(config, model, meta, items)
+    return task, lambda items: task.predict(config, model, meta, items)
 
 
 def cmd_export(args):

@@ -33,6 +33,9 @@ class Task:
     name = "task"
     summary = ""
     config_class = TrainConfig
+    #: ``gallery predict`` inputs are files (images, streams): ``--input FOLDER`` gives
+    #: its files' paths. Tasks of texts refuse a folder.
+    inputs_are_files = False
     #: The headline metric, as named in ``metrics.json``.
     metric = "accuracy"
     #: What early stopping watches (and restores the best epoch of).

@@ -35,6 +35,7 @@ def read_image_files(names):
 
 class CaptioningTask(Task):
     name = "captioning"
+    inputs_are_files = True
     tflite_decoder = CaptioningDecoder
     summary = "one-to-many: image → word sequence (house numbers from handwritten digits)"
     config_class = CaptioningConfig

@@ -87,6 +87,7 @@ def label_ids(labels, names):
 
 class FrameTaggingTask(Task):
     name = "frame_tagging"
+    inputs_are_files = True
     tflite_decoder = FrameTaggingDecoder
     summary = "synced many-to-many: sensor stream or video → one label per frame"
     config_class = FrameTaggingConfig

@@ -51,6 +51,8 @@ def cases(run):
         ("output-fifo", output + ["fifo"], "--output fifo is not a regular file"),
         ("output-symlink", output + ["link.jsonl"], "--output link.jsonl is a symbolic link"),
         ("output-folder", output + ["outdir"], "--output outdir is a folder"),
+        ("input-folder", predict(run, "--input", "outdir"),
+         "--input outdir is a folder; sentiment reads one input per line"),
         ("output-exists", predict(run, "--input", "reviews.txt", "--output", "kept.jsonl"),
          "kept.jsonl exists; choose another --output or pass --overwrite"),
         ("batch-size-0", predict(run, "hi", "--batch-size", "0"),

@@ -12,6 +12,7 @@ descriptor 2 pointed at a temporary file, restores it, and writes back every
 captured line that is not a known start-up notice.
 """
 
+import contextlib
 import os
 import re
 import sys
@@ -24,6 +25,8 @@ STARTUP_NOTICE = re.compile(
     r"|E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\]"          # an error that only says: no GPU
     r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] "                      # older TF format
     r"|To enable the following instructions: .* rebuild TensorFlow")
+#: What the TFLite runtime writes when it makes an interpreter (its CPU delegate).
+TFLITE_NOTICE = re.compile(r"INFO: Created TensorFlow Lite \w+ delegate for CPU")
 
 
 def import_tensorflow():
@@ -31,23 +34,32 @@ def import_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules:
         return
+    with native_stderr_without(STARTUP_NOTICE):
+        _import_and_start()
+
+
+@contextlib.contextmanager
+def native_stderr_without(notice):
+    """Run the ``with`` block with file descriptor 2 (where C++ libraries write) pointed
+    at a temporary file; afterwards write back every captured line that ``notice``
+    (a compiled pattern) does not match."""
     sys.stderr.flush()
     try:
         saved = os.dup(2)
     except OSError:  # no usable stderr: nothing to keep clean
-        _import_and_start()
+        yield
         return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            _import_and_start()
+            yield
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
             kept = [line for line in captured.read().decode("utf-8", "replace").splitlines()
-                    if line.strip() and not STARTUP_NOTICE.match(line)]
+                    if line.strip() and not notice.match(line)]
             if kept:
                 print("\n".join(kept), file=sys.stderr, flush=True)
 

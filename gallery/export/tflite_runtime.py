@@ -45,8 +45,9 @@ MAX_MODEL_BYTES = 2 * 2**30
 RE_EXPORT = "re-export it with `gallery export TASK --model RUN --format tflite`"
 
 
-def interpreter(content):
-    """A TFLite interpreter for the model bytes ``content``, its tensors allocated."""
+def interpreter(content, name="the model"):
+    """A TFLite interpreter for the model bytes ``content`` (``name``: the file, for the
+    error line), its tensors allocated, without the runtime's notice on stderr."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -59,8 +60,16 @@ def interpreter(content):
 
         Interpreter = tf.lite.Interpreter
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-    model = Interpreter(model_content=content)
-    model.allocate_tensors()
+    from gallery.quiet import TFLITE_NOTICE, native_stderr_without
+
+    try:
+        with native_stderr_without(TFLITE_NOTICE):
+            model = Interpreter(model_content=content)
+            model.allocate_tensors()
+    except (ValueError, RuntimeError) as error:  # not a FlatBuffer, or ops it cannot run
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise GalleryError(f"{name} is not a TFLite model this runtime can run: "
+                           f"{reason}") from None
     return model
 
 
@@ -177,7 +186,8 @@ class TFLiteModel:
         side = pathlib.Path(path).with_suffix(".json").name
         self.info, contents = read_export(path)
         decoder = decoder_class(self.info.get("decoder"), side)
-        self.parts = {part: interpreter(data) for part, data in contents.items()}
+        self.parts = {part: interpreter(data, f"the {part!r} model of {pathlib.Path(path).name}")
+                      for part, data in contents.items()}
         self.limits = self._input_limits(side)
         self.decoder = decoder(self)
 

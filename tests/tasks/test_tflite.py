@@ -4,6 +4,7 @@ the runtime runs only the file its side file describes, and refuses bad inputs b
 TFLite sees them."""
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import subprocess
@@ -206,6 +207,25 @@ def test_a_truncated_model_file_is_one_line_not_a_crash(sentiment_tflite, tmp_pa
                      "sentiment.json describes (its SHA-256 differs: a truncated, changed or "
                      "swapped file); re-export it with `gallery export TASK --model RUN "
                      "--format tflite`"]
+
+
+def test_a_damaged_file_that_its_side_file_vouches_for_is_one_line(sentiment_tflite, tmp_path):
+    """Bytes that are no FlatBuffer, with the side file rewritten to their SHA-256 (so
+    the hash check passes): one line, not TFLite's ValueError traceback. A sound
+    model loads and predicts with nothing on stderr (no runtime notice)."""
+    code, lines = load_in_a_process(sentiment_tflite)
+    assert code == 0 and lines == [], lines
+    path = copy_export(sentiment_tflite, tmp_path / "damaged")
+    damaged = path.read_bytes()[:20000]
+    path.write_bytes(damaged)
+    info = json.loads(path.with_suffix(".json").read_text())
+    for entry in info["models"].values():
+        if entry["file"] == path.name:
+            entry["sha256"] = hashlib.sha256(damaged).hexdigest()
+    path.with_suffix(".json").write_text(json.dumps(info))
+    code, lines = load_in_a_process(path)
+    assert code == 2 and len(lines) == 1, lines[-5:]
+    assert "of sentiment.tflite is not a TFLite model this runtime can run" in lines[0]
 
 
 def test_a_swapped_model_file_is_refused(sentiment_tflite, tmp_path):

@@ -47,7 +47,11 @@ def make_middleware(policy):
         reason = policy.check_host(request.headers.get("Host"))
         if reason:
             return _error(421, reason)
-        reason = policy.check_origin(request.headers.get("Origin"))
+        origins = request.headers.getall("Origin", [])
+        if len(origins) > 1:  # no browser sends two: checking one would let the other by
+            return _error(403, f"a request carries {len(origins)} Origin headers; at most "
+                          "one is answered")
+        reason = policy.check_origin(origins[0] if origins else None)
         if reason:
             return _error(403, reason)
         return await handler(request)

@@ -283,6 +283,20 @@ def test_foreign_hosts_origins_and_form_posts_are_refused(served, headers, statu
     still_answers(url)
 
 
+def test_two_origin_headers_are_refused(served):
+    """Checking the first Origin only would let a second, foreign one by."""
+    _, url, port = served
+    body = b'{"instances": ["a"]}'
+    raw, _, _ = exchange(port, b"POST /v1/models/toy:predict HTTP/1.1\r\n"
+                         b"Host: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                         b"Origin: http://127.0.0.1:%d\r\nOrigin: http://attacker.example\r\n"
+                         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                         % (port, port, len(body), body))
+    status, reply = json_reply(raw)
+    assert status == 403 and "2 Origin headers" in reply["error"], reply
+    still_answers(url)
+
+
 def test_the_page_has_security_headers_and_missing_files_are_json_404(served):
     _, url, port = served
     for path in ["/", "/ui/common.js", "/ui/gallery.css", "/ui/models"]:

@@ -2,6 +2,8 @@
 
 import json
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -177,8 +179,6 @@ def test_evaluate_on_data_the_model_cannot_read(tiny_run, tmp_path, capsys):
 
 
 def test_ensemble_averages_independent_branches(tmp_path):
-    import keras
-
     model = small_model("ensemble=3")
     core = model.get_layer("core")
     stream = np.random.default_rng(2).normal(size=(2, 20, 6)).astype("float32")
@@ -190,9 +190,23 @@ def test_ensemble_averages_independent_branches(tmp_path):
     assert np.abs(branches[:, :, 0] - branches[:, :, 1]).max() > 1e-3
     np.testing.assert_allclose(np.asarray(model([stream, lengths])), branches.mean(axis=2),
                                atol=1e-6)
+    # Reloaded in a fresh process, as a user does: loading in the process that saved
+    # it failed once in a full run ('LSTMCell' object has no attribute 'go_backwards'
+    # in Bidirectional.from_config), which looks like Keras's shared-object ids (id()
+    # of live objects) meeting a reused address; not reproduced alone.
     model.save(tmp_path / "ensemble.keras")
-    loaded = keras.models.load_model(tmp_path / "ensemble.keras", safe_mode=True)
-    np.testing.assert_allclose(np.asarray(loaded([stream, lengths])),
+    np.save(tmp_path / "stream.npy", stream)
+    np.save(tmp_path / "lengths.npy", lengths)
+    script = ("import sys, numpy as np, keras, gallery\n"
+              "gallery.register_all()\n"
+              "d = sys.argv[1]\n"
+              "m = keras.models.load_model(d + '/ensemble.keras', safe_mode=True)\n"
+              "np.save(d + '/out.npy', np.asarray(m([np.load(d + '/stream.npy'), "
+              "np.load(d + '/lengths.npy')])))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"),
                                np.asarray(model([stream, lengths])), atol=1e-6)
     from gallery.errors import GalleryError
 

@@ -38,7 +38,24 @@ def _entries(group):
     return found
 
 
-def _reason(error):
+def is_object_path(path):
+    """Whether ``path`` is a ``"module:Qualified.Name"`` string."""
+    module, _, qualname = path.partition(":") if isinstance(path, str) else ("", "", "")
+    return bool(module and qualname)
+
+
+def import_object(path):
+    """The object a ``"module:Qualified.Name"`` path names (a run's ``task_class``, a
+    TFLite side file's ``decoder``; check the form with :func:`is_object_path` first).
+    Whatever importing the module raises is raised."""
+    module, _, qualname = path.partition(":")
+    found = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
+
+
+def import_reason(error):
     """One line for an exception raised while importing a module: its type and the
     first line of its message (a SyntaxError's names the file and line)."""
     lines = str(error).splitlines()
@@ -54,7 +71,7 @@ def _load(entry, what):
         return entry.load()
     except Exception as error:
         raise GalleryError(f"{what} {entry.name!r} is registered as {entry.value!r}, which "
-                           f"cannot be imported: {_reason(error)}") from error
+                           f"cannot be imported: {import_reason(error)}") from error
 
 
 def task_names():
@@ -89,15 +106,13 @@ def task_from_path(path):
     """The task object of a ``"module:Class"`` path (a run folder's ``task_class``):
     a run can be opened even when its task is not registered, as long as the module
     is importable. Only a :class:`~gallery.task.Task` subclass is instantiated."""
-    module, _, qualname = str(path).partition(":")
-    if not module or not qualname:
+    if not is_object_path(path):
         raise GalleryError(f"task_class {path!r} is not of the form module:Class")
     try:
-        obj = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
+        obj = import_object(path)
     except Exception as error:  # whatever the module raised: said in one line, kept as cause
-        raise GalleryError(f"cannot import the run's task {path!r}: {_reason(error)}") from error
+        raise GalleryError(f"cannot import the run's task {path!r}: "
+                           f"{import_reason(error)}") from error
     return _task_class(obj, repr(path))()
 
 

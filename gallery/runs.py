@@ -206,7 +206,8 @@ def is_checkpoint_folder(folder):
 
 def _checkpoint_file(name):
     return (name in (CHECKPOINT_MARK, "state.json") or _our_temporary(name)
-            or (name.startswith("state-") and name.endswith(".npz")))
+            or (name.startswith("state-") and name.endswith(".npz"))
+            or (name.startswith("features-") and name.endswith((".npy", ".json"))))
 
 
 def remove_checkpoint_folder(folder):

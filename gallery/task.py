@@ -61,6 +61,11 @@ class Task:
         """The end-to-end model (raw inputs → outputs), with a core (:meth:`core_of`)."""
         raise NotImplementedError
 
+    def prepare(self, config, model, splits, folder):
+        """Work done once per run on the data with the built model, before training
+        (e.g. a frozen image encoder's features of every image), kept in the run's
+        checkpoint folder ``folder`` so that a resumed run reuses it. Optional."""
+
     def core_of(self, model):
         """The part of ``model`` that training fits: the model's ``core`` attribute (model
         classes), else the one Keras model nested in it (a functional wrapper)."""

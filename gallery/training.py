@@ -229,6 +229,7 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
     with strategy.scope():
         if model is None:
             model = task.build_model(config, splits)
+        task.prepare(config, model, splits, folder)
         print(f"[{task.name}] data: {meta.get('source')}; train {len(splits.train)}, "
               f"validation {len(splits.validation)}, test {len(splits.test)}"
               + (f"; {strategy.num_replicas_in_sync} replicas" if

@@ -86,15 +86,23 @@ class TextToIds(keras.layers.Layer):
                                       name="words")
 
     @classmethod
-    def adapt_new(cls, texts, max_tokens, max_length, extra_words=(), **kwargs):
-        """A layer with the ``max_tokens - 2`` most frequent words of ``texts``, then
-        ``extra_words`` not among them (e.g. words that have pretrained vectors, so
-        words never seen in training still get meaningful features)."""
+    def adapt_new(cls, texts, max_tokens, max_length, extra_words=(), min_count=1, **kwargs):
+        """A layer with the ``max_tokens - 2`` most frequent words of ``texts`` (``None``:
+        no limit) that occur at least ``min_count`` times, then ``extra_words`` not
+        among them (e.g. words that have pretrained vectors, so words never seen in
+        training still get meaningful features)."""
         tokens = kwargs.get("tokens", "words")
         counter = _vectorizer(tokens, max_tokens=max_tokens)
-        counter.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(512).map(
-            lambda batch: prepare_text(batch, tokens)))
-        vocabulary = [w for w in counter.get_vocabulary() if w not in SPECIAL_TOKENS]
+        batches = tf.data.Dataset.from_tensor_slices(list(texts)).batch(512).map(
+            lambda batch: prepare_text(batch, tokens))
+        counter.adapt(batches)
+        vocabulary = counter.get_vocabulary()
+        if min_count > 1:
+            counts = sum(tf.math.bincount(tf.cast(counter(batch), tf.int32),  # 0: padding
+                                          minlength=len(vocabulary)).numpy()
+                         for batch in batches)
+            vocabulary = [w for w, n in zip(vocabulary, counts) if n >= min_count]
+        vocabulary = [w for w in vocabulary if w not in SPECIAL_TOKENS]
         known = set(vocabulary)
         vocabulary += [w for w in dict.fromkeys(extra_words) if w and w not in known]
         return cls(vocabulary, max_length=max_length, **kwargs)

@@ -28,6 +28,15 @@ class CaptioningConfig(TrainConfig):
     max_words: int = setting(12, "decoding stops after this many words")
     beam_width: int = setting(3, "1: greedy decoding")
     length_penalty: float = setting(0.0, "GNMT alpha for beam search; 0: none")
+    encoder: str = setting("none", "photos: the pretrained image encoder (efficientnet_lite0 | "
+                                   "keras:NAME); none: the house-number CNN")
+    pretrained: bool = setting(True, "photos: start the encoder from its ImageNet weights")
+    feature_units: int = setting(512, "photos: the grid's features are projected to this size")
+    attention_units: int = setting(256, "photos: hidden size of the soft attention")
+    attention_gate: bool = setting(True, "photos: gate the context with a scalar beta")
+    attention_regulariser: float = setting(0.02, "photos: lambda of the doubly stochastic "
+                                                 "attention penalty; 0: none")
+    min_word_count: int = setting(5, "photos: rarer words of the training captions are unknown")
 
     def validate(self):
         super().validate()
@@ -35,13 +44,24 @@ class CaptioningConfig(TrainConfig):
                               "max_digits", "max_words", "beam_width", "filters",
                               "embedding_dim")
         self.require_fraction("dropout")
+        self.require_positive("feature_units", "attention_units", "min_word_count")
+        if self.attention_regulariser < 0:
+            raise GalleryError("setting attention_regulariser must be >= 0")
         if self.height < 8 or self.width < 8:
             raise GalleryError("settings height and width must be at least 8 pixels")
         return self
 
 
 #: Named settings (``gallery train captioning --profile NAME``; ``--set`` wins).
+#: ``photos`` is what ``--data flickr8k:DIR`` and ``--data captions:DIR`` train with.
+PHOTOS = {"encoder": "efficientnet_lite0", "units": 512, "embedding_dim": 256,
+          "dropout": 0.5, "batch_size": 64, "learning_rate": 4e-4, "epochs": 12,
+          "patience": 3, "max_words": 20, "beam_width": 3, "clipnorm": 5.0}
 PROFILES = {
+    "photos": PHOTOS,
+    "photos_tiny": {**PHOTOS, "pretrained": False, "epochs": 2, "units": 16,
+                    "embedding_dim": 8, "feature_units": 8, "attention_units": 8,
+                    "min_word_count": 1, "batch_size": 8, "max_words": 8},
     "demo": {"epochs": 12, "train_images": 6000, "test_images": 500},
     "tiny": {"epochs": 2, "train_images": 256, "val_images": 64, "test_images": 64,
              "units": 16, "filters": 4, "embedding_dim": 8, "batch_size": 32},

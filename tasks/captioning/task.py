@@ -8,13 +8,17 @@ import numpy as np
 import tensorflow as tf
 
 from gallery.data.epochs import EpochClock
+from gallery.data.sources import parse_source
+from gallery.errors import GalleryError
 from gallery.images import check_image_size, decode_image_batch
 from gallery.metrics import corpus_bleu, exact_match
 from gallery.task import Task
 
+from . import photo_task
 from .config import PROFILES, CaptioningConfig
 from .data import load_captioning_data
 from .model import END, START, UNKNOWN, Captioner, build_model, build_vocabulary
+from .photo_model import build_photo_model
 from .tflite_decoder import CaptioningDecoder
 
 
@@ -44,13 +48,29 @@ class CaptioningTask(Task):
     model_meta_keys = ("vocabulary",)
     profiles = PROFILES
 
+    def data_profile(self, source):
+        kind, _ = parse_source(source)
+        return "photos" if kind in photo_task.PHOTO_KINDS else None
+
     def load_data(self, config, source=None):
+        kind, value = parse_source(source)
+        if kind in photo_task.PHOTO_KINDS:
+            return photo_task.load_data(config, kind, value)
+        if photo_task.is_photo_config(config):
+            raise GalleryError(f"encoder={config.encoder} captions photos: give them with "
+                               "--data flickr8k:DIR or --data captions:DIR")
         splits = load_captioning_data(config, source)
         splits.meta["vocabulary"] = build_vocabulary(splits.train.captions)
         return splits
 
     def build_model(self, config, splits):
+        if photo_task.is_photo_config(config):
+            return build_photo_model(config, splits.meta["vocabulary"])
         return build_model(config, len(splits.meta["vocabulary"]))
+
+    def prepare(self, config, model, splits, folder):
+        if photo_task.is_photo_config(config):
+            photo_task.prepare(config, model, splits, folder)
 
     def _encode(self, captions, vocabulary, max_words):
         index = {w: i for i, w in enumerate(vocabulary)}
@@ -64,6 +84,8 @@ class CaptioningTask(Task):
         return caption_in, caption_out
 
     def datasets(self, config, model, splits, clock=None):
+        if photo_task.is_photo_config(config):
+            return photo_task.datasets(config, model, splits, clock)
         vocabulary = splits.meta["vocabulary"]
         validation = splits.validation
         cin, cout = self._encode(validation.captions, vocabulary, config.max_words)
@@ -110,6 +132,8 @@ class CaptioningTask(Task):
         return captions
 
     def evaluate(self, config, model, data, meta):
+        if photo_task.is_photo_config(config):
+            return photo_task.evaluate(config, model, data, meta)
         predicted = self.caption_pixels(config, model, meta, data.images)
         return {"exact_match": exact_match(predicted, data.captions),
                 "bleu": corpus_bleu(predicted, data.captions), "examples": len(data)}
@@ -178,6 +202,8 @@ class CaptioningTask(Task):
             yield f"{caption.decode()!r:30s} score {score:.3f}"
 
     def after_training(self, config, model, splits, run_dir):
+        if photo_task.is_photo_config(config):
+            return photo_task.after_training(config, model, splits, run_dir)
         import matplotlib
 
         matplotlib.use("Agg")

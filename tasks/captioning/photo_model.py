@@ -1,0 +1,145 @@
+"""The photo captioning model: a frozen pretrained CNN's grid read by a Show, Attend
+and Tell decoder (``gallery.layers.soft_attention``).
+
+Shapes for a batch of ``B`` (Lite0: ``S = 7·7 = 49``, ``D = 1280``)::
+
+    pixels (B, 224, 224, 3) in 0..255 ──encoder (frozen)──▶ grid (B, 7, 7, D)
+      → reshape (B, S, D)                                          = what is cached
+    core: features (B, S, D) → Dense(feature_units) (B, S, F)
+          caption_in (B, T) = <start> w1 … wn (0 = padding)
+          → ShowAttendTell → logits (B, T, V) for w1 … wn <end>
+
+The word ids are :class:`gallery.layers.TextToIds`'s (``marks=True``: 0 padding,
+1 unknown, the vocabulary, then ``<start>`` and ``<end>``), so the exported model and
+the TFLite side file read the id table from the one layer that owns it.
+Training fits ``model.core`` on cached features; decoding (:meth:`generate`,
+:meth:`beams`) and the attention maps (:meth:`attention`) run the same layers.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from gallery.decoding import beam_search_all
+from gallery.layers.soft_attention import ShowAttendTell
+from gallery.layers.text import TextToIds
+from gallery.vision.encoders import image_encoder
+
+
+@keras.saving.register_keras_serializable(package="gallery")
+class PhotoCaptioningModel(keras.Model):
+    """``[pixels (B, 224, 224, 3), caption_in (B, T)]`` → word logits ``(B, T, V)``."""
+
+    def __init__(self, vocabulary, *, encoder="efficientnet_lite0", pretrained=True,
+                 feature_units=512, units=512, embedding_dim=256, attention_units=256,
+                 dropout=0.5, regulariser=0.02, gate=True, max_words=20, seed=None, **kwargs):
+        # === Layers ===
+        self.text = TextToIds(vocabulary, max_length=max_words, marks=True, name="caption_ids")
+        self.encoder, grid = image_encoder(encoder, weights="imagenet" if pretrained else None)
+        self.encoder.trainable = False
+        self.grid = keras.layers.Reshape((grid[0] * grid[1], grid[2]), name="grid")
+        self.project = keras.layers.Dense(feature_units, name="feature_projection")
+        self.decoder = ShowAttendTell(self.text.vocabulary_size + 2, units=units,
+                                      embedding_dim=embedding_dim,
+                                      attention_units=attention_units, dropout=dropout,
+                                      regulariser=regulariser, gate=gate, seed=seed,
+                                      name="show_attend_tell")
+
+        # === Functional model ===
+        features = keras.Input((grid[0] * grid[1], grid[2]), name="features")
+        caption_in = keras.Input((None,), dtype="int32", name="caption_in")
+        core = keras.Model([features, caption_in],
+                           self.decoder(self.project(features), caption_in), name="core")
+        pixels = keras.Input(self.encoder.input_shape[1:], name="pixels")
+        caption = keras.Input((None,), dtype="int32", name="caption_in")
+        super().__init__([pixels, caption], core([self.grid(self.encoder(pixels)), caption]),
+                         **kwargs)
+        self.core = core
+
+        # === Config ===
+        self.vocabulary, self.encoder_spec, self.grid_shape = list(vocabulary), encoder, grid
+        self.feature_units, self.units, self.embedding_dim = feature_units, units, embedding_dim
+        self.attention_units, self.dropout, self.regulariser = attention_units, dropout, regulariser
+        self.gate, self.max_words, self.seed = gate, max_words, seed
+
+    def get_config(self):
+        # the encoder's weights are in the saved file: no pretrained weights on reload
+        return {"name": self.name, "trainable": self.trainable, "vocabulary": self.vocabulary,
+                "encoder": self.encoder_spec, "pretrained": False,
+                "feature_units": self.feature_units, "units": self.units,
+                "embedding_dim": self.embedding_dim, "attention_units": self.attention_units,
+                "dropout": self.dropout, "regulariser": self.regulariser, "gate": self.gate,
+                "max_words": self.max_words, "seed": self.seed}
+
+    # -- ids ----------------------------------------------------------------------------
+    @property
+    def start_id(self):
+        return self.text.start_id
+
+    @property
+    def end_id(self):
+        return self.text.end_id
+
+    def caption_ids(self, captions):
+        """Caption strings → ``(caption_in, caption_out)`` int32 ``(N, max_words + 1)``:
+        ``<start> w1 … wn`` and ``w1 … wn <end>``, 0-padded (NumPy)."""
+        import numpy as np
+
+        ids = self.text(tf.constant(list(captions))).numpy()
+        lengths = (ids != 0).sum(axis=1)
+        width = self.max_words + 1
+        cin, cout = np.zeros((len(ids), width), np.int32), np.zeros((len(ids), width), np.int32)
+        for row, (line, n) in enumerate(zip(ids, lengths)):
+            cin[row, :n + 1] = [self.start_id, *line[:n]]
+            cout[row, :n + 1] = [*line[:n], self.end_id]
+        return cin, cout
+
+    # -- decoding -----------------------------------------------------------------------
+    def features(self, pixels):
+        """``(B, 224, 224, 3)`` → the cached kind of features ``(B, S, D)``."""
+        return self.grid(self.encoder(pixels, training=False))
+
+    def start(self, features):
+        """Cached features ``(B, S, D)`` → the decoder's start state."""
+        return self.decoder.start(self.project(features))
+
+    def beams(self, features, beam_width=3, length_penalty=0.0, max_length=None):
+        """Every sequence of the final beam, best first: ``tokens (B, K, L)``,
+        ``lengths (B, K)``, ``scores (B, K)`` (``gallery.decoding.beam_search_all``;
+        ``beam_width=1`` is greedy decoding)."""
+        state = self.start(features)
+        return beam_search_all(self.decoder.step, state, tf.shape(features)[0], self.start_id,
+                               self.end_id, max_length or self.max_words + 1, beam_width,
+                               length_penalty)
+
+    def attention(self, features, tokens):
+        """Where the decoder looked while writing ``tokens (B, L)`` (``end``-padded):
+        ``α (B, L, S)``, row ``t`` for the step that wrote ``tokens[:, t]``, and the gate
+        ``β (B, L)``."""
+        fed = ops.concatenate([ops.full((ops.shape(tokens)[0], 1), self.start_id, "int32"),
+                               ops.cast(tokens[:, :-1], "int32")], axis=1)
+        _, alpha, beta = self.decoder.read(self.project(features), fed, training=False)
+        return alpha, beta
+
+    def teacher_forced_log_prob(self, features, tokens, lengths):
+        """``Σ_t log p(tokens_t | …)`` over each sequence's words and its ``<end>``
+        (what beam search scores, before a length penalty): ``(B,)``."""
+        ends = ops.one_hot(lengths, ops.shape(tokens)[1], dtype="int32")
+        targets = ops.where(ops.cast(ends, "bool"), self.end_id, tokens)
+        fed = ops.concatenate([ops.full((ops.shape(tokens)[0], 1), self.start_id, "int32"),
+                               ops.cast(targets[:, :-1], "int32")], axis=1)
+        logits, _, _ = self.decoder.read(self.project(features), fed, training=False)
+        log_p = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+        picked = ops.take_along_axis(log_p, ops.expand_dims(targets, -1), axis=-1)[..., 0]
+        steps = ops.arange(ops.shape(tokens)[1])[None] <= ops.cast(lengths, "int32")[:, None]
+        return ops.sum(ops.where(steps, picked, 0.0), axis=1)
+
+
+def build_photo_model(config, vocabulary):
+    return PhotoCaptioningModel(
+        vocabulary, encoder=config.encoder, pretrained=config.pretrained,
+        feature_units=config.feature_units, units=config.units,
+        embedding_dim=config.embedding_dim, attention_units=config.attention_units,
+        dropout=config.dropout, regulariser=config.attention_regulariser,
+        gate=config.attention_gate, max_words=config.max_words, seed=config.seed,
+        name="photo_captioning")

@@ -1,0 +1,180 @@
+"""The photo path of the captioning task (``--data flickr8k:DIR`` / ``captions:DIR``):
+what :class:`~tasks.captioning.task.CaptioningTask` does when its settings name an
+image ``encoder``. Same method names and arguments as ``gallery.task.Task``.
+
+Training fits the decoder on the frozen encoder's features, computed once per run
+(``gallery.data.feature_cache``, in the run's checkpoint folder). Scores: corpus
+BLEU-1…4 of the beam-search captions against every reference caption
+(``gallery.metrics.multi_reference_bleu``, words as ``caption_tokens`` splits them),
+and METEOR when Java and ``pycocoevalcap``'s jar are present (``gallery.meteor``).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from gallery.data.epochs import EpochClock
+from gallery.data.feature_cache import cached_features, weights_digest
+from gallery.errors import GalleryError
+from gallery.images import decode_photo_batch, read_photos
+from gallery.layers.text import TextToIds
+from gallery.metrics import caption_tokens, multi_reference_bleu
+
+from .photo_model import build_photo_model
+from .photos import load_photo_data
+
+PHOTO_KINDS = ("flickr8k", "captions")
+FEATURE_BATCH = 32
+
+
+def is_photo_config(config):
+    return config.encoder != "none"
+
+
+def load_data(config, kind, value):
+    if not is_photo_config(config):
+        raise GalleryError(f"--data {kind}:... holds photos: train it with an image encoder "
+                           "(--profile photos, or --set encoder=efficientnet_lite0)")
+    splits = load_photo_data(kind, value)
+    captions = [c for refs in splits.train.references for c in refs]
+    words = TextToIds.adapt_new(captions, None, config.max_words, min_count=config.min_word_count)
+    splits.meta["vocabulary"] = words.vocabulary
+    return splits
+
+
+def encoder_id(config, model):
+    return f"{config.encoder}:{weights_digest(model.encoder)}"
+
+
+def compute_features(model, paths):
+    size = model.encoder.input_shape[1]
+    return model.features(read_photos(paths, size)).numpy()
+
+
+def prepare(config, model, splits, folder):
+    """Features of every split's images, cached in ``folder`` (the checkpoint folder)."""
+    key = encoder_id(config, model)
+    for name, part in (("train", splits.train), ("validation", splits.validation),
+                       ("test", splits.test)):
+        if part.features is None:
+            part.features = cached_features(folder, name, part.paths, key,
+                                            lambda paths: compute_features(model, paths),
+                                            FEATURE_BATCH)
+
+
+def features_of(model, part):
+    """The part's cached features, or computed now (``gallery evaluate``)."""
+    if part.features is None:
+        part.features = np.concatenate([
+            compute_features(model, part.paths[i:i + FEATURE_BATCH]).astype(np.float16)
+            for i in range(0, len(part), FEATURE_BATCH)])
+    return part.features
+
+
+def _pairs(model, part):
+    """Every (image row, caption) pair: rows ``(N,)`` and ids ``(N, W)`` in and out."""
+    rows = np.array([i for i, refs in enumerate(part.references) for _ in refs], np.int64)
+    cin, cout = model.caption_ids([c for refs in part.references for c in refs])
+    return rows, cin, cout
+
+
+def datasets(config, model, splits, clock=None):
+    clock = clock or EpochClock()
+    train_features, val_features = splits.train.features, splits.validation.features
+    rows, cin, cout = _pairs(model, splits.train)
+    val_rows, val_in, val_out = _pairs(model, splits.validation)
+    width = config.max_words + 1
+    signature = ((tf.TensorSpec((None, *train_features.shape[1:]), tf.float32),
+                  tf.TensorSpec((None, width), tf.int32)), tf.TensorSpec((None, width), tf.int32))
+
+    def batches(features, rows, cin, cout, order):
+        for start in range(0, len(order), config.batch_size):
+            index = order[start:start + config.batch_size]
+            yield (features[rows[index]].astype(np.float32), cin[index]), cout[index]
+
+    def train():
+        epoch = clock.next_pass()
+        order = np.random.default_rng([config.seed, epoch]).permutation(len(rows))
+        yield from batches(train_features, rows, cin, cout, order)
+
+    def validation():
+        yield from batches(val_features, val_rows, val_in, val_out, np.arange(len(val_rows)))
+    return tuple(tf.data.Dataset.from_generator(g, output_signature=signature).prefetch(2)
+                 for g in (train, validation))
+
+
+class Writer:
+    """Cached features ``(B, S, D)`` → the beam's captions and scores, as tensors
+    (``beam_width`` from the settings; 1 is greedy)."""
+
+    def __init__(self, config, model, beam_width=None, length_penalty=None):
+        self.model = model
+        self.beam_width = beam_width or config.beam_width
+        self.length_penalty = config.length_penalty if length_penalty is None else length_penalty
+        self.words = tf.constant(model.text.id_to_token(blank_marks=True))
+
+    def text(self, tokens, lengths):
+        """``tokens (N, L)``, ``lengths (N,)`` → ``(N,)`` strings."""
+        words = tf.RaggedTensor.from_tensor(tf.gather(self.words, tokens), lengths=lengths)
+        return tf.strings.reduce_join(words, axis=1, separator=" ")
+
+    def __call__(self, features):
+        tokens, lengths, scores = self.model.beams(features, self.beam_width,
+                                                   self.length_penalty)
+        shape = tf.shape(tokens)
+        captions = self.text(tf.reshape(tokens, [-1, shape[2]]), tf.reshape(lengths, [-1]))
+        return {"tokens": tokens[:, 0], "lengths": lengths[:, 0],
+                "captions": tf.reshape(captions, shape[:2]), "scores": scores}
+
+
+def write_captions(config, model, features, beam_width=None, length_penalty=None,
+                   batch_size=100):
+    """Best captions (strings) of cached features ``(N, S, D)``."""
+    writer = Writer(config, model, beam_width, length_penalty)
+    run = tf.function(lambda f: writer(f)["captions"][:, 0], input_signature=[
+        tf.TensorSpec((None, *features.shape[1:]), tf.float32)])
+    out = []
+    for start in range(0, len(features), batch_size):
+        out += [c.decode() for c in run(features[start:start + batch_size]
+                                        .astype(np.float32)).numpy()]
+    return out
+
+
+def caption_scores(captions, references):
+    """BLEU-1…4 (and exact match: the caption equals one of its references, as words)."""
+    hyps = [caption_tokens(c) for c in captions]
+    refs = [[caption_tokens(r) for r in rs] for rs in references]
+    bleu = multi_reference_bleu(hyps, refs)
+    scores = {f"bleu{n}": round(b, 2) for n, b in enumerate(bleu, 1)}
+    scores["exact_match"] = float(np.mean([h in r for h, r in zip(hyps, refs)]))
+    return scores
+
+
+def evaluate(config, model, data, meta):
+    from gallery.meteor import meteor
+
+    captions = write_captions(config, model, features_of(model, data))
+    metrics = caption_scores(captions, data.references)
+    score, why = meteor(captions, data.references)
+    metrics["meteor"] = score
+    if score is None:
+        metrics["meteor_skipped"] = why
+    metrics.update(examples=len(data), beam_width=config.beam_width,
+                   split=meta.get("test_split", "test"),
+                   samples=[{"image": str(p.name), "caption": c}
+                            for p, c in zip(data.paths[:5], captions[:5])])
+    return metrics
+
+
+def after_training(config, model, splits, run_dir):
+    """``test_captions.png``: a few test photos, each with its caption and where the
+    decoder looked for each word (``gallery.plots.attention_strip``)."""
+    from gallery.plots import caption_attention
+
+    count = min(3, len(splits.test))
+    features = features_of(model, splits.test)[:count].astype(np.float32)
+    out = Writer(config, model)(tf.constant(features))
+    alpha, _ = model.attention(tf.constant(features), out["tokens"])
+    pixels = read_photos(splits.test.paths[:count], model.encoder.input_shape[1]).numpy()
+    captions = [c.decode() for c in out["captions"][:, 0].numpy()]
+    caption_attention(pixels, captions, alpha.numpy(), model.grid_shape[:2],
+                      run_dir / "test_captions.png")

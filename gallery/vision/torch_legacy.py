@@ -174,7 +174,7 @@ def _materialize(ref, name):
     view = np.lib.stride_tricks.as_strided(
         storage.data[ref.offset:], shape=size, strides=[s * itemsize for s in stride],
         writeable=False)
-    return np.array(view, dtype=storage.dtype.newbyteorder("="))
+    return np.array(view, dtype=storage.dtype.newbyteorder("="), order="C")
 
 
 def read_state_dict(path, max_bytes=MAX_BYTES):

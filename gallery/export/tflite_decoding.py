@@ -8,7 +8,8 @@ Text becomes ids as ``TextToIds`` does it (``gallery/layers/text.py``): for
 ``!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'`` removed, split on ASCII whitespace; a token's id
 is its place in the layer's own id → token table, which the exporter writes into the
 side file with the padding and unknown ids (:class:`TextIds`); the first ``L`` ids are
-kept, right-padded.
+kept, right-padded to ``L`` (:meth:`TextIds.trimmed`: not padded, as the layer gives a
+batch of that one text, for a model whose loop runs over the real length).
 """
 
 import re
@@ -65,9 +66,10 @@ def join_tokens(tokens, mode="words"):
 
 
 class TextIds:
-    """Text → ``(1, max_length)`` int64 ids as a ``TextToIds`` layer gives them, from
-    the facts the exporter wrote (``gallery.export.tflite.text_facts``): the layer's
-    id → token table, its padding and unknown ids, token mode and length."""
+    """Text → ``(1, max_length)`` int64 ids as a ``TextToIds`` layer gives them, right
+    -padded (``(1, T)`` with :meth:`trimmed`), from the facts the exporter wrote
+    (``gallery.export.tflite.text_facts``): the layer's id → token table, its padding
+    and unknown ids, token mode and length."""
 
     def __init__(self, id_to_token, padding_id, unknown_id, tokens, max_length):
         self.ids = {token: i for i, token in enumerate(id_to_token)
@@ -75,21 +77,33 @@ class TextIds:
         self.padding_id, self.unknown_id = padding_id, unknown_id
         self.tokens, self.max_length = tokens, max_length
 
-    def __call__(self, text):
+    def trimmed(self, text):
+        """``(1, T)`` ids, what the layer gives for a batch of this one text: ``T`` its
+        token count cut to ``max_length``, and one padding id for a text without any."""
         found = [self.ids.get(token, self.unknown_id)
                  for token in tokens_of(text, self.tokens)][:self.max_length]
-        padding = [self.padding_id] * (self.max_length - len(found))
-        return np.array([found + padding], np.int64)
+        return np.array([found or [self.padding_id]], np.int64)
+
+    def __call__(self, text):
+        ids = self.trimmed(text)
+        return np.pad(ids, [(0, 0), (0, self.max_length - ids.shape[1])],
+                      constant_values=self.padding_id)
 
 
 class TextDecoder(TFLiteDecoder):
-    """A decoder whose input is text: ``self.text_ids(text)`` gives the ids
-    ``(1, max_length)`` the model's ``TextToIds`` would (its facts in the side file's
-    ``text``); subclasses write ``predict_one``."""
+    """A decoder whose input is text: ``self.ids_for(part, name, text)`` gives the ids
+    the model's ``TextToIds`` would (its facts in the side file's ``text``) in the
+    shape input ``name`` of ``part`` takes: ``(1, T)`` for a time axis of any length,
+    ``(1, max_length)`` padded for a fixed one; subclasses write ``predict_one``."""
 
     def __init__(self, model):
         super().__init__(model)
         self.text_ids = TextIds(**self.info["text"])
+
+    def ids_for(self, part, name, text):
+        if self.model.inputs[part][name]["shape_signature"][1] == -1:
+            return self.text_ids.trimmed(text)
+        return self.text_ids(text)
 
 
 def image_pixels(data, height, width):
@@ -115,6 +129,21 @@ def image_pixels(data, height, width):
     top, left = (height - size[1]) // 2, (width - size[0]) // 2
     out[top:top + size[1], left:left + size[0]] = resized
     return out
+
+
+def photo_pixels(data, size):
+    """Encoded image bytes → ``(size, size, 3)`` float32 RGB in 0..255, as
+    ``gallery.images.decode_photo_batch`` makes them (resized without keeping the
+    aspect ratio; Pillow's bilinear filter, so a resized photo can differ slightly
+    from TensorFlow's; a photo of exactly that size is used as it is)."""
+    import io
+
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(data)).convert("RGB")
+    if picture.size != (size, size):
+        picture = picture.resize((size, size), Image.BILINEAR)
+    return np.asarray(picture, np.float32)
 
 
 def step(model, token, states):

@@ -1,8 +1,9 @@
 """The generic TFLite runtime: load a ``gallery export --format tflite`` export, check
 it, and run its models with plain Python and NumPy; the task's decoder does the rest.
 
-``MODEL.tflite`` holds a task's recurrent network with fixed input shapes and TFLite's
-built-in ops only (with more parts, e.g. a one-token ``step``, in ``MODEL.PART.tflite``);
+``MODEL.tflite`` holds a task's recurrent network with a batch of one and TFLite's
+built-in ops only (a time axis exported as ``None`` takes the input's real length; more
+parts, e.g. a one-token ``step``, in ``MODEL.PART.tflite``);
 ``MODEL.json`` beside it holds what TFLite cannot do (vocabularies, labels) and:
 
 - ``models``: each part's file name and SHA-256. :class:`TFLiteModel` runs the file it
@@ -45,9 +46,10 @@ MAX_MODEL_BYTES = 2 * 2**30
 RE_EXPORT = "re-export it with `gallery export TASK --model RUN --format tflite`"
 
 
-def interpreter(content, name="the model"):
+def interpreter(content, name="the model", num_threads=None):
     """A TFLite interpreter for the model bytes ``content`` (``name``: the file, for the
-    error line), its tensors allocated, without the runtime's notice on stderr."""
+    error line; ``num_threads``: the interpreter's threads, ``None`` its default), its
+    tensors allocated, without the runtime's notice on stderr."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -64,7 +66,7 @@ def interpreter(content, name="the model"):
 
     try:
         with native_stderr_without(TFLITE_NOTICE):
-            model = Interpreter(model_content=content)
+            model = Interpreter(model_content=content, num_threads=num_threads)
             model.allocate_tensors()
     except (ValueError, RuntimeError) as error:  # not a FlatBuffer, or ops it cannot run
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
@@ -178,12 +180,15 @@ class TFLiteModel:
     wrote; it runs only if its side file describes it (name and SHA-256,
     :func:`read_export`)."""
 
-    def __init__(self, path):
+    def __init__(self, path, num_threads=None):
         side = pathlib.Path(path).with_suffix(".json").name
         self.info, contents = read_export(path)
         decoder = decoder_class(self.info.get("decoder"), side)
-        self.parts = {part: interpreter(data, f"the {part!r} model of {pathlib.Path(path).name}")
+        self.parts = {part: interpreter(data, f"the {part!r} model of {pathlib.Path(path).name}",
+                                        num_threads)
                       for part, data in contents.items()}
+        self.runners = {part: model.get_signature_runner() for part, model in self.parts.items()}
+        self.inputs = {part: runner.get_input_details() for part, runner in self.runners.items()}
         self.limits = self._input_limits(side)
         self.decoder = decoder(self)
 
@@ -192,8 +197,7 @@ class TFLiteModel:
         integer input without a limit there is refused (no guessing its range)."""
         declared = self.info.get("input_limits", {})
         limits = {}
-        for part, model in self.parts.items():
-            details = model.get_signature_runner().get_input_details()
+        for part, details in self.inputs.items():
             limits[part] = {}
             for name, detail in details.items():
                 if not np.issubdtype(detail["dtype"], np.integer):
@@ -208,17 +212,22 @@ class TFLiteModel:
     def run(self, part, **inputs):
         """One invocation of model ``part``: ``name=array`` for each input (by its
         Keras input name) → its outputs, a list in the Keras model's order. Each array
-        must have the input's shape, and an integer input's values must lie in
-        ``[0, limit)`` (``input_limits``: e.g. ids below the embedding's size), or
+        must have the input's shape (any size on an axis exported as ``None``, such as
+        the time axis of a model whose loop runs over the real length: TFLite resizes
+        it), and an integer input's values must lie in ``[0, limit)``
+        (``input_limits``: e.g. ids below the embedding's size), or
         ``GalleryError``: the interpreter never sees them."""
-        runner = self.parts[part].get_signature_runner()
-        details = runner.get_input_details()
+        runner, details = self.runners[part], self.inputs[part]
         feed = {}
         for name, detail in details.items():
             value = np.asarray(inputs[name])
-            if value.shape != tuple(detail["shape"]):
-                raise ValueError(f"{part} input {name!r} takes shape "
-                                 f"{tuple(detail['shape'])}, got {value.shape}")
+            shape = tuple(int(n) for n in detail["shape_signature"])
+            if value.ndim != len(shape) or any(
+                    want not in (-1, got) for want, got in zip(shape, value.shape)) or (
+                    0 in value.shape):
+                shown = ", ".join("None" if n == -1 else str(n) for n in shape)
+                raise ValueError(f"{part} input {name!r} takes shape ({shown}) (no empty "
+                                 f"axis), got {value.shape}")
             limit = self.limits[part].get(name)
             if limit is not None and value.size and (value.min() < 0 or value.max() >= limit):
                 bad = value.max() if value.max() >= limit else value.min()

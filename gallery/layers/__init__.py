@@ -5,8 +5,9 @@ Exported here: the recurrent cells written from their equations (``ElmanCell``,
 hierarchical ``HMLSTM``, and every layer the tasks build with: ``TextToIds`` (raw
 strings → ids inside the model), ``MaskedPooling``, ``FrameNormalizer``, ``WithMask``,
 ``PerFrame``, ``StackBranches``, ``BranchMean``, ``recurrent_encoder``. Other modules:
-``attention`` (a decoder's attention over a memory) and ``fused`` (the fused time
-loops ``Recurrent`` runs).
+``attention`` (a decoder's attention over a memory), ``fused`` (the fused time
+loops ``Recurrent`` runs) and ``keras_builtin`` (a model's cells swapped for Keras's
+built-in ones with the same weights: the reference benchmarks compare with).
 
 Every class here registers itself with Keras (``package="gallery"``) where it is
 defined, so a model saved with them loads once this package is imported.

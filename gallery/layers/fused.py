@@ -75,6 +75,17 @@ class LSTMAlgebra:
         tc = tf.tanh(c_new)
         return o * tc, [o * tc, c_new], tf.concat([i, f, g, o, tc], axis=-1)
 
+    def step(self, xp_t, states, U, extra):
+        """:meth:`forward` for inference: the same numbers, fewer ops (one sigmoid over
+        all four gates, nothing kept for a backward pass)."""
+        h, c = states
+        z = xp_t + tf.matmul(h, U)
+        i, f, _, o = tf.split(tf.sigmoid(z), 4, axis=-1)
+        g = tf.tanh(z[:, 2 * h.shape[-1]:3 * h.shape[-1]])
+        c_new = f * c + i * g
+        h_new = o * tf.tanh(c_new)
+        return h_new, [h_new, c_new]
+
     def backward(self, dh, dstates_rest, saved, prev_states, extra):
         (dc,) = dstates_rest
         i, f, g, o, tc = tf.split(saved, 5, axis=-1)
@@ -111,6 +122,16 @@ class GRUAlgebra:
         h_new = z * h + (1.0 - z) * n
         return h_new, [h_new], tf.concat([z, r, n, rh], axis=-1)
 
+    def step(self, xp_t, states, U, extra):
+        """:meth:`forward` for inference (nothing kept for a backward pass)."""
+        (h,) = states
+        rec = tf.matmul(h, U) + extra[0]
+        xz, xr, xh = tf.split(xp_t, 3, axis=-1)
+        rz, rr, rh = tf.split(rec, 3, axis=-1)
+        z, r = tf.sigmoid(xz + rz), tf.sigmoid(xr + rr)
+        h_new = z * h + (1.0 - z) * tf.tanh(xh + r * rh)
+        return h_new, [h_new]
+
     def backward(self, dh, dstates_rest, saved, prev_states, extra):
         z, r, n, rh = tf.split(saved, 4, axis=-1)
         h_prev = prev_states[0]
@@ -146,6 +167,11 @@ class ElmanAlgebra:
         else:
             h = a
         return h, [h], h
+
+    def step(self, xp_t, states, U, extra):
+        """:meth:`forward` for inference."""
+        h, new_states, _ = self.forward(xp_t, states, U, extra, None)
+        return h, new_states
 
     def backward(self, dh, dstates_rest, saved, prev_states, extra):
         if self.activation == "tanh":
@@ -190,6 +216,34 @@ def inside_xla():
     return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
+def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mask=False):
+    """The forward pass alone, for inference: ``xp (T, B, kH)`` from ``states`` →
+    ``(final states, outputs (T, B, H))``, each step :meth:`LSTMAlgebra.step` (or the
+    cell's), masked steps (``keep (T, B, 1)`` bool, or ``None``) selected as in
+    :func:`fused_loop`. One ``tf.while_loop`` over the real length ``T`` (read from
+    ``xp`` when the graph runs) carrying only the states, the last output and the
+    outputs; with the batch and units known when traced (a TFLite export's batch of
+    one), its ``TensorArray`` has a static element shape, which TFLite's converter
+    lowers to built-in ops, so the exported loop runs ``T`` steps, not a fixed count."""
+    steps = tf.shape(xp)[0]
+    out0 = tf.zeros_like(states[0])
+
+    def body(t, states, out_prev, outputs):
+        out_new, new_states = algebra.step(xp[t], states, U, extra)
+        if keep is not None:  # select, never blend: padding may hold NaN or inf
+            m = keep[t]
+            new_states = [tf.where(m, n, s) for n, s in zip(new_states, states)]
+            out_new = tf.where(m, out_new, tf.zeros_like(out_new) if zero_output_for_mask
+                               else out_prev)
+        return t + 1, new_states, out_new, outputs.write(t, out_new)
+
+    _, final, _, outputs = tf.while_loop(
+        lambda t, *_: t < steps, body,
+        (0, list(states), out0, tf.TensorArray(xp.dtype, size=steps,
+                                               element_shape=states[0].shape)))
+    return final, outputs.stack()
+
+
 def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,
                zero_output_for_mask=False, training=False, jit_compile=True):
     """Run the cell over ``xp (T, B, kH)`` from ``states``.
@@ -211,6 +265,9 @@ def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,
     # time (not for length-bucketed batches, which would recompile for every length).
     jit = jit_compile and training and xp.shape[0] is not None
     keep = None if mask is None else tf.cast(mask, tf.bool)[:, :, None]  # (T, B, 1)
+    # Outside training nothing is kept for the backward pass (inference and exports:
+    # fewer ops per step, and a loop TFLite converts with built-in ops at any length).
+    lean = not training
 
     @tf.custom_gradient
     def run(xp, U, *flat):
@@ -241,10 +298,20 @@ def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,
 
         # The gradient is ours (below): the tape must not trace into the loop.
         inputs = tf.nest.map_structure(tf.stop_gradient, (xp, U, extra_t, states0, out0))
-        # prev: the state entering each step (T, B, H)
-        final, outputs, saved, prev = _compiled(forward_loop, jit, xp.shape[0])(*inputs)
+        if lean:  # inference: keep nothing; a gradient, if asked, runs the forward again
+            def lean_loop(xp, U, extra_t, states0):
+                return inference_loop(algebra, xp, U, extra_t, states0, keep,
+                                      zero_output_for_mask)
+            final, outputs = _compiled(lean_loop, False, xp.shape[0])(*inputs[:4])
+        else:  # prev: the state entering each step (T, B, H)
+            final, outputs, saved, prev = _compiled(forward_loop, jit, xp.shape[0])(*inputs)
+            saved_prev = saved, prev
 
         def grad(d_outputs, *d_final):
+            if lean:
+                _, _, saved, prev = _compiled(forward_loop, jit, xp.shape[0])(*inputs)
+            else:
+                saved, prev = saved_prev
             d_outputs = tf.convert_to_tensor(d_outputs)
             d_final = [tf.zeros_like(s) if d is None else tf.convert_to_tensor(d)
                        for d, s in zip(d_final, final)]

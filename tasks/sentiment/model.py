@@ -144,13 +144,13 @@ def prefix_probabilities(model, texts):
             tf.reshape(probabilities, [batch, steps, tf.shape(probabilities)[-1]]))
 
 
-def fixed_length_model(model, length):
-    """Ids ``(1, length)`` int64 → probabilities ``(1, C)``: the end-to-end model past
-    its ``TextToIds``, with a static length so its loop converts to TFLite's ``WHILE``
-    (``gallery export --format tflite``)."""
+def ids_model(model):
+    """Ids ``(1, T)`` int64, any ``T`` → probabilities ``(1, C)``: the end-to-end model
+    past its ``TextToIds``, for one text, so its loop converts to TFLite's ``WHILE`` and
+    runs the text's own ``T`` steps (``gallery export --format tflite``)."""
     core, mean = _part(model, keras.Model), _part(model, BranchMean)
-    ids = keras.Input((length,), batch_size=1, dtype="int64", name="token_ids")
-    return keras.Model(ids, mean(core(ids)), name="sentiment_fixed")
+    ids = keras.Input((None,), batch_size=1, dtype="int64", name="token_ids")
+    return keras.Model(ids, mean(core(ids)), name="sentiment_ids")
 
 
 def preprocessor_of(model):

@@ -16,7 +16,7 @@ from .data import load_sentiment_data
 from .model import (
     assemble,
     build_model,
-    fixed_length_model,
+    ids_model,
     parts,
     prefix_probabilities,
     preprocessor_of,
@@ -118,7 +118,7 @@ class SentimentTask(Task):
 
     def tflite_models(self, config, model, meta):
         to_ids = preprocessor_of(model)
-        return {"classify": fixed_length_model(model, to_ids.max_length)}, {
+        return {"classify": ids_model(model)}, {
             "labels": meta["labels"], "text": text_facts(to_ids),
             "input_limits": {"classify": {"token_ids": to_ids.vocabulary_size}}}
 

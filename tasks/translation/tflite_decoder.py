@@ -12,7 +12,7 @@ from gallery.export.tflite_decoding import TextDecoder, as_text, greedy, join_to
 class TranslationDecoder(TextDecoder):
     def predict_one(self, text):
         info = self.info
-        ids = self.text_ids(as_text(text))
+        ids = self.ids_for("encoder", "source_ids", as_text(text))
         if not ids.any():  # no token at all: nothing to translate
             return {"translation": "", "score": float("-inf")}
         states = self.model.run("encoder", source_ids=ids)

@@ -117,3 +117,22 @@ def test_weights_that_do_not_match_are_refused(classifier):
         assign_state_dict(classifier, bad, True)
     with pytest.raises(GalleryError, match="must be 'imagenet' or None"):
         efficientnet_lite0(weights="lite0.pth")
+
+
+@needs_wheel
+@pytest.mark.slow  # converts the whole network (a minute on 2 busy cores); the default
+# tier checks the same weights through Keras (test_classifies_real_photos)
+def test_tflite_grid_model_has_builtin_ops_and_keras_numbers():
+    from gallery.export.tflite import convert
+    from gallery.export.tflite_runtime import interpreter
+
+    grid = efficientnet_lite0(include_top=False, weights="imagenet")
+    data, ops = convert(grid)  # refuses any op that is not a TFLite built-in
+    assert ops == {"ADD", "CONV_2D", "DEPTHWISE_CONV_2D", "MUL"}  # BN and ReLU6 fused
+    lite = interpreter(data)
+    (inp,), (out,) = lite.get_input_details(), lite.get_output_details()
+    x = photo("chelsea")
+    lite.set_tensor(inp["index"], x)
+    lite.invoke()
+    np.testing.assert_allclose(lite.get_tensor(out["index"]), grid(x, training=False),
+                               atol=1e-3)

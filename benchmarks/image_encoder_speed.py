@@ -1,0 +1,114 @@
+"""Feature-extraction speed of the captioning image encoders, and their TFLite form.
+
+For each ``--encoder`` (``gallery.vision.encoders.image_encoder`` specs; Keras models
+are built with ``weights=None``: the speed does not depend on the weights, and
+nothing is downloaded), times ``--batches`` batches of ``--batch`` 224×224 images
+through the Keras model (a ``tf.function``, after one warm-up batch) and prints
+images/s and the ratio to the first encoder. With ``--tflite``, converts the first
+encoder's grid model with built-in ops only and prints its size, its ops, its largest
+difference from Keras on the same images, and the p50/p99 latency of one image
+through the TFLite interpreter against the Keras model on one image.
+
+    python benchmarks/image_encoder_speed.py --tflite
+"""
+
+import argparse
+import os
+import platform
+import subprocess
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from gallery.export.tflite import convert  # noqa: E402
+from gallery.export.tflite_runtime import interpreter  # noqa: E402
+from gallery.vision.encoders import LITE0, image_encoder  # noqa: E402
+
+
+def cpu_name():
+    for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+        if line.startswith("Model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def images_per_second(model, batch, batches, seed=0):
+    pixels = np.random.default_rng(seed).uniform(0, 255, (batch, 224, 224, 3))
+    pixels = tf.constant(pixels.astype("float32"))
+    run = tf.function(lambda x: model(x, training=False))
+    run(pixels).numpy()  # trace and warm up
+    start = time.perf_counter()
+    for _ in range(batches):
+        run(pixels).numpy()
+    return batch * batches / (time.perf_counter() - start)
+
+
+def percentiles(call, items, warmup=3):
+    for item in items[:warmup]:
+        call(item)
+    times = []
+    for item in items:
+        start = time.perf_counter()
+        call(item)
+        times.append((time.perf_counter() - start) * 1e3)
+    return np.percentile(times, 50), np.percentile(times, 99)
+
+
+def tflite_report(model, requests, threads):
+    data, ops = convert(model)
+    lite = interpreter(data, num_threads=threads)
+    (inp,), (out,) = lite.get_input_details(), lite.get_output_details()
+
+    def lite_call(x):
+        lite.set_tensor(inp["index"], x)
+        lite.invoke()
+        return lite.get_tensor(out["index"])
+
+    rng = np.random.default_rng(1)
+    items = [rng.uniform(0, 255, (1, 224, 224, 3)).astype("float32") for _ in range(requests)]
+    keras_call = tf.function(lambda x: model(x, training=False))
+    diff = max(float(np.abs(lite_call(x) - keras_call(x).numpy()).max()) for x in items[:4])
+    lite_p50, lite_p99 = percentiles(lite_call, items)
+    keras_p50, keras_p99 = percentiles(lambda x: keras_call(x).numpy(), items)
+    print(f"TFLite (float32, built-in ops only): {len(data) / 2**20:.1f} MiB, "
+          f"ops {sorted(ops)}; largest |TFLite - Keras| on the grid: {diff:.2e}")
+    print(f"one image: TFLite p50 {lite_p50:.1f} ms (p99 {lite_p99:.1f}), Keras p50 "
+          f"{keras_p50:.1f} ms (p99 {keras_p99:.1f}); TFLite/Keras p50 ratio "
+          f"{lite_p50 / keras_p50:.2f} ({threads or 'default'} interpreter threads)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--encoder", action="append",
+                        help=f"an encoder spec (repeatable); default: {LITE0}, "
+                             "keras:EfficientNetB0, keras:MobileNetV3Small")
+    parser.add_argument("--batch", type=int, default=32, help="images per batch (32)")
+    parser.add_argument("--batches", type=int, default=5, help="timed batches (5)")
+    parser.add_argument("--tflite", action="store_true", help="also the TFLite form")
+    parser.add_argument("--requests", type=int, default=30,
+                        help="single images timed for the TFLite latency (30)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="TFLite interpreter threads (its default)")
+    args = parser.parse_args(argv)
+    specs = args.encoder or [LITE0, "keras:EfficientNetB0", "keras:MobileNetV3Small"]
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}; "
+          f"batch {args.batch}, {args.batches} timed batches of 224x224 images")
+    first_model, reference = None, None
+    for spec in specs:
+        weights = "imagenet" if spec == LITE0 else None
+        model, grid = image_encoder(spec, weights=weights)
+        rate = images_per_second(model, args.batch, args.batches)
+        reference = reference or rate
+        first_model = first_model or model
+        params = model.count_params() / 1e6
+        print(f"{spec:28s} grid {grid}  {params:5.2f} M params  {rate:7.1f} images/s  "
+              f"ratio {rate / reference:.2f}")
+    if args.tflite:
+        tflite_report(first_model, args.requests, args.threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,7 @@ Every problem with the user's input ends in one line on stderr and exit code 2.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -80,7 +81,7 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
-    from gallery.batch_predict import output_stream, predict_file, read_items
+    from gallery.batch_predict import INPUT_LINES, output_stream, predict_file, read_items
 
     if bool(args.inputs) == bool(args.input):
         raise GalleryError("give the inputs either on the command line or with "
@@ -88,17 +89,26 @@ def cmd_predict(args):
     items = args.inputs or read_items(args.input, args.column, args.max_line_bytes)
     # a bad --output is refused before the model loads
     with output_stream(args.output, overwrite=args.overwrite) as out:
-        task, predict_batch = _predictor(args)
+        task, predict_batch, run = _predictor(args)
         if args.input and os.path.isdir(args.input) and not task.inputs_are_files:
             raise GalleryError(f"--input {args.input} is a folder; {task.name} reads one "
                                "input per line of a .txt, .jsonl, .csv or .tsv file, or -")
+        if args.input == "-" and task.stdin_is_one_stream:
+            if run is None:
+                raise GalleryError(f"{task.name} --input - reads one live stream through a "
+                                   "run folder, not an export (serve the export's 'stream' "
+                                   "signature instead)")
+            limit = dataclasses.replace(INPUT_LINES, max_bytes=args.max_line_bytes)
+            task.predict_stream(*run, sys.stdin.buffer, out, limit)
+            return 0
         predict_file(predict_batch, items, out, batch_size=args.batch_size)
     return 0
 
 
 def _predictor(args):
-    """``(task, predict_batch)`` for a run folder or an export folder;
-    ``predict_batch(items) -> rows``."""
+    """``(task, predict_batch, run)`` for a run folder or an export folder;
+    ``predict_batch(items) -> rows``; ``run``: ``(config, model, meta)`` of a run folder,
+    ``None`` for an export."""
     from gallery.predicting import ExportPredictor, is_export_folder
 
     if is_export_folder(args.model):
@@ -107,13 +117,13 @@ def _predictor(args):
         if not args.task:
             raise GalleryError("name the task to predict with an export folder")
         task = get_task(args.task)
-        return task, ExportPredictor(task, args.model)
+        return task, ExportPredictor(task, args.model), None
     from gallery.config import apply_overrides
     from gallery.runs import load_run
 
     task, config, model, meta = load_run(args.model, expected_task=args.task)
     config = apply_overrides(config, args.set)
-    return task, lambda items: task.predict(config, model, meta, items)
+    return task, lambda items: task.predict(config, model, meta, items), (config, model, meta)
 
 
 def cmd_export(args):

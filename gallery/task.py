@@ -119,6 +119,11 @@ class Task:
         """More SavedModel signatures besides ``serving_default``: ``{name: tf.function}``."""
         return {}
 
+    def missing_endpoints(self, config, model, meta):
+        """Signatures other models of this task have and this one cannot:
+        ``{name: why}``; ``gallery serve`` answers a request for one with the reason."""
+        return {}
+
     #: ``gallery export --format tflite``: the task's
     #: :class:`~gallery.export.tflite_runtime.TFLiteDecoder` subclass (one input → the
     #: exported models' inputs → one answer), defined in a module that imports no
@@ -151,6 +156,17 @@ class Task:
 
     def predict(self, config, model, meta, inputs) -> list:
         """Readable predictions (one dict per input) for CLI arguments ``inputs``."""
+        raise NotImplementedError
+
+    #: Whether ``gallery predict TASK --model RUN --input -`` reads stdin as one
+    #: continuing input (the frames of a live stream, labelled as they arrive) through
+    #: :meth:`predict_stream`, rather than one input per line.
+    stdin_is_one_stream = False
+
+    def predict_stream(self, config, model, meta, source, out, limit):
+        """Read one input from the binary stream ``source`` as it arrives and write its
+        predictions to the text stream ``out`` as they are made (flushed as it goes);
+        ``limit``: the :class:`~gallery.data.files.LineLimit` of one line."""
         raise NotImplementedError
 
     def remap_labels(self, model, meta, new_labels):

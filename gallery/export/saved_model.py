@@ -7,6 +7,7 @@ export (a folder with ``saved_model.pb``) or an empty folder is replaced
 (``gallery.export_folders.check_export_target``).
 """
 
+import json
 import os
 import pathlib
 import shutil
@@ -16,6 +17,7 @@ import keras
 
 from gallery.errors import GalleryError
 from gallery.export_folders import check_export_target, is_staging_folder, mark_staging
+from gallery.serving.model import MISSING_SIGNATURES
 
 
 def _remove_abandoned_staging(parent, name):
@@ -61,6 +63,10 @@ def export_saved_model(task, config, model, meta, out_dir, overwrite=False):
                 archive.track(resource)
             archive.add_endpoint(name, function)
         archive.write_out(str(staging / "model"), verbose=False)
+        missing = task.missing_endpoints(config, model, meta)
+        if missing:  # read by gallery serve (gallery.serving.model.MISSING_SIGNATURES)
+            (staging / "model" / "assets.extra").mkdir(exist_ok=True)
+            (staging / "model" / MISSING_SIGNATURES).write_text(json.dumps(missing) + "\n")
         check_export_target(out_dir, overwrite)  # nothing foreign appeared meanwhile
         if out_dir.exists():
             out_dir.rename(staging / "old")

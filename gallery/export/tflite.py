@@ -132,14 +132,16 @@ def export_tflite(task, config, model, meta, out, overwrite=False):
     return [*paths.values(), side]
 
 
-def step_model(step, token_dtype, state_shapes, name="step"):
+def step_model(step, token_dtype, state_shapes, name="step", token_shape=(),
+               token_name="token"):
     """A one-token decoder as a Keras model TFLite can convert: inputs ``token``
-    ``(1,)`` and ``state0 … stateN`` (batch 1; ``state_shapes``: each state's shape
-    without it, or ``(shape, dtype)``), outputs
-    ``[logits (1, V), new state0, …]``. ``step(tokens (B,), states list) → (logits,
-    states list)`` is the task's own decoding step (the trained layers), so Python can
-    run greedy decoding around the ``.tflite`` file."""
-    token = keras.Input((), batch_size=1, dtype=token_dtype, name="token")
+    ``(1, *token_shape)`` and ``state0 … stateN`` (batch 1; ``state_shapes``: each
+    state's shape without it, or ``(shape, dtype)``), outputs
+    ``[logits (1, V), new state0, …]``. ``step(tokens (B, *token_shape), states list) →
+    (logits, states list)`` is the task's own step (the trained layers), so Python can
+    run greedy decoding (or a stream, one frame per call) around the ``.tflite`` file.
+    ``token_name`` names the first input (e.g. ``frames``)."""
+    token = keras.Input(tuple(token_shape), batch_size=1, dtype=token_dtype, name=token_name)
     specs = [spec if len(spec) == 2 and isinstance(spec[1], str) else (spec, "float32")
              for spec in state_shapes]
     states = [keras.Input(shape, batch_size=1, dtype=dtype, name=f"state{i}")

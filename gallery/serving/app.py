@@ -125,7 +125,8 @@ async def post_model(request):
                            status=415)
     limits = request.app[LIMITS]
     body = await read_body(request, limits.body_timeout)
-    signature, inputs, row_format, rows = parse_predict(body, model.signatures, limits)
+    signature, inputs, row_format, rows = parse_predict(body, model.signatures, limits,
+                                                        model.missing)
     outputs = await request.app[BATCHER].run(signature, inputs, rows)
     return web.Response(body=encode_response(format_predict(outputs, row_format, rows),
                                              limits.max_response_bytes),

@@ -44,11 +44,13 @@ class RequestError(ValueError):
         self.close_connection = status == 408 if close_connection is None else close_connection
 
 
-def parse_predict(body, signatures, limits=Limits()):
+def parse_predict(body, signatures, limits=Limits(), missing=None):
     """``(signature, inputs, row_format, rows)`` from a predict body (``bytes``).
 
     ``inputs`` maps every input name of the signature to a NumPy array whose shape and
     dtype fit the signature's spec; ``rows`` is the batch size (row format) or None.
+    ``missing``: ``{name: why}`` for signatures this model lacks that others of its
+    task have (the export records them), said instead of "not found".
     """
     try:
         encoding = json.detect_encoding(body)  # as json.loads does: UTF-8, -16 or -32
@@ -65,6 +67,8 @@ def parse_predict(body, signatures, limits=Limits()):
         raise RequestError("the request body must be a JSON object with \"instances\" "
                            "or \"inputs\"")
     name = request.get("signature_name", "serving_default")
+    if isinstance(name, str) and name in (missing or {}) and name not in signatures:
+        raise RequestError(f"serving signature name {name!r}: {missing[name]}")
     if not isinstance(name, str) or name not in signatures:
         raise RequestError(f"serving signature name {name!r} not found; the model has "
                            f"{sorted(signatures)}")

@@ -6,6 +6,7 @@ a folder of numbered versions (``saved_models/sentiment``), of which the highest
 served.
 """
 
+import json
 import pathlib
 
 import numpy as np
@@ -14,6 +15,9 @@ from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
 
 from gallery.errors import GalleryError
+
+#: Where an export says which signatures it lacks, and why (``{name: why}``).
+MISSING_SIGNATURES = pathlib.Path("assets.extra") / "missing_signatures.json"
 
 
 def find_version(path):
@@ -57,6 +61,22 @@ class Signature:
         return {key: np.asarray(value) for key, value in self.function(**tensors).items()}
 
 
+def read_missing_signatures(path):
+    """``{name: why}`` from the export's ``assets.extra/missing_signatures.json`` (which
+    ``gallery export`` writes; TensorFlow and TF Serving ignore ``assets.extra``), or
+    ``{}``."""
+    file = pathlib.Path(path) / MISSING_SIGNATURES
+    if not file.is_file():
+        return {}
+    try:
+        notes = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise GalleryError(f"{file} is damaged ({error})") from None
+    if not (isinstance(notes, dict) and all(isinstance(v, str) for v in notes.values())):
+        raise GalleryError(f"{file} is damaged (not an object of strings)")
+    return notes
+
+
 def _shape(shape):
     return None if shape.rank is None else tuple(shape.as_list())
 
@@ -77,6 +97,8 @@ class ServedModel:
         self.signatures = {key: Signature(key, function)
                            for key, function in loaded.signatures.items()}
         self._signature_defs = _signature_defs(self.path / "saved_model.pb")
+        #: ``{name: why}``: signatures this model lacks that others of its task have
+        self.missing = read_missing_signatures(self.path)
 
     def status(self):
         """``GetModelStatusResponse`` as TF Serving writes it in JSON."""

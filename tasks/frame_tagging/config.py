@@ -30,7 +30,9 @@ class FrameTaggingConfig(TrainConfig):
     test_streams: int = setting(200, "stitched from the test recordings only")
     min_length: int = setting(200, "steps per stream")
     max_length: int = setting(400, "longest stream (steps); lengths run from min_length")
-    stream_chunk: int = setting(200, "causal model, predict: frames read per chunk")
+    stream_chunk: int = setting(200, "causal model, predict: most frames run per chunk")
+    stream_max_chunk: int = setting(1024, "causal model, export: most frames the stream "
+                                    "signature and the TFLite stream model take per call")
     window: int = setting(0,
                           "> 0: train on windows of this many frames of long streams, and label "
                           "streams in overlapping windows")
@@ -45,9 +47,9 @@ class FrameTaggingConfig(TrainConfig):
 
     def validate(self):
         super().validate()
-        self.require_positive("stream_chunk", "num_layers", "frame_units", "train_streams",
-                              "val_streams", "test_streams", "min_length", "min_crop",
-                              "frame_size", "ensemble", "filters")
+        self.require_positive("stream_chunk", "stream_max_chunk", "num_layers", "frame_units",
+                              "train_streams", "val_streams", "test_streams", "min_length",
+                              "min_crop", "frame_size", "ensemble", "filters")
         self.require_fraction("dropout", "recurrent_dropout")
         if self.window < 0 or self.window_hop < 0 or self.window_hop > self.window:
             raise GalleryError("settings window and window_hop must be >= 0 and "
@@ -65,7 +67,8 @@ class FrameTaggingConfig(TrainConfig):
 
 
 #: Named settings (``gallery train frame_tagging --profile NAME``; ``--set`` wins).
-#: ``video``, ``tfds`` and ``actrectut`` are what those data sets train with by default.
+#: ``video``, ``tfds`` and ``actrectut`` are what those data sets train with by default;
+#: ``live`` is the causal model that streams (each label sees only the frames before it).
 PROFILES = {
     "demo": {"epochs": 4, "train_streams": 120, "val_streams": 20, "test_streams": 40},
     "video": {"frame_encoder": "cnn", "frame_units": 128, "cell": "gru", "min_length": 12,
@@ -75,6 +78,7 @@ PROFILES = {
              "train_streams": 2000, "val_streams": 200, "test_streams": 500},
     "actrectut": {"window": 256, "train_streams": 1600, "units": 128, "frame_units": 64,
                   "patience": 8},
+    "live": {"bidirectional": False, "frame_encoder": "dense"},
     "tiny": {"epochs": 2, "train_streams": 40, "val_streams": 8, "test_streams": 8,
              "min_length": 40, "max_length": 80, "units": 8, "frame_units": 8,
              "learning_rate": 0.01},

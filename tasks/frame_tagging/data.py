@@ -164,6 +164,47 @@ def _is_header(line):
     return True
 
 
+class StreamRows:
+    """The rows of a CSV stream read one line at a time, by the rules of
+    :func:`read_stream_csv`; ``where`` names the file (or ``stdin``) in errors.
+    ``parse(number, line)`` gives ``(numbers, label)``, or ``None`` for an empty line
+    or the header."""
+
+    def __init__(self, where, labelled=False):
+        self.where, self.labelled = where, labelled
+        self.delimiter, self.first, self.width = None, True, None
+
+    def parse(self, number, line):
+        where, labelled = self.where, self.labelled
+        if not line.strip():
+            return None
+        if self.delimiter is None:
+            try:
+                self.delimiter = _delimiter(line, labelled)
+            except ValueError as error:
+                raise GalleryError(f"{where}:{number}: cannot tell what separates the "
+                                   f"fields: {error}; add a header line naming the columns "
+                                   "(e.g. value;label)") from None
+            if self.delimiter is None and self.first and _is_header(line):
+                self.first = False  # the header's delimiter is the file's
+                self.delimiter = next((d for d in (";", "\t") if d in line), ",")
+                return None
+        self.first = False
+        try:
+            row, label = _row(line, self.delimiter or ",", labelled)
+        except ValueError as error:
+            expected = "numbers and a label" if labelled else "numbers"
+            raise GalleryError(f"{where}:{number}: expected {expected} separated by "
+                               f"{self.delimiter or ','!r}, got {str(error)[:40]!r}") from None
+        if self.width is not None and len(row) != self.width:
+            raise GalleryError(f"{where}:{number}: {len(row)} numbers, but the rows before "
+                               f"have {self.width}")
+        if labelled and not label:
+            raise GalleryError(f"{where}:{number}: the label (last field) is empty")
+        self.width = len(row)
+        return row, label
+
+
 def read_stream_csv(path, labelled=False):
     """A CSV stream, one frame per row: ``C`` numbers and, with ``labelled``, the step's
     label as the last field. Returns ``(frames (T, C) float32, labels (T,) str or
@@ -177,39 +218,14 @@ def read_stream_csv(path, labelled=False):
     CSV. A first row in which no field is a number is a header (skipped); empty
     numbers are NaN. Any other row that is not numbers, or
     has another number of fields than the first, is a one-line error naming the file
-    and line.
+    and line (:class:`StreamRows`).
     """
     path = require_file(path, "stream file")
-    frames, labels = [], []
-    expected = "numbers and a label" if labelled else "numbers"
-    delimiter, first = None, True
+    rows, frames, labels = StreamRows(path, labelled), [], []
     for number, line in enumerate(text_lines(path), 1):
-        if not line.strip():
-            continue
-        if delimiter is None:
-            try:
-                delimiter = _delimiter(line, labelled)
-            except ValueError as error:
-                raise GalleryError(f"{path}:{number}: cannot tell what separates the fields: "
-                                   f"{error}; add a header line naming the columns "
-                                   "(e.g. value;label)") from None
-            if delimiter is None and first and _is_header(line):
-                first = False  # the header's delimiter is the file's
-                delimiter = next((d for d in (";", "\t") if d in line), ",")
-                continue
-        first = False
-        try:
-            row, label = _row(line, delimiter or ",", labelled)
-        except ValueError as error:
-            raise GalleryError(f"{path}:{number}: expected {expected} separated by "
-                               f"{delimiter or ','!r}, got {str(error)[:40]!r}") from None
-        if frames and len(row) != len(frames[0]):
-            raise GalleryError(f"{path}:{number}: {len(row)} numbers, but the rows before "
-                               f"have {len(frames[0])}")
-        if labelled and not label:
-            raise GalleryError(f"{path}:{number}: the label (last field) is empty")
-        frames.append(row)
-        labels.append(label)
+        if (parsed := rows.parse(number, line)) is not None:
+            frames.append(parsed[0])
+            labels.append(parsed[1])
     frames = np.array(frames, np.float32).reshape(len(frames), -1 if frames else 0)
     return frames, (np.array(labels) if labelled else None)
 

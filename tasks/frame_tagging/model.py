@@ -21,13 +21,10 @@ initialisation and its own loss; the core returns their probabilities stacked
 """
 
 import keras
-import numpy as np
-import tensorflow as tf
 
 from gallery.errors import GalleryError
 from gallery.layers.ensemble import BranchMean, StackBranches
 from gallery.layers.frames import FrameNormalizer, PerFrame, WithMask
-from gallery.layers.recurrent import Recurrent, StateCarrier
 from gallery.layers.stack import recurrent_encoder
 
 
@@ -108,28 +105,6 @@ def build_model(config, meta):
     if config.ensemble > 1:
         probabilities = BranchMean(name="branch_mean")(probabilities)
     return keras.Model([frames, lengths], probabilities, name="frame_tagger")
-
-
-def streaming_probabilities(model, frames, chunk):
-    """A causal model's per-step probabilities ``(T, K)`` for one stream ``(T, C)``, read
-    ``chunk`` frames at a time with every recurrent layer's state carried over: equal
-    to one pass over the whole stream, in memory bounded by the chunk."""
-    normalizer, core = model.get_layer("normalizer"), model.get_layer("core")
-    if any(isinstance(layer, keras.layers.Bidirectional) for layer in core.layers):
-        raise GalleryError("streaming needs a causal model: train it with "
-                           "--set bidirectional=false --set frame_encoder=dense")
-    carriers = [StateCarrier(layer) for layer in core.layers if isinstance(layer, Recurrent)]
-    states = [carrier.zero_state(1) for carrier in carriers]
-    encoder, classifier = core.get_layer("frame_encoder"), core.get_layer("classifier")
-    out = []
-    for start in range(0, len(frames), chunk):
-        x = tf.constant(frames[None, start:start + chunk], tf.float32)
-        h, _ = normalizer(x, tf.constant([x.shape[1]]))
-        h = encoder(h)
-        for i, carrier in enumerate(carriers):
-            h, states[i] = carrier(h, states[i])
-        out.append(np.asarray(classifier(h))[0])
-    return np.concatenate(out) if out else np.zeros((0, classifier.units), np.float32)
 
 
 def fixed_length_tagger(model, length, shape):

@@ -4,6 +4,7 @@ Frames are sensor readings ``(T, C)`` or video images ``(T, H, W, C)``; the mode
 ``meta["frame_shape"]`` says which (``[C]`` or ``[H, W, C]``).
 """
 
+import json
 import pathlib
 
 import keras
@@ -12,7 +13,7 @@ import tensorflow as tf
 
 from gallery import plots
 from gallery.data.epochs import EpochClock
-from gallery.data.files import load_npy, require_file
+from gallery.data.files import decoded_chunks, load_npy, require_file, split_lines, without_line_end
 from gallery.data.padding import pad_right
 from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
@@ -20,8 +21,9 @@ from gallery.metrics import confusion_matrix, macro_f1, segmental_f1, segments
 from gallery.task import Task
 
 from .config import PROFILES, FrameTaggingConfig
-from .data import load_frame_data, read_stream_csv
-from .model import build_model, fixed_length_tagger, frame_shape, streaming_probabilities
+from .data import StreamRows, load_frame_data, read_stream_csv
+from .model import build_model, fixed_length_tagger, frame_shape
+from .streaming import FrameStreamer, cannot_stream, streaming_probabilities
 from .tflite_decoder import FrameTaggingDecoder
 
 
@@ -224,11 +226,37 @@ class FrameTaggingTask(Task):
             return {"labels": tf.where(valid, labels, ""), "probabilities": probabilities}
         return serve
 
+    def extra_endpoints(self, config, model, meta):
+        """``stream`` for a causal model (:mod:`.streaming`): a chunk of frames and the
+        state the previous call returned → the chunk's labels and the new state."""
+        if cannot_stream(model):
+            return {}
+        return {"stream": FrameStreamer(model, meta["labels"],
+                                        config.stream_max_chunk).signature()}
+
+    def missing_endpoints(self, config, model, meta):
+        reason = cannot_stream(model)
+        return {"stream": reason} if reason else {}
+
     def tflite_models(self, config, model, meta):
-        return {"tag": fixed_length_tagger(model, config.max_length, frame_shape(meta))}, {
-            "labels": meta["labels"], "frames": config.max_length,
-            "frame_shape": list(frame_shape(meta)),
-            "input_limits": {"tag": {"lengths": config.max_length + 1}}}
+        """``tag``: a whole stream of up to ``max_length`` frames; for a causal model
+        also ``stream``: one frame and every layer's states → its probabilities and the
+        new states (the cells once each, no loop)."""
+        models = {"tag": fixed_length_tagger(model, config.max_length, frame_shape(meta))}
+        info = {"labels": meta["labels"], "frames": config.max_length,
+                "frame_shape": list(frame_shape(meta)),
+                "input_limits": {"tag": {"lengths": config.max_length + 1}}}
+        if not cannot_stream(model):
+            from gallery.export.tflite import step_model
+
+            streamer = FrameStreamer(model, meta["labels"], config.stream_max_chunk)
+            sizes = streamer.sizes
+            models["stream"] = step_model(streamer.step, "float32", [(s,) for s in sizes],
+                                          name="stream", token_shape=frame_shape(meta),
+                                          token_name="frames")
+            info["stream"] = {"tag": streamer.tag, "state_sizes": sizes,
+                              "max_chunk": config.stream_max_chunk}
+        return models, info
 
     def serving_request(self, items, signature_inputs):
         shape = signature_inputs["frames"][1][2:]
@@ -250,6 +278,58 @@ class FrameTaggingTask(Task):
             rows.append({"file": str(path), "frames": int(len(f)),
                          "segments": [[meta["labels"][k], s, e] for k, s, e in segments(ids)]})
         return rows
+
+    stdin_is_one_stream = True
+
+    def predict_stream(self, config, model, meta, source, out, limit):
+        """``gallery predict frame_tagging --model RUN --input -``: the frames of one live
+        stream from ``source``, one frame per line as in a ``.csv`` stream file (``C``
+        numbers; a header line is skipped, empty fields are NaN), labelled as they
+        arrive: whatever complete lines one read gives, up to ``stream_chunk`` frames,
+        run as one chunk with the state carried over, then one JSON line per frame
+        (``{"frame": t, "label": ..., "probability": ...}``) written and flushed."""
+        if cannot_stream(model):
+            raise GalleryError(cannot_stream(model))
+        channels = frame_shape(meta)
+        if len(channels) != 1:
+            raise GalleryError("stdin takes sensor frames, one per line; a video model "
+                               "reads its streams from .npy files (--input FOLDER)")
+        streamer = FrameStreamer(model, meta["labels"], config.stream_chunk)
+        run, rows = streamer.signature(), StreamRows("stdin")
+        pending, state, done = [], streamer.start_state(1), 0
+
+        def flush():
+            nonlocal state, done
+            while pending:
+                chunk = np.array(pending[:config.stream_chunk], np.float32)[None]
+                del pending[:config.stream_chunk]
+                answer = run(tf.constant(chunk), tf.constant(state))
+                state = answer["state"]
+                probabilities = answer["probabilities"].numpy()[0]
+                for p in probabilities:
+                    k = int(p.argmax())
+                    out.write(json.dumps({"frame": done, "label": meta["labels"][k],
+                                          "probability": round(float(p[k]), 6)}) + "\n")
+                    done += 1
+                out.flush()
+
+        def chunks():  # flush before waiting for more input: labels come as frames do
+            for text in decoded_chunks(source):
+                yield text
+                flush()
+
+        lines = map(without_line_end, split_lines(chunks(), "stdin", limit))
+        for number, line in enumerate(lines, 1):
+            parsed = rows.parse(number, line)
+            if parsed is None:
+                continue
+            if len(parsed[0]) != channels[0]:
+                raise GalleryError(f"stdin:{number}: {len(parsed[0])} numbers; the model "
+                                   f"reads frames of {channels[0]} channels")
+            pending.append(parsed[0])
+            if len(pending) >= config.stream_chunk:
+                flush()
+        flush()
 
     def predict_examples(self, splits, folder):
         paths = []

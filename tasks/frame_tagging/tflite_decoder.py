@@ -8,8 +8,10 @@ import numpy as np
 
 from gallery.export.tflite_runtime import TFLiteDecoder
 
+from .tflite_stream import StreamDecoding
 
-class FrameTaggingDecoder(TFLiteDecoder):
+
+class FrameTaggingDecoder(StreamDecoding, TFLiteDecoder):
     def predict_one(self, frames):
         frames = np.asarray(frames, np.float32)
         steps, shape = self.info["frames"], tuple(self.info["frame_shape"])

@@ -215,13 +215,13 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
     run_id = fingerprint(task.name, dataclasses.asdict(config), data_id,
                          (meta or {}).get("finetuned_from"), strategy.num_replicas_in_sync)
     out_dir, target = resolve_run_folder(task, out_dir, run_id, overwrite)
+    seed_everything(config.seed)
+    if splits is None:  # before the run folder exists: bad data writes no folder
+        splits = task.load_data(config, source)
     out_dir = prepare_run_folder(out_dir)
     folder = out_dir / "checkpoint" if chief else out_dir / "checkpoint" / f"worker-{worker}"
     checkpoint = EpochCheckpoint(folder, run_id)
     resumed = read_state(folder)
-    seed_everything(config.seed)
-    if splits is None:
-        splits = task.load_data(config, source)
     # "data": the --data given (None: the embedded default), for evaluating it again;
     # "task_class": where the task lives, so a run of an unregistered task opens too
     meta = {"data": source, **(meta or splits.meta), "task": task.name,

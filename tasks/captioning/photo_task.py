@@ -178,3 +178,69 @@ def after_training(config, model, splits, run_dir):
     captions = [c.decode() for c in out["captions"][:, 0].numpy()]
     caption_attention(pixels, captions, alpha.numpy(), model.grid_shape[:2],
                       run_dir / "test_captions.png")
+
+
+# -- serving ------------------------------------------------------------------------------
+def _photo_size(model):
+    return model.encoder.input_shape[1]
+
+
+def serving_function(config, model, meta):
+    """Encoded JPEG/PNG/GIF/BMP bytes of any size ``(B,)`` → ``caption (B,)``, ``score``
+    (the beam's best, length-normalised log-probability), ``alternatives (B, K)`` and
+    ``alternative_scores (B, K)`` (the whole final beam, best first), ``words (B, L)``
+    (the caption's words, ``""``-padded) and ``attention (B, L, h, w)``: where the
+    decoder looked over the encoder's ``h × w`` grid while writing each word. An entry
+    that does not decode gets ``""`` and score ``-inf``."""
+    writer = Writer(config, model)
+    grid = model.grid_shape[:2]
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image")])
+    def serve(image):
+        pixels, ok = decode_photo_batch(image, _photo_size(model))
+        features = model.features(pixels)
+        out = writer(features)
+        alpha, _ = model.attention(features, out["tokens"])
+        steps = tf.range(tf.shape(out["tokens"])[1])[None] < out["lengths"][:, None]
+        words = tf.where(steps, tf.gather(writer.words, out["tokens"]), "")
+        shape = tf.shape(alpha)
+        return {"caption": tf.where(ok, out["captions"][:, 0], ""),
+                "score": tf.where(ok, out["scores"][:, 0], float("-inf")),
+                "alternatives": tf.where(ok[:, None], out["captions"], ""),
+                "alternative_scores": tf.where(ok[:, None], out["scores"], float("-inf")),
+                "words": tf.where(ok[:, None], words, ""),
+                "attention": tf.reshape(alpha * tf.cast(steps, alpha.dtype)[..., None],
+                                        [shape[0], shape[1], grid[0], grid[1]])}
+    return serve
+
+
+def tflite_models(config, model, meta):
+    """``encoder``: pixels ``(1, size, size, 3)`` in 0..255 → the decoder's start state
+    ``[h, c, features, keys]``; ``step``: one word and that state → logits and the new
+    state (greedy decoding in Python, ``tasks.captioning.tflite_decoder``)."""
+    import keras
+
+    from gallery.export.tflite import step_model
+
+    size = _photo_size(model)
+    pixels = keras.Input((size, size, 3), batch_size=1, name="pixels")
+    states = list(model.start(model.features(pixels)))
+
+    def one_step(tokens, flat):
+        logits, state = model.decoder.step(tokens, tuple(flat))
+        return logits, list(state)
+    step = step_model(one_step, "int32", [tuple(s.shape[1:]) for s in states])
+    return {"encoder": keras.Model(pixels, states), "step": step}, {
+        "target_vocabulary": model.text.id_to_token(blank_marks=True), "photo_size": size,
+        "start_id": model.start_id, "end_id": model.end_id,
+        "max_target": config.max_words + 1,
+        "input_limits": {"step": {"token": model.decoder.vocabulary_size}}}
+
+
+def predict_examples(splits, folder):
+    return [str(path) for path in splits.test.paths[:2]]
+
+
+def demo_request(splits):
+    return {"image": tf.constant([path.read_bytes() for path in splits.test.paths[:2]]
+                                 + [b"not an image"])}

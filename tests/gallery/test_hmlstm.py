@@ -15,11 +15,16 @@ def sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def np_hmlstm(weights, x, units, slope=1.0):
+def np_layer_norm(v, gain):
+    return (v - v.mean()) / np.sqrt(v.var() + 1e-5) * gain
+
+
+def np_hmlstm(weights, x, units, slope=1.0, gains=None):
     """Equation-level reference: ``x (B, T, D)`` → ``hs [(B, T, H_ℓ)], zs (B, T, L)``.
 
     ``weights[k] = (W, U, U_td or None, b)``; gate order f i o g z; the three cases
-    written as the paper's if/else per sequence and layer.
+    written as the paper's if/else per sequence and layer. With ``gains[k] (4H_ℓ,)``,
+    the gate pre-activations (not the boundary's) are layer-normalised before the bias.
     """
     batch, steps, _ = x.shape
     L = len(units)
@@ -34,11 +39,14 @@ def np_hmlstm(weights, x, units, slope=1.0):
         for k, H in enumerate(units):
             W, U, U_td, b = weights[k]
             for n in range(batch):
-                s = h_prev[k][n] @ U + b
+                s = h_prev[k][n] @ U
                 if z_below[n] == 1:
                     s = s + below[n] @ W
                 if k + 1 < L and z[k][n] == 1:
                     s = s + h_prev[k + 1][n] @ U_td
+                if gains is not None:
+                    s[:4 * H] = np_layer_norm(s[:4 * H], gains[k])
+                s = s + b
                 f, i, o = sigmoid(s[:H]), sigmoid(s[H:2 * H]), sigmoid(s[2 * H:3 * H])
                 g = np.tanh(s[3 * H:4 * H])
                 z_new = float(np.clip((slope * s[4 * H] + 1) / 2, 0, 1) > 0.5)
@@ -90,6 +98,30 @@ def test_matches_numpy_reference_with_learned_boundaries():
     np.testing.assert_array_equal(zs, ref_zs)
     for ours, ref in zip(hs, ref_hs):
         np.testing.assert_allclose(ours, ref, atol=1e-5)
+
+
+def test_layer_norm_matches_numpy_reference_and_round_trips(tmp_path):
+    units = [4, 3]
+    x = np.random.default_rng(6).normal(size=(2, 7, 3)).astype("float32")
+    cell = HMLSTMCell(units, slope=2.0, bias_initializer="random_normal", layer_norm=True)
+    cell.build((None, 3))
+    rng = np.random.default_rng(7)
+    for gain in cell.layer_norm_gains:  # not all ones, so the gain's place is checked
+        gain.assign(rng.uniform(0.5, 1.5, gain.shape).astype("float32"))
+    hs, zs = run_cell(cell, x)
+    gains = [np.asarray(g) for g in cell.layer_norm_gains]
+    ref_hs, ref_zs = np_hmlstm(cell_weights(cell), x, units, slope=2.0, gains=gains)
+    assert 0.1 < zs.mean() < 0.9, "the test should see both kinds of boundary"
+    np.testing.assert_array_equal(zs, ref_zs)
+    for ours, ref in zip(hs, ref_hs):
+        np.testing.assert_allclose(ours, ref, atol=1e-5)
+    layer = HMLSTM(units, layer_norm=True, return_boundaries=True)
+    model = keras.Sequential([keras.Input((None, 3)), layer])
+    model.save(tmp_path / "ln.keras")
+    loaded = keras.saving.load_model(tmp_path / "ln.keras")
+    assert loaded.layers[0].cell.layer_norm and len(loaded.layers[0].cell.layer_norm_gains) == 2
+    for a, b in zip(model(x), loaded(x)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
 
 
 def np_stacked_lstm_with_extra_inputs(weights, x, units):

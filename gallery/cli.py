@@ -186,7 +186,7 @@ def cmd_lesson(args):
             print(f"{name:13s} {summary}")
         return 0
     run_lesson(args.name, out_dir=args.out, model=args.model, prime=args.prime,
-               temperature=args.temperature, overrides=args.set)
+               temperature=args.temperature, overrides=args.set, profile=args.profile)
     return 0
 
 
@@ -321,6 +321,9 @@ def build_parser():
     lesson.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="a setting of the lesson (hmlstm: its Settings; charlm: the "
                              "charlm task's settings); repeatable")
+    lesson.add_argument("--profile", metavar="NAME",
+                        help="a named set of the lesson's settings, applied before --set "
+                             "(hmlstm: short, the default, or full)")
     lesson.set_defaults(func=cmd_lesson)
 
     demo = sub.add_parser("demo", help="the main job: every task end to end, short profile")

@@ -2,12 +2,13 @@
 
 For each ``--encoder`` (``gallery.vision.encoders.image_encoder`` specs; Keras models
 are built with ``weights=None``: the speed does not depend on the weights, and
-nothing is downloaded), times ``--batches`` batches of ``--batch`` 224×224 images
-through the Keras model (a ``tf.function``, after one warm-up batch) and prints
-images/s and the ratio to the first encoder. With ``--tflite``, converts the first
+nothing is downloaded), times one batch of ``--batch`` 224×224 images through each
+Keras model (a ``tf.function``, after one warm-up batch) in ``--rounds`` alternating
+rounds, so a change of load hits every encoder alike, and prints each one's median
+images/s and its ratio to the first encoder. With ``--tflite``, converts the first
 encoder's grid model with built-in ops only and prints its size, its ops, its largest
 difference from Keras on the same images, and the p50/p99 latency of one image
-through the TFLite interpreter against the Keras model on one image.
+through the TFLite interpreter against the Keras model on one image (alternating).
 
     python benchmarks/image_encoder_speed.py --tflite
 """
@@ -35,26 +36,38 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
-def images_per_second(model, batch, batches, seed=0):
+def batch_runner(model, batch, seed=0):
+    """A call running one batch of random pixels through ``model``, warmed up."""
     pixels = np.random.default_rng(seed).uniform(0, 255, (batch, 224, 224, 3))
     pixels = tf.constant(pixels.astype("float32"))
     run = tf.function(lambda x: model(x, training=False))
     run(pixels).numpy()  # trace and warm up
-    start = time.perf_counter()
-    for _ in range(batches):
-        run(pixels).numpy()
-    return batch * batches / (time.perf_counter() - start)
+    return lambda: run(pixels).numpy()
 
 
-def percentiles(call, items, warmup=3):
+def median_images_per_second(runners, batch, rounds):
+    """``[median images/s]`` per runner, timed in alternating rounds."""
+    seconds = [[] for _ in runners]
+    for _ in range(rounds):
+        for times, run in zip(seconds, runners):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    return [batch / float(np.median(times)) for times in seconds]
+
+
+def paired_percentiles(calls, items, warmup=3):
+    """``[(p50, p99) ms]`` per call, the calls alternating on each item."""
     for item in items[:warmup]:
-        call(item)
-    times = []
+        for call in calls:
+            call(item)
+    times = [[] for _ in calls]
     for item in items:
-        start = time.perf_counter()
-        call(item)
-        times.append((time.perf_counter() - start) * 1e3)
-    return np.percentile(times, 50), np.percentile(times, 99)
+        for column, call in zip(times, calls):
+            start = time.perf_counter()
+            call(item)
+            column.append((time.perf_counter() - start) * 1e3)
+    return [(np.percentile(t, 50), np.percentile(t, 99)) for t in times]
 
 
 def tflite_report(model, requests, threads):
@@ -71,8 +84,8 @@ def tflite_report(model, requests, threads):
     items = [rng.uniform(0, 255, (1, 224, 224, 3)).astype("float32") for _ in range(requests)]
     keras_call = tf.function(lambda x: model(x, training=False))
     diff = max(float(np.abs(lite_call(x) - keras_call(x).numpy()).max()) for x in items[:4])
-    lite_p50, lite_p99 = percentiles(lite_call, items)
-    keras_p50, keras_p99 = percentiles(lambda x: keras_call(x).numpy(), items)
+    (lite_p50, lite_p99), (keras_p50, keras_p99) = paired_percentiles(
+        [lite_call, lambda x: keras_call(x).numpy()], items)
     print(f"TFLite (float32, built-in ops only): {len(data) / 2**20:.1f} MiB, "
           f"ops {sorted(ops)}; largest |TFLite - Keras| on the grid: {diff:.2e}")
     print(f"one image: TFLite p50 {lite_p50:.1f} ms (p99 {lite_p99:.1f}), Keras p50 "
@@ -86,7 +99,8 @@ def main(argv=None):
                         help=f"an encoder spec (repeatable); default: {LITE0}, "
                              "keras:EfficientNetB0, keras:MobileNetV3Small")
     parser.add_argument("--batch", type=int, default=32, help="images per batch (32)")
-    parser.add_argument("--batches", type=int, default=5, help="timed batches (5)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternating rounds, one batch per encoder each (5)")
     parser.add_argument("--tflite", action="store_true", help="also the TFLite form")
     parser.add_argument("--requests", type=int, default=30,
                         help="single images timed for the TFLite latency (30)")
@@ -95,19 +109,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     specs = args.encoder or [LITE0, "keras:EfficientNetB0", "keras:MobileNetV3Small"]
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}; "
-          f"batch {args.batch}, {args.batches} timed batches of 224x224 images")
-    first_model, reference = None, None
-    for spec in specs:
-        weights = "imagenet" if spec == LITE0 else None
-        model, grid = image_encoder(spec, weights=weights)
-        rate = images_per_second(model, args.batch, args.batches)
-        reference = reference or rate
-        first_model = first_model or model
-        params = model.count_params() / 1e6
-        print(f"{spec:28s} grid {grid}  {params:5.2f} M params  {rate:7.1f} images/s  "
-              f"ratio {rate / reference:.2f}")
+          f"batch {args.batch} of 224x224 images, median of {args.rounds} alternating rounds")
+    models = [image_encoder(spec, weights="imagenet" if spec == LITE0 else None)
+              for spec in specs]
+    runners = [batch_runner(model, args.batch) for model, _ in models]
+    rates = median_images_per_second(runners, args.batch, args.rounds)
+    for spec, (model, grid), rate in zip(specs, models, rates):
+        print(f"{spec:24s} grid {str(grid):14s} {model.count_params() / 1e6:5.2f} M params "
+              f"{rate:7.1f} images/s  ratio {rate / rates[0]:.2f}")
     if args.tflite:
-        tflite_report(first_model, args.requests, args.threads)
+        tflite_report(models[0][0], args.requests, args.threads)
 
 
 if __name__ == "__main__":

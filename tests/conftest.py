@@ -125,6 +125,28 @@ def write_caption_folder(folder, count=12, seed=0, dark_on_light=False):
     return data
 
 
+PHOTO_WORDS = ["a dog runs on the grass", "a red ball lies on the floor",
+               "two people walk in a park", "a cat sleeps on a bed"]
+
+
+def write_photo_folder(folder, count=12, seed=0):
+    """A user-style folder of photos: ``captions.csv`` (``image,caption``, two captions
+    per image) and random RGB JPEG and PNG files of different sizes."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["image,caption"]
+    for i in range(count):
+        name = f"photo{i}.{'jpg' if i % 2 else 'png'}"
+        pixels = rng.integers(0, 256, (40 + 3 * i, 56, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / name)
+        lines += [f"{name},{PHOTO_WORDS[(i + j) % 4]}" for j in range(2)]
+    (folder / "captions.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
 TINY_CHARLM = ["epochs=2", "units=32", "embedding_dim=8", "batch_size=4", "seq_length=20",
                "sample_length=12", "learning_rate=0.01"]
 

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import serve_in_fresh_process
+from conftest import serve_in_fresh_process, write_photo_folder
 
 from gallery import registry
 from gallery.cli import main
@@ -38,7 +38,10 @@ print(json.dumps({"ours": ours, "response": {
     for key, value in response.items()}}))
 """
 
-TASKS = [*registry.task_names(), "majority"]
+#: Each case: a registered task with its ``tiny`` profile on its default data, the
+#: third-party ``majority``, and captioning's photo path (``photos_tiny`` on a small
+#: generated folder of photos).
+TASKS = [*registry.task_names(), "majority", "captioning:photos"]
 
 
 def encode(tensors):
@@ -68,16 +71,21 @@ def task_name(request):
 
 
 def test_the_task_contract(task_name, tmp_path, capsys):
+    task_name, _, path = task_name.partition(":")
     task = registry.get_task(task_name)
-    assert "tiny" in task.profiles, "every task has a tiny profile for this test"
+    profile, data = "tiny", None
+    if path == "photos":
+        profile, data = "photos_tiny", f"captions:{write_photo_folder(tmp_path / 'photos')}"
+    assert profile in task.profiles, "every task has a tiny profile for this test"
     run, export = tmp_path / "run", tmp_path / "export"
+    data_args = ["--data", data] if data else []
 
     # 1. train
-    assert main(["train", task_name, "--profile", "tiny", "--out", str(run)]) == 0
+    assert main(["train", task_name, "--profile", profile, "--out", str(run), *data_args]) == 0
     metrics = read_json(run / "metrics.json")
     assert np.isfinite(metrics[task.metric]) and metrics["epochs_run"] == 2
     meta = read_json(run / "meta.json")
-    assert meta["task"] == task_name and meta["data"] is None
+    assert meta["task"] == task_name and meta["data"] == data
     assert meta["task_class"] == registry.task_class_path(task)
 
     # 2. evaluate: the saved model scores what the trained one scored
@@ -89,7 +97,7 @@ def test_the_task_contract(task_name, tmp_path, capsys):
     # 3. export, 4. served in a fresh process by plain TensorFlow: what the model serves
     assert main(["export", task_name, "--model", str(run), "--out", str(export)]) == 0
     task, config, model, meta = load_run(run)
-    splits = task.load_data(config, None)
+    splits = task.load_data(config, data)
     request = task.demo_request(splits)
     served = serve_in_fresh_process(SERVE, export, stdin=json.dumps(encode(request)))
     assert served["ours"] == []
@@ -111,7 +119,7 @@ def test_the_task_contract(task_name, tmp_path, capsys):
     assert len(rows) == len(inputs) and all(isinstance(row, dict) for row in rows)
 
     # 6. fine-tune (on the task's default data, one epoch): a new run, same model facts
-    tuned, tuned_metrics = finetune(run, None, overrides=["epochs=1"], out_dir=tmp_path / "ft")
+    tuned, tuned_metrics = finetune(run, data, overrides=["epochs=1"], out_dir=tmp_path / "ft")
     tuned_meta = read_json(tuned / "meta.json")
     assert tuned_meta["finetuned_from"] == str(run)
     assert {key: tuned_meta.get(key) for key in task.model_meta_keys} == \
@@ -124,10 +132,10 @@ def test_the_task_contract(task_name, tmp_path, capsys):
     callbacks = interrupted.callbacks
     interrupted.callbacks = lambda config: [*callbacks(config), Interrupt()]
     with pytest.raises(KeyboardInterrupt):
-        train(interrupted, make_config(interrupted, "tiny"), out_dir=again)
+        train(interrupted, make_config(interrupted, profile), source=data, out_dir=again)
     assert (again / "checkpoint").is_dir() and not (again / "model.keras").exists()
     capsys.readouterr()
-    assert main(["train", task_name, "--profile", "tiny", "--out", str(again)]) == 0
+    assert main(["train", task_name, "--profile", profile, "--out", str(again), *data_args]) == 0
     assert f"resuming {again} after epoch 1" in capsys.readouterr().out
     resumed = read_json(again / "metrics.json")
     assert resumed["epochs_run"] == metrics["epochs_run"]

@@ -35,6 +35,7 @@ class PhotoCaptioningModel(keras.Model):
                  dropout=0.5, regulariser=0.02, gate=True, max_words=20, seed=None, **kwargs):
         # === Layers ===
         self.text = TextToIds(vocabulary, max_length=max_words, marks=True, name="caption_ids")
+        self.text.build()  # no weights; used beside the graph (training ids, export's words)
         self.encoder, grid = image_encoder(encoder, weights="imagenet" if pretrained else None)
         self.encoder.trainable = False
         self.grid = keras.layers.Reshape((grid[0] * grid[1], grid[2]), name="grid")

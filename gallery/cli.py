@@ -323,7 +323,7 @@ def build_parser():
                              "charlm task's settings); repeatable")
     lesson.add_argument("--profile", metavar="NAME",
                         help="a named set of the lesson's settings, applied before --set "
-                             "(hmlstm: short, the default, or full)")
+                             "(hmlstm: short, the default; full; tiny)")
     lesson.set_defaults(func=cmd_lesson)
 
     demo = sub.add_parser("demo", help="the main job: every task end to end, short profile")

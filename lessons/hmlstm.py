@@ -102,13 +102,14 @@ class Settings(SettingChecks):
         return self
 
 
-TINY = Settings(units=8, embedding=4, steps=3, batch_size=4, seq_len=12, max_chars=4_000,
-                figure_chars=40, trace_every=2)
-#: Named sets of settings (``profile=NAME``), applied before ``--set`` overrides. ``full``
-#: is the run whose table docs/lessons/hmlstm.md shows.
+#: Named sets of settings (``--profile NAME``), applied before ``--set`` overrides.
+#: ``full`` is the run whose table docs/lessons/hmlstm.md shows; ``tiny`` runs in seconds
+#: (tests).
 PROFILES = {
     "short": {},
     "full": {"seeds": 3, "steps": 400, "workers": 2},
+    "tiny": {"units": 8, "embedding": 4, "steps": 3, "batch_size": 4, "seq_len": 12,
+             "max_chars": 4_000, "figure_chars": 40, "trace_every": 2},
 }
 
 

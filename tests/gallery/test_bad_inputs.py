@@ -115,7 +115,7 @@ CASES = [
     ("lesson-without-profiles", ["lesson", "tbptt", "--profile", "full"], {},
      "lesson 'tbptt' takes no --profile"),
     ("lesson-unknown-profile", ["lesson", "hmlstm", "--profile", "long", "--out", "lesson"],
-     {}, "unknown profile 'long' for the hmlstm lesson; profiles: short, full"),
+     {}, "unknown profile 'long' for the hmlstm lesson; profiles: short, full, tiny"),
     ("photo-missing", PHOTOS + ["captions:photo_missing"], {},
      "captions.csv names 1 missing image(s), e.g. gone.jpg"),
     ("photo-zero-bytes", PHOTOS + ["captions:photo_empty"], {}, "b.jpg is empty (0 bytes)"),

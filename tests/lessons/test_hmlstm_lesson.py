@@ -18,10 +18,7 @@ from rnn_gallery.lessons import hmlstm_report as report
 from rnn_gallery.lessons import hmlstm_text as texts
 from rnn_gallery.lessons.hmlstm import Settings
 
-#: ``--set`` pairs of a run of a few seconds (the lesson's ``TINY`` settings).
-TINY = [f"{field}={getattr(hmlstm.TINY, field)}" for field in
-        ("units", "embedding", "steps", "batch_size", "seq_len", "max_chars", "figure_chars",
-         "trace_every")]
+TINY_STEPS = hmlstm.PROFILES["tiny"]["steps"]
 
 
 def test_word_boundaries_are_the_characters_before_a_space_or_punctuation():
@@ -78,7 +75,7 @@ def run_cli(out, *args):
 
 @pytest.mark.slow  # two tiny lessons in fresh processes
 def test_same_command_twice_gives_the_same_results_json(tmp_path):
-    args = [a for pair in TINY + ["seeds=2", "texts=Hamlet"] for a in ("--set", pair)]
+    args = ["--profile", "tiny", "--set", "seeds=2", "--set", "texts=Hamlet"]
     first, second = run_cli(tmp_path / "a", *args), run_cli(tmp_path / "b", *args)
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     a = (tmp_path / "a" / "results.json").read_text()
@@ -93,19 +90,19 @@ def test_same_command_twice_gives_the_same_results_json(tmp_path):
         assert r["collapsed_layers"] == report.collapsed_layers(r["boundary_rate"])
         for layer in r["collapsed_layers"]:
             assert f"[Hamlet seed {seed}] layer {layer} collapsed" in first.stdout
-        assert r["final_slope"] == pytest.approx(1.0 + 0.02 * (hmlstm.TINY.steps - 1))
+        assert r["final_slope"] == pytest.approx(1.0 + 0.02 * (TINY_STEPS - 1))
         assert list(r["boundary_rate_by_step"]) == ["1", "2"]  # step 1, then every 2
     bpc = [r["bpc_hmlstm"] for r in hamlet["seeds"].values()]
     assert hamlet["summary"]["bpc_hmlstm"]["mean"] == pytest.approx(np.mean(bpc))
     assert hamlet["summary"]["bpc_hmlstm"]["sd"] == pytest.approx(np.std(bpc, ddof=1))
     assert (tmp_path / "a" / "boundaries.png").stat().st_size > 5_000
     config = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert config["seeds"] == 2 and config["steps"] == hmlstm.TINY.steps
+    assert config["seeds"] == 2 and config["steps"] == TINY_STEPS
 
 
 @pytest.mark.slow  # both texts, two worker processes
 def test_workers_do_not_change_the_numbers(tmp_path):
-    args = [a for pair in TINY + ["baseline=false"] for a in ("--set", pair)]
+    args = ["--profile", "tiny", "--set", "baseline=false"]
     alone = run_cli(tmp_path / "a", *args)
     side_by_side = run_cli(tmp_path / "b", *args, "--set", "workers=2")
     assert alone.returncode == 0 and side_by_side.returncode == 0, side_by_side.stderr
@@ -163,6 +160,7 @@ def test_summary_is_mean_and_sample_sd_over_seeds(capsys):
 
 def test_profiles_and_their_refusals():
     assert hmlstm.settings_for(profile="full").seeds == 3
+    assert hmlstm.settings_for(profile="tiny").steps == TINY_STEPS < 10
     assert hmlstm.settings_for(profile="full", overrides=["seeds=2"]).seeds == 2
     assert hmlstm.settings_for() == Settings()
     with pytest.raises(GalleryError, match="unknown profile 'long'"):

@@ -55,7 +55,7 @@ class CaptioningConfig(TrainConfig):
 #: Named settings (``gallery train captioning --profile NAME``; ``--set`` wins).
 #: ``photos`` is what ``--data flickr8k:DIR`` and ``--data captions:DIR`` train with.
 PHOTOS = {"encoder": "efficientnet_lite0", "units": 512, "embedding_dim": 256,
-          "dropout": 0.5, "batch_size": 64, "learning_rate": 4e-4, "epochs": 12,
+          "dropout": 0.5, "batch_size": 64, "learning_rate": 1e-3, "epochs": 12,
           "patience": 3, "max_words": 20, "beam_width": 3, "clipnorm": 5.0}
 PROFILES = {
     "photos": PHOTOS,

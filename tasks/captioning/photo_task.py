@@ -12,6 +12,7 @@ and METEOR when Java and ``pycocoevalcap``'s jar are present (``gallery.meteor``
 import numpy as np
 import tensorflow as tf
 
+from gallery.data.bucketing import length_sorted_batches
 from gallery.data.epochs import EpochClock
 from gallery.data.feature_cache import cached_features, weights_digest
 from gallery.errors import GalleryError
@@ -82,22 +83,26 @@ def datasets(config, model, splits, clock=None):
     train_features, val_features = splits.train.features, splits.validation.features
     rows, cin, cout = _pairs(model, splits.train)
     val_rows, val_in, val_out = _pairs(model, splits.validation)
-    width = config.max_words + 1
     signature = ((tf.TensorSpec((None, *train_features.shape[1:]), tf.float32),
-                  tf.TensorSpec((None, width), tf.int32)), tf.TensorSpec((None, width), tf.int32))
+                  tf.TensorSpec((None, None), tf.int32)), tf.TensorSpec((None, None), tf.int32))
 
-    def batches(features, rows, cin, cout, order):
-        for start in range(0, len(order), config.batch_size):
-            index = order[start:start + config.batch_size]
-            yield (features[rows[index]].astype(np.float32), cin[index]), cout[index]
+    def batches(features, rows, cin, cout, index_batches):
+        for index in index_batches:  # each batch padded only to its longest caption
+            width = int((cout[index] != 0).sum(axis=1).max())
+            yield ((features[rows[index]].astype(np.float32), cin[index, :width]),
+                   cout[index, :width])
 
-    def train():
+    def train():  # similar lengths batched together: the loop runs few padded steps
         epoch = clock.next_pass()
-        order = np.random.default_rng([config.seed, epoch]).permutation(len(rows))
-        yield from batches(train_features, rows, cin, cout, order)
+        yield from batches(train_features, rows, cin, cout, length_sorted_batches(
+            (cin != 0).sum(axis=1), config.batch_size,
+            np.random.default_rng([config.seed, epoch])))
 
     def validation():
-        yield from batches(val_features, val_rows, val_in, val_out, np.arange(len(val_rows)))
+        order = np.argsort((val_in != 0).sum(axis=1), kind="stable")
+        yield from batches(val_features, val_rows, val_in, val_out,
+                           [order[i:i + config.batch_size]
+                            for i in range(0, len(order), config.batch_size)])
     return tuple(tf.data.Dataset.from_generator(g, output_signature=signature).prefetch(2)
                  for g in (train, validation))
 

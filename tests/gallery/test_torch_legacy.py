@@ -36,24 +36,33 @@ def _ordered_dict():
     return _global("collections", "OrderedDict") + b")R"  # OrderedDict()
 
 
-def _tensor(key, storage, offset, size, stride):
+def _tensor(key, storage, offset, size, stride, view=None, parameter=False):
     """``torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, {})``,
-    the storage a persistent id as torch writes it."""
+    the storage a persistent id as torch writes it; ``view=(view_key, start, length)``
+    makes it a view of the storage (older files), ``parameter`` wraps it in
+    ``_rebuild_parameter(tensor, True, {})`` as an ``nn.Parameter`` is saved."""
     storage_type = STORAGE_TYPES[str(storage.dtype)]
+    view_metadata = b"N" if view is None else _tuple([_str(view[0]), _int(view[1]),
+                                                      _int(view[2])])
     persistent_id = _tuple([_str("storage"), _global("torch", storage_type), _str(key),
-                            _str("cpu"), _int(storage.size), b"N"]) + b"Q"  # BINPERSID
+                            _str("cpu"), _int(storage.size), view_metadata]) + b"Q"
     args = _tuple([persistent_id, _int(offset), _tuple(map(_int, size)),
                    _tuple(map(_int, stride)), b"\x89", _ordered_dict()])  # NEWFALSE
-    return _global("torch._utils", "_rebuild_tensor_v2") + args + b"R"
+    tensor = _global("torch._utils", "_rebuild_tensor_v2") + args + b"R"
+    if not parameter:
+        return tensor
+    return (_global("torch._utils", "_rebuild_parameter")
+            + _tuple([tensor, b"\x88", _ordered_dict()]) + b"R")  # NEWTRUE
 
 
 def write_legacy(path, storages, tensors, cut=0):
     """A legacy ``torch.save`` file: ``storages`` is ``{key: 1-D array}``, ``tensors``
-    ``[(name, key, offset, size, stride)]``; ``cut`` drops that many final bytes."""
+    ``[(name, key, offset, size, stride[, view, parameter])]``; ``cut`` drops that many
+    final bytes."""
     storages = {key: data for key, data in storages.items()
                  if any(t[1] == key for t in tensors)}  # torch writes the used ones
-    items = b"".join(_str(name) + _tensor(key, storages[key], offset, size, stride)
-                     for name, key, offset, size, stride in tensors)
+    items = b"".join(_str(name) + _tensor(key, storages[key], *rest)
+                     for name, key, *rest in tensors)
     obj = b"\x80\x02" + _ordered_dict() + b"(" + items + b"u."  # MARK ... SETITEMS STOP
     sys_info = {"protocol_version": 1001, "little_endian": True,
                 "type_sizes": {"short": 2, "int": 4, "long": 4}}
@@ -82,6 +91,8 @@ TENSORS = [
     ("half", "1", 1, (3,), (1,)),
     ("counter", "2", 2, (), ()),                       # a scalar (num_batches_tracked)
     ("longs", "2", 0, (5,), (1,)),
+    ("param", "0", 1, (2,), (3,), None, True),         # an nn.Parameter
+    ("viewed", "0", 1, (2,), (1,), ("0v", 6, 4)),      # offset 1 in a view from 6
 ]
 
 
@@ -98,6 +109,8 @@ def test_reads_shapes_offsets_strides_and_dtypes(tmp_path, storages):
     assert state["counter"].shape == () and state["counter"] == 2**40
     assert state["longs"].dtype == np.int64
     np.testing.assert_array_equal(state["longs"], storages["2"])
+    np.testing.assert_array_equal(state["param"], [s[1], s[4]])
+    np.testing.assert_array_equal(state["viewed"], s[7:9])
     assert state["fc.weight_t"].flags.c_contiguous and state["conv.weight"].flags.writeable
 
 

@@ -35,15 +35,24 @@ def builtin_op_names():
 
 
 def model_ops(tflite_bytes):
-    """The operator names a ``.tflite`` model uses (no delegates applied)."""
-    import tensorflow as tf
+    """The operator names a ``.tflite`` model uses, in every subgraph (a ``WHILE``'s
+    body and condition, an ``IF``'s branches): its FlatBuffer's operator-code table. A
+    custom op is named ``CUSTOM:name``, which no built-in op is."""
+    from tensorflow.lite.python import schema_py_generated as schema
 
-    with contextlib.redirect_stderr(io.StringIO()):
-        interpreter = tf.lite.Interpreter(
-            model_content=tflite_bytes,
-            experimental_op_resolver_type=tf.lite.experimental.OpResolverType
-            .BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    return {detail["op_name"] for detail in interpreter._get_ops_details()}
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items()
+             if name.isupper()}
+    model = schema.Model.GetRootAsModel(tflite_bytes, 0)
+    ops = set()
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        # codes above 127 live in BuiltinCode only; older ones in the deprecated byte too
+        number = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        if number == schema.BuiltinOperator.CUSTOM:
+            ops.add(f"CUSTOM:{code.CustomCode().decode()}")
+        else:
+            ops.add(names[number])
+    return ops
 
 
 def convert(keras_model):

@@ -225,13 +225,27 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
     outputs; with the batch and units known when traced (a TFLite export's batch of
     one), its ``TensorArray`` has a static element shape, which TFLite's converter
     lowers to built-in ops, so the exported loop runs ``T`` steps, not a fixed count."""
+    if keep is None:
+        return _inference_loop(algebra, xp, U, extra, states)
+    # A batch without padding (one request, a TFLite export's input) skips the selects.
+    return tf.cond(tf.reduce_all(keep),
+                   lambda: _inference_loop(algebra, xp, U, extra, states),
+                   lambda: _inference_loop(algebra, xp, U, extra, states, keep,
+                                           zero_output_for_mask))
+
+
+def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mask=False):
     steps = tf.shape(xp)[0]
     out0 = tf.zeros_like(states[0])
+    # Steps are read from TensorArrays: one op per read (xp[t] is four).
+    xp_t = tf.TensorArray(xp.dtype, size=steps, element_shape=xp.shape[1:]).unstack(xp)
+    keep_t = None if keep is None else tf.TensorArray(
+        tf.bool, size=steps, element_shape=keep.shape[1:]).unstack(keep)
 
     def body(t, states, out_prev, outputs):
-        out_new, new_states = algebra.step(xp[t], states, U, extra)
-        if keep is not None:  # select, never blend: padding may hold NaN or inf
-            m = keep[t]
+        out_new, new_states = algebra.step(xp_t.read(t), states, U, extra)
+        if keep_t is not None:  # select, never blend: padding may hold NaN or inf
+            m = keep_t.read(t)
             new_states = [tf.where(m, n, s) for n, s in zip(new_states, states)]
             out_new = tf.where(m, out_new, tf.zeros_like(out_new) if zero_output_for_mask
                                else out_prev)

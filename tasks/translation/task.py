@@ -147,14 +147,14 @@ class TranslationTask(Task):
         return list(splits.test.sources[:2])
 
     def tflite_models(self, config, model, meta):
-        """``encoder``: source ids ``(1, max_source)`` → the decoder's first states (and
-        the attention keys and source mask it carries); ``step``: one target token and
+        """``encoder``: source ids ``(1, S)``, any ``S`` (the source's own tokens: its
+        loop runs ``S`` steps) → the decoder's first states (and the attention keys
+        ``(1, S, units)`` and source mask it carries); ``step``: one target token and
         those states → logits and new states. Python decodes greedily around them."""
         from gallery.export.tflite import step_model, text_facts
 
         to_ids, target = model.source_ids, target_to_ids(config, meta)
-        ids = keras.Input((config.max_source,), batch_size=1, dtype="int64",
-                          name="source_ids")
+        ids = keras.Input((None,), batch_size=1, dtype="int64", name="source_ids")
         states = model.decoding_start(ids)
         states = list(states) if isinstance(states, (list, tuple)) else [states]
         step = step_model(model.decode_step_flat, "int32",

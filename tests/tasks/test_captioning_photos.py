@@ -1,0 +1,85 @@
+"""Captioning's photo path: the Flickr8k layout, split lists or a seeded split, the
+vocabulary's count threshold, and the model's .keras round trip."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import write_photo_folder
+
+from gallery.errors import GalleryError
+from gallery.profiles import make_config
+from gallery.registry import get_task
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    return write_photo_folder(tmp_path / "photos", count=12)
+
+
+def flickr_layout(folder, tmp_path):
+    """The photo folder rearranged as Flickr8k: images/, captions.txt, split lists."""
+    root = tmp_path / "flickr"
+    (root / "images").mkdir(parents=True)
+    for path in folder.glob("photo*"):
+        path.rename(root / "images" / path.name)
+    (root / "captions.txt").write_text((folder / "captions.csv").read_text())
+    names = sorted(p.name for p in (root / "images").iterdir())
+    (root / "Flickr_8k.trainImages.txt").write_text("\n".join(names[:8]) + "\n")
+    (root / "Flickr_8k.devImages.txt").write_text("\n".join(names[8:]) + "\n")
+    return root, names
+
+
+def test_flickr8k_layout_uses_its_split_lists(photo_folder, tmp_path):
+    task = get_task("captioning")
+    root, names = flickr_layout(photo_folder, tmp_path)
+    source = f"flickr8k:{root}"
+    assert task.data_profile(source) == "photos"
+    splits = task.load_data(make_config(task, "photos_tiny", source), source)
+    assert [p.name for p in splits.train.paths] == names[:8]
+    assert [p.name for p in splits.validation.paths] == names[8:]
+    assert splits.test.paths == splits.validation.paths  # no test list: the dev split
+    assert splits.meta["test_split"] == "development"
+    assert all(len(refs) == 2 for refs in splits.train.references)
+
+
+def test_a_folder_without_lists_is_split_by_a_seeded_draw(photo_folder):
+    task = get_task("captioning")
+    source = f"captions:{photo_folder}"
+    first = task.load_data(make_config(task, "photos_tiny", source), source)
+    again = task.load_data(make_config(task, "photos_tiny", source, ["seed=7"]), source)
+    assert (len(first.train), len(first.validation), len(first.test)) == (10, 1, 1)
+    assert first.train.paths == again.train.paths  # the split does not follow `seed`
+    assert not set(first.train.paths) & set(first.test.paths)
+
+
+def test_rare_words_are_left_out_of_the_vocabulary(photo_folder):
+    task = get_task("captioning")
+    source = f"captions:{photo_folder}"
+    config = make_config(task, "photos_tiny", source, ["min_word_count=6"])
+    vocabulary = task.load_data(config, source).meta["vocabulary"]
+    captions = [c for line in (photo_folder / "captions.csv").read_text().splitlines()[1:]
+                for c in [line.split(",", 1)[1]]]
+    counts = {}
+    for caption in captions:  # every caption, train or not: a superset of the training counts
+        for word in caption.split():
+            counts[word] = counts.get(word, 0) + 1
+    assert "a" in vocabulary and all(counts[w] >= 6 for w in vocabulary)
+
+
+def test_photos_need_an_encoder(photo_folder):
+    task = get_task("captioning")
+    with pytest.raises(GalleryError, match="holds photos"):
+        task.load_data(make_config(task, "tiny"), f"captions:{photo_folder}")
+
+
+def test_the_photo_model_round_trips_keras(photo_folder, tmp_path):
+    task = get_task("captioning")
+    source = f"captions:{photo_folder}"
+    config = make_config(task, "photos_tiny", source)
+    model = task.build_model(config, task.load_data(config, source))
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
+    caption = np.array([[model.start_id, 2, 3, 0]] * 2, "int32")
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(again([pixels, caption]), model([pixels, caption]), atol=1e-5)
+    assert again.vocabulary == model.vocabulary

@@ -27,6 +27,7 @@ zip-format file or a pickle of something else raises :class:`TorchFileError`, on
 
 import collections
 import io
+import math
 import os
 import pickle
 import struct
@@ -160,11 +161,17 @@ def _read_storage_bytes(handle, storage, remaining):
     return 8 + nbytes
 
 
-def _materialize(ref, name):
-    """The tensor ``ref`` as a contiguous native-endian array (see the module doc)."""
+def _materialize(ref, name, budget):
+    """The tensor ``ref`` as a contiguous native-endian array (see the module doc);
+    refused if it would take more than ``budget`` bytes (a stride of 0 repeats an
+    element without storing it)."""
     storage, size, stride = ref.storage, ref.size, ref.stride
     if len(size) != len(stride) or any(d < 0 for d in size) or any(s < 0 for s in stride):
         raise TorchFileError(f"tensor {printable(name)} has size {size} and stride {stride}")
+    nbytes = math.prod(size) * storage.dtype.itemsize
+    if nbytes > budget:
+        raise TorchFileError(f"tensor {printable(name)} would take {nbytes} bytes, more "
+                             f"than the {budget} left of the limit")
     if 0 in size:
         return np.zeros(size, storage.dtype.newbyteorder("="))
     last = ref.offset + sum((d - 1) * s for d, s in zip(size, stride))
@@ -182,7 +189,8 @@ def read_state_dict(path, max_bytes=MAX_BYTES):
 
     Args:
         path: the ``.pth`` file.
-        max_bytes: the largest file read (default 512 MiB); a larger one is refused.
+        max_bytes: the largest file read, and the most bytes its arrays may take in
+            all (default 512 MiB); more is refused.
 
     Raises:
         TorchFileError: the file is too large, zip-format, truncated, corrupt, or holds
@@ -226,9 +234,10 @@ def _read(path, max_bytes):
         _read_storage_bytes(handle, storages[key], len(raw) - handle.tell())
     if not isinstance(result, dict):
         raise TorchFileError(f"holds a {type(result).__name__}, not a state dict")
-    state = collections.OrderedDict()
+    state, budget = collections.OrderedDict(), max_bytes  # the arrays' bytes, all told
     for name, value in result.items():
         if not isinstance(name, str) or not isinstance(value, _TensorRef):
             raise TorchFileError(f"entry {printable(repr(name)[:80])} is not a named tensor")
-        state[name] = _materialize(value, name)
+        state[name] = _materialize(value, name, budget)
+        budget -= state[name].nbytes
     return state

@@ -156,7 +156,11 @@ def test_a_pickle_naming_other_code_does_not_run_it(tmp_path, storages):
         read_state_dict(path)
 
 
-def test_size_limit(tmp_path, storages):
+def test_size_limits(tmp_path, storages):
     path = write_legacy(tmp_path / "w.pth", storages, TENSORS)
     with pytest.raises(TorchFileError, match="more than the limit of 100"):
         read_state_dict(path, max_bytes=100)
+    # stride 0 repeats one stored element: 2**40 floats from 12 stored ones
+    path = write_legacy(tmp_path / "w.pth", storages, [("big", "0", 0, (2**20, 2**20), (0, 0))])
+    with pytest.raises(TorchFileError, match="big would take 4398046511104 bytes"):
+        read_state_dict(path)

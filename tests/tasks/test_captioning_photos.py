@@ -83,3 +83,26 @@ def test_the_photo_model_round_trips_keras(photo_folder, tmp_path):
     again = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(again([pixels, caption]), model([pixels, caption]), atol=1e-5)
     assert again.vocabulary == model.vocabulary
+
+
+@pytest.mark.slow
+def test_the_photo_finetune_template(tmp_path):
+    import importlib.util
+    import pathlib
+
+    from gallery.cli import main
+
+    base = tmp_path / "base"
+
+    assert main(["train", "captioning", "--profile", "photos_tiny", "--out", str(base),
+                 "--data", f"captions:{write_photo_folder(tmp_path / 'a')}"]) == 0
+    path = pathlib.Path(__file__).resolve().parents[2] / "templates" / \
+        "finetune_captioning_photos.py"
+    spec = importlib.util.spec_from_file_location("finetune_captioning_photos", path)
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    template.SETTINGS = ["epochs=1"]
+    mine = write_photo_folder(tmp_path / "mine", count=10, seed=3)
+    metrics = template.main(str(base), str(mine), str(tmp_path / "tuned"))
+    assert metrics["finetune"]["from"] == str(base)
+    assert 0.0 <= metrics["bleu4"] <= 100.0

@@ -53,13 +53,16 @@ def compute_features(model, paths):
 
 def prepare(config, model, splits, folder):
     """Features of every split's images, cached in ``folder`` (the checkpoint folder)."""
-    key = encoder_id(config, model)
+    key, done = encoder_id(config, model), {}
     for name, part in (("train", splits.train), ("validation", splits.validation),
                        ("test", splits.test)):
-        if part.features is None:
+        if part.features is None and tuple(part.paths) in done:  # test = dev (Flickr8k)
+            part.features = done[tuple(part.paths)]
+        elif part.features is None:
             part.features = cached_features(folder, name, part.paths, key,
                                             lambda paths: compute_features(model, paths),
                                             FEATURE_BATCH)
+        done[tuple(part.paths)] = part.features
 
 
 def features_of(model, part):

@@ -107,9 +107,10 @@ def build_model(config, meta):
     return keras.Model([frames, lengths], probabilities, name="frame_tagger")
 
 
-def fixed_length_tagger(model, length, shape):
-    """The end-to-end model on streams of up to ``length`` frames (zero-padded), batch
-    1: a static time axis, so its loop converts to TFLite's ``WHILE``."""
-    frames = keras.Input((length, *shape), batch_size=1, name="frames")
+def one_stream_tagger(model, shape):
+    """The end-to-end model on one stream ``(1, T, *shape)`` of any length ``T`` (and
+    its length ``(1,)``): a batch of one, so its loop converts to TFLite's ``WHILE`` and
+    runs the stream's own ``T`` steps."""
+    frames = keras.Input((None, *shape), batch_size=1, name="frames")
     lengths = keras.Input((), batch_size=1, dtype="int32", name="lengths")
-    return keras.Model([frames, lengths], model([frames, lengths]), name="tagger_fixed")
+    return keras.Model([frames, lengths], model([frames, lengths]), name="tagger_one_stream")

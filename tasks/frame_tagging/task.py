@@ -22,7 +22,7 @@ from gallery.task import Task
 
 from .config import PROFILES, FrameTaggingConfig
 from .data import StreamRows, load_frame_data, read_stream_csv
-from .model import build_model, fixed_length_tagger, frame_shape
+from .model import build_model, frame_shape, one_stream_tagger
 from .streaming import FrameStreamer, cannot_stream, streaming_probabilities
 from .tflite_decoder import FrameTaggingDecoder
 
@@ -239,10 +239,11 @@ class FrameTaggingTask(Task):
         return {"stream": reason} if reason else {}
 
     def tflite_models(self, config, model, meta):
-        """``tag``: a whole stream of up to ``max_length`` frames; for a causal model
+        """``tag``: a whole stream of up to ``max_length`` frames, its loop over the
+        stream's own length; for a causal model
         also ``stream``: one frame and every layer's states → its probabilities and the
         new states (the cells once each, no loop)."""
-        models = {"tag": fixed_length_tagger(model, config.max_length, frame_shape(meta))}
+        models = {"tag": one_stream_tagger(model, frame_shape(meta))}
         info = {"labels": meta["labels"], "frames": config.max_length,
                 "frame_shape": list(frame_shape(meta)),
                 "input_limits": {"tag": {"lengths": config.max_length + 1}}}

@@ -6,9 +6,10 @@ nothing is downloaded), times one batch of ``--batch`` 224×224 images through e
 Keras model (a ``tf.function``, after one warm-up batch) in ``--rounds`` alternating
 rounds, so a change of load hits every encoder alike, and prints each one's median
 images/s and its ratio to the first encoder. With ``--tflite``, converts the first
-encoder's grid model with built-in ops only and prints its size, its ops, its largest
-difference from Keras on the same images, and the p50/p99 latency of one image
-through the TFLite interpreter against the Keras model on one image (alternating).
+encoder with built-in ops only (``gallery.vision.tflite_encoder.TFLiteEncoder``),
+times its batches in the same rounds, and prints its size, its ops, its largest
+difference from Keras, and the p50/p99 latency of one image through the TFLite
+interpreter against the Keras model on one image (alternating).
 
     python benchmarks/image_encoder_speed.py --tflite
 """
@@ -24,9 +25,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from gallery.export.tflite import convert  # noqa: E402
 from gallery.export.tflite_runtime import interpreter  # noqa: E402
 from gallery.vision.encoders import LITE0, image_encoder  # noqa: E402
+from gallery.vision.tflite_encoder import TFLiteEncoder  # noqa: E402
 
 
 def cpu_name():
@@ -36,10 +37,14 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
-def batch_runner(model, batch, seed=0):
-    """A call running one batch of random pixels through ``model``, warmed up."""
+def batch_pixels(batch, seed=0):
     pixels = np.random.default_rng(seed).uniform(0, 255, (batch, 224, 224, 3))
-    pixels = tf.constant(pixels.astype("float32"))
+    return pixels.astype("float32")
+
+
+def batch_runner(model, pixels):
+    """A call running ``pixels`` through the Keras ``model`` (a ``tf.function``), warmed up."""
+    pixels = tf.constant(pixels)
     run = tf.function(lambda x: model(x, training=False))
     run(pixels).numpy()  # trace and warm up
     return lambda: run(pixels).numpy()
@@ -70,9 +75,12 @@ def paired_percentiles(calls, items, warmup=3):
     return [(np.percentile(t, 50), np.percentile(t, 99)) for t in times]
 
 
-def tflite_report(model, requests, threads):
-    data, ops = convert(model)
-    lite = interpreter(data, num_threads=threads)
+def tflite_report(model, encoder, pixels, requests, threads):
+    """Size, ops and accuracy of the TFLite ``encoder`` of ``model``, and one image's
+    latency through TFLite and Keras."""
+    keras_call = tf.function(lambda x: model(x, training=False))
+    diff = float(np.abs(encoder(pixels) - keras_call(tf.constant(pixels)).numpy()).max())
+    lite = interpreter(encoder.tflite_bytes, num_threads=threads)
     (inp,), (out,) = lite.get_input_details(), lite.get_output_details()
 
     def lite_call(x):
@@ -82,12 +90,10 @@ def tflite_report(model, requests, threads):
 
     rng = np.random.default_rng(1)
     items = [rng.uniform(0, 255, (1, 224, 224, 3)).astype("float32") for _ in range(requests)]
-    keras_call = tf.function(lambda x: model(x, training=False))
-    diff = max(float(np.abs(lite_call(x) - keras_call(x).numpy()).max()) for x in items[:4])
     (lite_p50, lite_p99), (keras_p50, keras_p99) = paired_percentiles(
         [lite_call, lambda x: keras_call(x).numpy()], items)
-    print(f"TFLite (float32, built-in ops only): {len(data) / 2**20:.1f} MiB, "
-          f"ops {sorted(ops)}; largest |TFLite - Keras| on the grid: {diff:.2e}")
+    print(f"TFLite (float32, built-in ops only): {len(encoder.tflite_bytes) / 2**20:.1f} MiB, "
+          f"ops {sorted(encoder.ops)}; largest |TFLite - Keras| on a batch: {diff:.2e}")
     print(f"one image: TFLite p50 {lite_p50:.1f} ms (p99 {lite_p99:.1f}), Keras p50 "
           f"{keras_p50:.1f} ms (p99 {keras_p99:.1f}); TFLite/Keras p50 ratio "
           f"{lite_p50 / keras_p50:.2f} ({threads or 'default'} interpreter threads)")
@@ -112,14 +118,25 @@ def main(argv=None):
           f"batch {args.batch} of 224x224 images, median of {args.rounds} alternating rounds")
     models = [image_encoder(spec, weights="imagenet" if spec == LITE0 else None)
               for spec in specs]
-    runners = [batch_runner(model, args.batch) for model, _ in models]
-    rates = median_images_per_second(runners, args.batch, args.rounds)
-    for spec, (model, grid), rate in zip(specs, models, rates):
-        print(f"{spec:24s} grid {str(grid):14s} {model.count_params() / 1e6:5.2f} M params "
-              f"{rate:7.1f} images/s  ratio {rate / rates[0]:.2f}")
+    pixels = batch_pixels(args.batch)
+    labels = list(specs)
+    runners = [batch_runner(model, pixels) for model, _ in models]
     if args.tflite:
-        tflite_report(models[0][0], args.requests, args.threads)
-
+        start = time.perf_counter()
+        encoder = TFLiteEncoder(models[0][0], num_threads=args.threads)
+        print(f"converting {specs[0]} to TFLite took {time.perf_counter() - start:.1f} s")
+        encoder(pixels)  # allocate for the batch and warm up
+        labels.append(f"{specs[0]} (TFLite)")
+        runners.append(lambda: encoder(pixels))
+    rates = median_images_per_second(runners, args.batch, args.rounds)
+    grids = [grid for _, grid in models] + [models[0][1]] * args.tflite
+    for label, grid, rate in zip(labels, grids, rates):
+        print(f"{label:30s} grid {str(grid):14s} {rate:7.1f} images/s  "
+              f"ratio {rate / rates[0]:.2f}")
+    for spec, (model, _) in zip(specs, models):
+        print(f"{spec}: {model.count_params() / 1e6:.2f} M parameters")
+    if args.tflite:
+        tflite_report(models[0][0], encoder, pixels, args.requests, args.threads)
 
 if __name__ == "__main__":
     main()

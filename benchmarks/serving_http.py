@@ -43,6 +43,13 @@ async def load(url, texts, requests, concurrency):
         return time.perf_counter() - start, np.array(latencies), errors
 
 
+def cpu_model():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
 def run_server(export, flags):
     process = subprocess.Popen(
         [sys.executable, "-m", "gallery.cli", "serve", "--model", f"sentiment={export}",
@@ -71,27 +78,31 @@ def main(argv=None):
     parser.add_argument("--export", default="saved_models/sentiment/1", help="SavedModel")
     parser.add_argument("--requests", type=int, default=2000, help="requests per setting")
     parser.add_argument("--concurrency", type=int, default=16, help="clients at once")
-    parser.add_argument("--max-batch-size", type=int, default=32)
-    parser.add_argument("--batch-wait-ms", type=float, default=2.0)
+    for flag in ("--max-batch-size", "--batch-wait-ms", "--threads"):  # default: the server's
+        parser.add_argument(flag, help="passed to gallery serve with batching on")
     args = parser.parse_args(argv)
 
     from rnn_gallery.tasks.sentiment.data import load_sentiment_data
 
     texts = load_sentiment_data(None).test.texts
-    settings = {"no batching": ["--max-batch-size", "1"],
-                "batching": ["--max-batch-size", str(args.max_batch_size),
-                             "--batch-wait-ms", str(args.batch_wait_ms)]}
+    batching = [item for flag in ("max_batch_size", "batch_wait_ms", "threads")
+                if getattr(args, flag) is not None
+                for item in ("--" + flag.replace("_", "-"), getattr(args, flag))]
+    settings = {"no batching": ["--max-batch-size", "1"], "batching": batching}
     print(f"{args.requests} requests of one review, {args.concurrency} concurrent clients, "
-          f"export {args.export}")
+          f"export {args.export}; CPU {cpu_model()}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f}")
     throughput = {}
     for name, flags in settings.items():
         seconds, latencies, errors = measure(args.export, flags, texts, args)
         throughput[name] = args.requests / seconds
-        print(f"{name:12s} ({' '.join(flags)}): {throughput[name]:7.1f} requests/s, "
+        print(f"{name:12s} ({' '.join(flags) or 'the defaults'}): "
+              f"{throughput[name]:7.1f} requests/s, "
               f"p50 {np.percentile(latencies, 50):6.1f} ms, "
               f"p99 {np.percentile(latencies, 99):6.1f} ms, errors {errors}")
     print(f"batching / no batching throughput: "
-          f"{throughput['batching'] / throughput['no batching']:.2f}x")
+          f"{throughput['batching'] / throughput['no batching']:.2f}x; load average "
+          f"{os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -191,17 +191,18 @@ def _run_one(name, seed, s):
 
 
 def run_all(s):
-    """``run_one`` for every (text, seed), in ``s.workers`` processes (each single-threaded
-    and seeded, so the numbers do not depend on how many run side by side)."""
+    """``[((text, seed), run_one's outcome)]`` for every (text, seed), in ``s.workers``
+    processes (each single-threaded and seeded, so the numbers do not depend on how many
+    run side by side)."""
     jobs = [(name, s.seed + k) for name in s.texts for k in range(s.seeds)]
     if s.workers == 1:
-        return [run_one(name, seed, s) for name, seed in jobs]
+        return [(job, run_one(*job, s)) for job in jobs]
     # A fresh process per worker ("spawn": no copy of this one's TensorFlow runtime),
     # which imports TensorFlow without its start-up notices first.
     with ProcessPoolExecutor(min(s.workers, len(jobs)), mp_context=get_context("spawn"),
                              initializer=import_tensorflow) as pool:
-        futures = [pool.submit(run_one, name, seed, s) for name, seed in jobs]
-        return [future.result() for future in futures]
+        futures = [pool.submit(run_one, *job, s) for job in jobs]
+        return [(job, future.result()) for job, future in zip(jobs, futures)]
 
 
 def check_options(overrides=(), profile=None, **_):
@@ -222,11 +223,9 @@ def run(out_dir, settings=None, overrides=(), profile=None):
     cpu = cpu_model()
     print(f"[hmlstm] CPU: {cpu}; one TensorFlow thread per process, deterministic kernels, "
           f"no XLA; {s.seeds} seed(s) from {s.seed}", flush=True)
-    outcomes = run_all(s)
     by_text = {name: {} for name in s.texts}
     panels = {}
-    for (name, seed), (results, panel, log) in zip(
-            [(n, s.seed + k) for n in s.texts for k in range(s.seeds)], outcomes):
+    for (name, seed), (results, panel, log) in run_all(s):
         print(log, flush=True)
         report.print_collapsed(name, seed, results)
         by_text[name][str(seed)] = results

@@ -134,14 +134,15 @@ def exports(task, config, model, meta, folder, name):
     return signatures, size_mb([saved_dir]), lite_path, size_mb(lite_files)
 
 
-def measure(task_name, run, args):
-    """``{variant: (p50 ms, p99 ms, inputs/s) or reason}`` for one run."""
+def measure(task_name, run, args, root):
+    """``{variant: (p50 ms, p99 ms, inputs/s, MB) or reason}`` for one run, its exports
+    written under ``root``."""
     task, config, model, meta = load_run(run, task_name)
     if hasattr(config, "beam_width"):  # greedy everywhere, as TFLite's decoders are
         config = dataclasses.replace(config, beam_width=1)
     _, _, reference, _ = load_run(run, task_name)
     replaced = use_keras_cells(reference)
-    folder = pathlib.Path(tempfile.mkdtemp(prefix=f"inference-{task_name}-"))
+    folder = pathlib.Path(root) / task_name
     made, sizes = {}, {}
     for prefix, keras_model in (("", model), ("Keras ", reference)):
         try:
@@ -150,7 +151,10 @@ def measure(task_name, run, args):
         except Exception as error:  # Keras's own loop may not export this model
             if not prefix:
                 raise
-            reason = f"export failed: {str(error).strip().splitlines()[0][:200]}"
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            said = next((line for line in lines if "structure" in line or "Error:" in line),
+                        lines[0] if lines else type(error).__name__)
+            reason = f"export failed: {said.replace(chr(27) + '[1m', '')[:160]}"
             made.update({f"{prefix}SavedModel": ("failed", reason),
                          f"{prefix}TFLite": ("failed", reason)})
             continue
@@ -202,10 +206,11 @@ def main(argv=None):
           f"TFLite threads {args.threads}")
     print(f"before: {load_average()}")
     table = []
-    for item in args.run:
-        task, _, run = item.partition("=")
-        results, replaced = measure(task, run, args)
-        table.append((task, results, replaced))
+    with tempfile.TemporaryDirectory(prefix="inference-") as root:
+        for item in args.run:
+            task, _, run = item.partition("=")
+            results, replaced = measure(task, run, args, root)
+            table.append((task, results, replaced))
     print(f"after:  {load_average()}")
     print(f"\n| task | variant | p50 ms | p99 ms | inputs/s at batch {BATCH} | MB |")
     print("|---|---|---:|---:|---:|---:|")
@@ -220,7 +225,7 @@ def main(argv=None):
     print()
     for task, results, replaced in table:
         ours, lite = results["SavedModel"], results["TFLite"]
-        line = [f"{task} ({replaced} cells swapped for Keras's):",
+        line = [f"{task} ({replaced} cell(s) swapped for Keras's):",
                 f"TFLite/SavedModel p50 {lite[0] / ours[0]:.2f}x"]
         for name in ("SavedModel", "TFLite"):
             keras_value = results[f"Keras {name}"]

@@ -152,8 +152,8 @@ def measure(task_name, run, args, root):
             if not prefix:
                 raise
             lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-            said = next((line for line in lines if "structure" in line or "Error:" in line),
-                        lines[0] if lines else type(error).__name__)
+            said = next((line for line in lines if "structure" in line), None) or next(
+                (line for line in lines if "Error:" in line), type(error).__name__)
             reason = f"export failed: {said.replace(chr(27) + '[1m', '')[:160]}"
             made.update({f"{prefix}SavedModel": ("failed", reason),
                          f"{prefix}TFLite": ("failed", reason)})

@@ -104,12 +104,20 @@ class PhotoCaptioningModel(keras.Model):
         """Cached features ``(B, S, D)`` → the decoder's start state."""
         return self.decoder.start(self.project(features))
 
+    def step(self, tokens, state):
+        """The decoder's step with the ids no caption holds (padding, unknown, ``<start>``)
+        ruled out: their logits are ``-1e9``, so decoding never writes them."""
+        logits, state = self.decoder.step(tokens, state)
+        banned = ops.one_hot([self.text.padding_id, self.text.unknown_id, self.start_id],
+                             self.decoder.vocabulary_size)
+        return logits - 1e9 * ops.sum(banned, axis=0), state
+
     def beams(self, features, beam_width=3, length_penalty=0.0, max_length=None):
         """Every sequence of the final beam, best first: ``tokens (B, K, L)``,
         ``lengths (B, K)``, ``scores (B, K)`` (``gallery.decoding.beam_search_all``;
         ``beam_width=1`` is greedy decoding)."""
         state = self.start(features)
-        return beam_search_all(self.decoder.step, state, tf.shape(features)[0], self.start_id,
+        return beam_search_all(self.step, state, tf.shape(features)[0], self.start_id,
                                self.end_id, max_length or self.max_words + 1, beam_width,
                                length_penalty)
 
@@ -121,19 +129,6 @@ class PhotoCaptioningModel(keras.Model):
                                ops.cast(tokens[:, :-1], "int32")], axis=1)
         _, alpha, beta = self.decoder.read(self.project(features), fed, training=False)
         return alpha, beta
-
-    def teacher_forced_log_prob(self, features, tokens, lengths):
-        """``Σ_t log p(tokens_t | …)`` over each sequence's words and its ``<end>``
-        (what beam search scores, before a length penalty): ``(B,)``."""
-        ends = ops.one_hot(lengths, ops.shape(tokens)[1], dtype="int32")
-        targets = ops.where(ops.cast(ends, "bool"), self.end_id, tokens)
-        fed = ops.concatenate([ops.full((ops.shape(tokens)[0], 1), self.start_id, "int32"),
-                               ops.cast(targets[:, :-1], "int32")], axis=1)
-        logits, _, _ = self.decoder.read(self.project(features), fed, training=False)
-        log_p = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-        picked = ops.take_along_axis(log_p, ops.expand_dims(targets, -1), axis=-1)[..., 0]
-        steps = ops.arange(ops.shape(tokens)[1])[None] <= ops.cast(lengths, "int32")[:, None]
-        return ops.sum(ops.where(steps, picked, 0.0), axis=1)
 
 
 def build_photo_model(config, vocabulary):

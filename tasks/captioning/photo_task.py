@@ -235,7 +235,7 @@ def tflite_models(config, model, meta):
     states = list(model.start(model.features(pixels)))
 
     def one_step(tokens, flat):
-        logits, state = model.decoder.step(tokens, tuple(flat))
+        logits, state = model.step(tokens, tuple(flat))
         return logits, list(state)
     step = step_model(one_step, "int32", [tuple(s.shape[1:]) for s in states])
     return {"encoder": keras.Model(pixels, states), "step": step}, {

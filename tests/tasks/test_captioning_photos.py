@@ -106,3 +106,18 @@ def test_the_photo_finetune_template(tmp_path):
     metrics = template.main(str(base), str(mine), str(tmp_path / "tuned"))
     assert metrics["finetune"]["from"] == str(base)
     assert 0.0 <= metrics["bleu4"] <= 100.0
+
+
+def test_decoding_never_writes_padding_unknown_or_start(photo_folder):
+    task = get_task("captioning")
+    source = f"captions:{photo_folder}"
+    config = make_config(task, "photos_tiny", source)
+    model = task.build_model(config, task.load_data(config, source))
+    last = model.decoder.word_logits
+    bias = np.zeros(last.bias.shape, "float32")
+    bias[[0, 1, model.start_id]] = 50.0  # the untrained decoder would prefer them
+    last.bias.assign(bias)
+    features = np.random.default_rng(1).normal(size=(3, 49, 1280)).astype("float32")
+    tokens, lengths, _ = model.beams(features, beam_width=3)
+    written = [t for row, n in zip(tokens.numpy()[:, 0], lengths.numpy()[:, 0]) for t in row[:n]]
+    assert written and not {0, 1, model.start_id} & set(written)

@@ -100,10 +100,9 @@ def test_a_state_of_another_model_or_shape_is_refused(exports, stream):
 
 
 def test_the_server_streams_and_refuses_foreign_states(exports, stream):
-    from tests.gallery.serving_helpers import http
-
     from gallery.serving.app import build_app, running_in_thread
     from gallery.serving.model import ServedModel
+    from tests.gallery.serving_helpers import http
 
     _, model, path = exports["causal"]
     _, labels = whole_labels(model, stream)

@@ -4,6 +4,7 @@ import dataclasses
 
 from gallery.config import TrainConfig, setting
 from gallery.errors import GalleryError
+from gallery.vision.encoders import KERAS_PREFIX, LITE0
 
 
 @dataclasses.dataclass
@@ -45,6 +46,9 @@ class CaptioningConfig(TrainConfig):
                               "embedding_dim")
         self.require_fraction("dropout")
         self.require_positive("feature_units", "attention_units", "min_word_count")
+        if self.encoder not in ("none", LITE0) and not self.encoder.startswith(KERAS_PREFIX):
+            raise GalleryError(f"setting encoder must be none, {LITE0} or "
+                               f"{KERAS_PREFIX}NAME, not {self.encoder!r}")
         if self.attention_regulariser < 0:
             raise GalleryError("setting attention_regulariser must be >= 0")
         if self.height < 8 or self.width < 8:

@@ -175,7 +175,7 @@ def evaluate(config, model, data, meta):
 
 def after_training(config, model, splits, run_dir):
     """``test_captions.png``: a few test photos, each with its caption and where the
-    decoder looked for each word (``gallery.plots.attention_strip``)."""
+    decoder looked for each word (``gallery.plots.caption_attention``)."""
     from gallery.plots import caption_attention
 
     count = min(3, len(splits.test))

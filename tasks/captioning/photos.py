@@ -125,7 +125,10 @@ def read_photo_folder(folder, lists=FOLDER_LISTS):
     paths, missing = [], []
     for name in rows:
         path = _image_path(folder, name)
-        (missing.append(name) if path is None else paths.append(path))
+        if path is None:
+            missing.append(name)
+        else:
+            paths.append(path)
     if missing:
         raise GalleryError(f"{found[0].name} names {len(missing)} missing image(s), "
                            f"e.g. {', '.join(missing[:3])}")

@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 
+from gallery.json_output import strict_json
+
 from .common import print_table
 
 #: A layer firing after fewer than this fraction of characters, or after all but this
@@ -89,4 +91,5 @@ def print_summary(summary, seeds):
 
 
 def to_json(value):
-    return json.dumps(value, indent=2) + "\n"
+    """``results.json``'s text: strict JSON, a diverged seed's NaN numbers as ``null``."""
+    return json.dumps(strict_json(value), indent=2, allow_nan=False) + "\n"

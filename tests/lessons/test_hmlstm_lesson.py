@@ -189,3 +189,17 @@ def test_set_overrides_take_per_layer_targets_and_refuse_bad_values():
                 "boundary_gradient=step", "units=1.5"]:
         with pytest.raises(GalleryError):
             apply_overrides(Settings(), [bad])
+
+
+def test_a_diverged_seed_writes_strict_json():
+    """A seed whose loss went to NaN still leaves a results.json every JSON reader takes."""
+    per_seed = {0: {"bpc_hmlstm": 2.5, "boundary_rate": [0.2, 0.1, 0.05],
+                    "boundary_f1": {"precision": 0.3, "recall": 0.2, "f1": 0.24},
+                    "random_f1": {"f1": 0.12}, "gold_rate": 0.2, "collapsed_layers": []},
+                1: {"bpc_hmlstm": float("nan"), "boundary_rate": [0.0, 0.0, 0.0],
+                    "boundary_f1": {"precision": 0.0, "recall": 0.0, "f1": 0.0},
+                    "random_f1": {"f1": 0.0}, "gold_rate": 0.2, "collapsed_layers": [1, 2, 3]}}
+    text = report.to_json({"per_seed": per_seed, "summary": report.summarise(per_seed)})
+    parsed = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert parsed["per_seed"]["1"]["bpc_hmlstm"] is None
+    assert parsed["summary"]["bpc_hmlstm"]["mean"] is None

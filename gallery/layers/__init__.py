@@ -20,11 +20,13 @@ from gallery.layers.frames import FrameNormalizer, PerFrame, WithMask
 from gallery.layers.hmlstm import HMLSTM, HMLSTMCell, SlopeAnnealing
 from gallery.layers.pooling import MaskedPooling
 from gallery.layers.recurrent import Recurrent, StateCarrier
+from gallery.layers.soft_attention import ShowAttendTell
 from gallery.layers.stack import recurrent_encoder
 from gallery.layers.text import TextToIds
 
 __all__ = [
     "CELLS", "BranchMean", "ElmanCell", "FrameNormalizer", "GRUCell", "HMLSTM", "HMLSTMCell",
-    "LSTMCell", "MaskedPooling", "PerFrame", "Recurrent", "RecurrentCell", "SlopeAnnealing",
+    "LSTMCell", "MaskedPooling", "PerFrame", "Recurrent", "RecurrentCell", "ShowAttendTell",
+    "SlopeAnnealing",
     "StackBranches", "StateCarrier", "TextToIds", "WithMask", "make_cell", "recurrent_encoder",
 ]

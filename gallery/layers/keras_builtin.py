@@ -49,10 +49,17 @@ def keras_cell(cell):
     return twin
 
 
+def _sublayers(model):
+    """The layers of ``model`` and of the models nested in it (Keras's public ``layers``)."""
+    for layer in getattr(model, "layers", ()):
+        yield layer
+        yield from _sublayers(layer)
+
+
 def _recurrent_layers(model):
     """Every ``Recurrent`` of ``model``, ``Bidirectional``'s two copies included."""
     found = []
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in _sublayers(model):
         if isinstance(layer, keras.layers.Bidirectional):
             found += [layer.forward_layer, layer.backward_layer]
         elif isinstance(layer, Recurrent):

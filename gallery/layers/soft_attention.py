@@ -63,7 +63,11 @@ class ShowAttendTell(keras.layers.Layer):
         self.embedding_dim, self.attention_units = int(embedding_dim), int(attention_units)
         self.dropout, self.regulariser = float(dropout), float(regulariser)
         self.gate, self.seed = bool(gate), seed
-        dense = keras.layers.Dense
+        policy = self.dtype_policy  # the sublayers compute in this layer's dtype policy
+
+        def dense(*args, **kw):
+            return keras.layers.Dense(*args, dtype=policy, **kw)
+
         # === Layers ===
         self.init_h = dense(units, activation="tanh", name="init_h")
         self.init_c = dense(units, activation="tanh", name="init_c")
@@ -72,11 +76,12 @@ class ShowAttendTell(keras.layers.Layer):
         self.score = dense(1, use_bias=False, name="attention_score")
         self.beta = dense(1, activation="sigmoid", name="attention_gate")
         self.embedding = keras.layers.Embedding(vocabulary_size, embedding_dim,
-                                                name="word_embedding")
-        self.cell = LSTMCell(units, seed=seed, name="lstm")
+                                                dtype=policy, name="word_embedding")
+        self.cell = LSTMCell(units, seed=seed, dtype=policy, name="lstm")
         self.out_h = dense(embedding_dim, use_bias=False, name="deep_output_h")
         self.out_z = dense(embedding_dim, name="deep_output_z")
-        self.out_drop = keras.layers.Dropout(dropout, seed=seed, name="deep_output_dropout")
+        self.out_drop = keras.layers.Dropout(dropout, seed=seed, dtype=policy,
+                                             name="deep_output_dropout")
         self.word_logits = dense(vocabulary_size, name="word_logits")
 
     def build(self, features_shape, caption_in_shape=None):

@@ -15,6 +15,7 @@ from gallery.layers import (
     MaskedPooling,
     PerFrame,
     Recurrent,
+    ShowAttendTell,
     StackBranches,
     TextToIds,
     WithMask,
@@ -55,6 +56,11 @@ CASES = {
     "text_to_ids": dict(make=lambda **kw: TextToIds(["good", "film"], max_length=4, **kw),
                         inputs=np.array(["good film", "a bad film indeed, really"]),
                         train=False, mixed=False),
+    "show_attend_tell": dict(
+        make=lambda **kw: ShowAttendTell(7, units=4, embedding_dim=3, attention_units=3,
+                                         dropout=0.0, seed=1, **kw),
+        inputs=[RNG.normal(size=(2, 4, 5)).astype("float32"),
+                np.array([[1, 4, 6, 2, 0], [1, 3, 0, 0, 0]], "int32")], call=_two),
 }
 
 

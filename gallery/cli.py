@@ -12,6 +12,7 @@ import sys
 from gallery.cli_types import finite_number, whole_number
 from gallery.errors import GalleryError
 from gallery.json_output import strict_json
+from gallery.serving import batching
 from gallery.serving.hosts import allowed_host, exposure_warning
 from gallery.serving.limits import PORT, Limits
 
@@ -288,13 +289,15 @@ def build_parser():
     serve.add_argument("--allowed-host", action="append", default=[], type=allowed_host,
                        metavar="NAME[:PORT]", help="also answer requests whose Host is "
                        "NAME (e.g. the name of a reverse proxy in front); repeatable")
-    serve.add_argument("--max-batch-size", type=whole_number(1, 10**6), default=32,
+    serve.add_argument("--max-batch-size", type=whole_number(1, 10**6),
+                       default=batching.MAX_BATCH_SIZE,
                        help="most rows in one model call: concurrent requests are joined "
                        "up to it, larger ones split into calls of that many rows (1: "
                        "every row alone)")
-    serve.add_argument("--batch-wait-ms", type=finite_number(0, 60_000), default=2.0,
+    serve.add_argument("--batch-wait-ms", type=finite_number(0, 60_000),
+                       default=batching.BATCH_WAIT_MS,
                        help="longest a request waits for others to join its batch")
-    serve.add_argument("--threads", type=whole_number(1, 256), default=2,
+    serve.add_argument("--threads", type=whole_number(1, 256), default=batching.THREADS,
                        help="model calls run at once")
     Limits.add_arguments(serve)
     serve.set_defaults(func=cmd_serve)

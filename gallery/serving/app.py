@@ -31,6 +31,7 @@ import tensorflow as tf
 from aiohttp import web
 
 from gallery.errors import GalleryError
+from gallery.serving import batching
 from gallery.serving.batching import Batcher
 from gallery.serving.codec import RequestError, encode_response, format_predict, parse_predict
 from gallery.serving.connections import GuardedSite, read_body
@@ -134,7 +135,8 @@ async def post_model(request):
                         content_type="application/json", charset="utf-8")
 
 
-def build_app(models, limits=Limits(), max_batch_size=32, batch_wait_ms=2.0, threads=2,
+def build_app(models, limits=Limits(), max_batch_size=batching.MAX_BATCH_SIZE,
+              batch_wait_ms=batching.BATCH_WAIT_MS, threads=batching.THREADS,
               allowed_hosts=()):
     """The aiohttp application serving ``models`` (``{name: ServedModel}``) within
     ``limits``; ``allowed_hosts``: ``Host`` names answered beside the server's own

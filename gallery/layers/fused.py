@@ -216,18 +216,27 @@ def inside_xla():
     return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
+#: Steps per iteration of :func:`inference_loop`'s main loop. Each iteration of a
+#: ``tf.while_loop`` costs a few dozen executor ops besides the step's own (a
+#: ``Merge``, ``Switch``, ``Identity`` and ``NextIteration`` per loop variable), so
+#: writing out four steps per iteration about halves the ops one short request runs.
+INFERENCE_UNROLL = 4
+
+
 def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mask=False):
     """The forward pass alone, for inference: ``xp (T, B, kH)`` from ``states`` →
     ``(final states, outputs (T, B, H))``, each step :meth:`LSTMAlgebra.step` (or the
     cell's), masked steps (``keep (T, B, 1)`` bool, or ``None``) selected as in
-    :func:`fused_loop`. One ``tf.while_loop`` over the real length ``T`` (read from
-    ``xp`` when the graph runs) carrying only the states, the last output and the
-    outputs; with the batch and units known when traced (a TFLite export's batch of
-    one), its ``TensorArray`` has a static element shape, which TFLite's converter
-    lowers to built-in ops, so the exported loop runs ``T`` steps, not a fixed count."""
+    :func:`fused_loop`. A ``tf.while_loop`` over the real length ``T`` (read from
+    ``xp`` when the graph runs) doing :data:`INFERENCE_UNROLL` steps an iteration, then
+    one for the last ``T mod INFERENCE_UNROLL`` steps, carrying only the states (and,
+    with ``keep``, the last output) and the outputs; with the batch and units known
+    when traced (a TFLite export's batch of one), its ``TensorArray`` has a static
+    element shape, which TFLite's converter lowers to built-in ops, so the exported
+    loops run ``T`` steps, not a fixed count."""
     if keep is None:
         return _inference_loop(algebra, xp, U, extra, states)
-    # A batch without padding (one request, a TFLite export's input) skips the selects.
+    # A batch without padding (one request, a TFLite input) skips the selects.
     return tf.cond(tf.reduce_all(keep),
                    lambda: _inference_loop(algebra, xp, U, extra, states),
                    lambda: _inference_loop(algebra, xp, U, extra, states, keep,
@@ -236,26 +245,40 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
 
 def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mask=False):
     steps = tf.shape(xp)[0]
-    out0 = tf.zeros_like(states[0])
+    count = len(states)
     # Steps are read from TensorArrays: one op per read (xp[t] is four).
     xp_t = tf.TensorArray(xp.dtype, size=steps, element_shape=xp.shape[1:]).unstack(xp)
     keep_t = None if keep is None else tf.TensorArray(
         tf.bool, size=steps, element_shape=keep.shape[1:]).unstack(keep)
+    # The previous output is carried only where a masked step repeats it; elsewhere
+    # the output of a step is its new ``h``.
+    carry_output = keep_t is not None and not zero_output_for_mask
 
-    def body(t, states, out_prev, outputs):
+    def one_step(t, carried, outputs):
+        states = carried[:count]
         out_new, new_states = algebra.step(xp_t.read(t), states, U, extra)
         if keep_t is not None:  # select, never blend: padding may hold NaN or inf
             m = keep_t.read(t)
             new_states = [tf.where(m, n, s) for n, s in zip(new_states, states)]
-            out_new = tf.where(m, out_new, tf.zeros_like(out_new) if zero_output_for_mask
-                               else out_prev)
-        return t + 1, new_states, out_new, outputs.write(t, out_new)
+            out_new = tf.where(m, out_new, carried[count] if carry_output
+                               else tf.zeros_like(out_new))
+        return [*new_states, *([out_new] if carry_output else [])], outputs.write(t, out_new)
 
-    _, final, _, outputs = tf.while_loop(
-        lambda t, *_: t < steps, body,
-        (0, list(states), out0, tf.TensorArray(xp.dtype, size=steps,
-                                               element_shape=states[0].shape)))
-    return final, outputs.stack()
+    def steps_body(width):
+        def body(t, carried, outputs):
+            for k in range(width):
+                carried, outputs = one_step(t + k, carried, outputs)
+            return t + width, carried, outputs
+        return body
+
+    carried = [*states, *([tf.zeros_like(states[0])] if carry_output else [])]
+    outputs = tf.TensorArray(xp.dtype, size=steps, element_shape=states[0].shape)
+    whole = steps - steps % INFERENCE_UNROLL
+    t, carried, outputs = tf.while_loop(lambda t, *_: t < whole,
+                                        steps_body(INFERENCE_UNROLL), (0, carried, outputs))
+    _, carried, outputs = tf.while_loop(lambda t, *_: t < steps, steps_body(1),
+                                        (t, carried, outputs))
+    return carried[:count], outputs.stack()
 
 
 def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,

@@ -228,3 +228,30 @@ def test_repeated_long_eager_calls_log_no_retracing_warning(caplog):
         for _ in range(8):
             layer(x)
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "elman_tanh"])
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+def test_the_unrolled_inference_loop_equals_the_step_by_step_loop(name, zero_output_for_mask):
+    """Inference runs ``INFERENCE_UNROLL`` steps an iteration and then the rest one by
+    one: every length around the boundaries (1 … 2·unroll + 1), rows of other lengths
+    (masked), and a start state, give the generic loop's outputs and final states."""
+    from gallery.layers.fused import INFERENCE_UNROLL
+
+    keras.utils.set_random_seed(5)
+    layer = Recurrent(CELLS[name][0](), return_sequences=True, return_state=True,
+                      zero_output_for_mask=zero_output_for_mask)
+    rng = np.random.default_rng(1)
+    for steps in range(1, 2 * INFERENCE_UNROLL + 2):
+        x = tf.constant(rng.normal(size=(3, steps, 5)).astype("float32"))
+        start = [tf.constant(rng.normal(size=(3, 6)).astype("float32"))
+                 for _ in range(len(layer.cell.state_size)
+                                if isinstance(layer.cell.state_size, (list, tuple)) else 1)]
+        mask = tf.constant(np.arange(steps)[None] < np.array([steps, (steps + 1) // 2, 1])[:, None])
+        for m in (None, mask):
+            runs = []
+            for fast in (True, False):
+                layer.use_fast_path = fast
+                runs.append(tf.nest.flatten(layer(x, initial_state=start, mask=m)))
+            layer.use_fast_path = True
+            assert_close(*runs)

@@ -20,6 +20,16 @@ A ``Recurrent`` whose cells are Keras's runs ``keras.layers.RNN``'s own time loo
 ``keras.layers.LSTM``/``GRU``/``SimpleRNN`` on a CPU, and anything that calls the
 cell directly for one step (a decoder's step, a TFLite step model) calls Keras's
 cell: the model is then, in its recurrent parts, what ``keras.layers`` would build.
+
+A stack of one cell (``Recurrent([cell])``, e.g. a one-layer character model) becomes
+``keras.layers.RNN`` over the one twin, as ``keras.layers.LSTM`` is, not over a
+one-cell ``StackedRNNCells``: that one returns its cell's states unnested (``[h, c]``
+where the stack's initial state is ``[[h, c]]``: ``if len(new_states) == 1:
+new_states = new_states[0]`` in ``StackedRNNCells.call``, Keras 3.15), and
+``keras.layers.RNN``'s TensorFlow loop then refuses the body's states ("The two
+structures don't have the same nested structure"). The layer is then no longer a
+stack (``Recurrent._is_stack``), so swap the cells before anything reads the layer's
+structure (e.g. a :class:`~gallery.layers.recurrent.StateCarrier`).
 """
 
 import keras
@@ -79,7 +89,12 @@ def use_keras_cells(model):
             cells = [keras_cell(c) if isinstance(c, RecurrentCell) else c
                      for c in layer.cell.cells]
             replaced += sum(a is not b for a, b in zip(cells, layer.cell.cells))
-            object.__setattr__(layer.cell, "cells", cells)
+            if len(cells) == 1:  # a one-layer stack is its layer (module docstring)
+                object.__setattr__(layer, "cell", cells[0])
+                if layer.states is not None:  # stateful: the state variables, unnested
+                    object.__setattr__(layer, "states", layer.states[0])
+            else:
+                object.__setattr__(layer.cell, "cells", cells)
         elif isinstance(layer.cell, RecurrentCell):
             object.__setattr__(layer, "cell", keras_cell(layer.cell))
             replaced += 1

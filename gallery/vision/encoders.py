@@ -17,13 +17,26 @@ Each ``keras.applications`` family expects its own pixel scaling (its module's
 * ``"tf"``: ``x / 127.5 - 1``;
 * ``"torch"``: ``(x / 255 - mean) / std`` per channel, ImageNet's mean and std;
 * ``"caffe"``: RGB → BGR, then ``x - mean`` per channel (no scaling).
+
+Fine-tuning the last ``N`` blocks (:func:`split_encoder`) cuts the encoder ``E`` in
+two, ``E = T ∘ F``: a frozen front ``F`` (pixels ``(B, S, S, 3)`` → the grid before
+the tail, e.g. Lite0 with ``N = 2``: ``(B, 7, 7, 192)``, with ``N = 6``:
+``(B, 14, 14, 112)``), whose output is what a data set's features are, and a tail
+``T`` (that grid → the last grid ``(B, h, w, c)``) trained with the decoder.
+Only EfficientNet-Lite0 names its blocks (:func:`fine_tunable_blocks`);
+``keras:NAME`` encoders stay frozen.
 """
 
 import keras
 import numpy as np
 
 from gallery.errors import GalleryError
-from gallery.vision.efficientnet_lite import IMAGE_SIZE, efficientnet_lite0, weights_path
+from gallery.vision.efficientnet_lite import (
+    IMAGE_SIZE,
+    efficientnet_lite0,
+    tail_blocks,
+    weights_path,
+)
 
 LITE0 = "efficientnet_lite0"
 KERAS_PREFIX = "keras:"
@@ -136,3 +149,49 @@ def image_encoder(spec, weights="imagenet"):
     else:
         model = keras_application_encoder(spec[len(KERAS_PREFIX):], weights=weights)
     return model, tuple(model.output_shape[1:])
+
+
+def fine_tunable_blocks(spec):
+    """The blocks of encoder ``spec`` that can be fine-tuned, first to last (Lite0: its
+    16 MBConv blocks and its head convolution); ``()`` for a ``keras:NAME`` encoder."""
+    return tail_blocks() if spec == LITE0 else ()
+
+
+def check_tail_blocks(spec, count):
+    """Refuse in one line a number of blocks to fine-tune that encoder ``spec`` does not
+    have: ``0 <= count <= len(fine_tunable_blocks(spec))``."""
+    blocks = fine_tunable_blocks(spec)
+    if count < 0:
+        raise GalleryError(f"setting fine_tune_encoder_blocks must be >= 0, not {count}")
+    if count and not blocks:
+        raise GalleryError(f"setting fine_tune_encoder_blocks needs encoder={LITE0} "
+                           f"(encoder {spec!r} has no blocks to fine-tune)")
+    if count > len(blocks):
+        raise GalleryError(f"setting fine_tune_encoder_blocks must be 0 to {len(blocks)} "
+                           f"for encoder {spec!r}, not {count}")
+
+
+def split_encoder(model, spec, count):
+    """``(front, tail)``: ``model`` (built by :func:`image_encoder` for ``spec``) cut
+    before its last ``count`` blocks, two functional models sharing its layers (and
+    so its weights), ``tail(front(x)) == model(x)``.
+
+    The front is frozen. In the tail the convolutions train and the batch norms stay
+    frozen (``trainable=False``: their scale, offset and ImageNet moving statistics are
+    kept, and they normalise with those statistics in training too): the usual practice
+    when fine-tuning a pretrained CNN on a small data set, whose batch statistics would
+    be noisy and would replace ImageNet's.
+    """
+    check_tail_blocks(spec, count)
+    if count == 0:
+        raise ValueError("split_encoder needs count >= 1")
+    prefix = fine_tunable_blocks(spec)[-count] + "_"
+    first = next(layer for layer in model.layers if layer.name.startswith(prefix))
+    cut = first.input  # the grid every path from the pixels to the tail crosses
+    front = keras.Model(model.input, cut, name=f"{model.name}_front")
+    tail = keras.Model(cut, model.output, name=f"{model.name}_tail")
+    for layer in front.layers:  # (a functional model's trainable flag stops at itself)
+        layer.trainable = False
+    for layer in tail.layers:
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+    return front, tail

@@ -4,7 +4,7 @@ import dataclasses
 
 from gallery.config import TrainConfig, setting
 from gallery.errors import GalleryError
-from gallery.vision.encoders import KERAS_PREFIX, LITE0
+from gallery.vision.encoders import KERAS_PREFIX, LITE0, check_tail_blocks
 
 
 @dataclasses.dataclass
@@ -32,6 +32,8 @@ class CaptioningConfig(TrainConfig):
     encoder: str = setting("none", "photos: the pretrained image encoder (efficientnet_lite0 | "
                                    "keras:NAME); none: the house-number CNN")
     pretrained: bool = setting(True, "photos: start the encoder from its ImageNet weights")
+    fine_tune_encoder_blocks: int = setting(0, "photos: train the encoder's last N blocks "
+                                               "with the decoder (0: frozen; Lite0: 0-17)")
     feature_units: int = setting(512, "photos: the grid's features are projected to this size")
     attention_units: int = setting(256, "photos: hidden size of the soft attention")
     attention_gate: bool = setting(True, "photos: gate the context with a scalar beta")
@@ -49,6 +51,7 @@ class CaptioningConfig(TrainConfig):
         if self.encoder not in ("none", LITE0) and not self.encoder.startswith(KERAS_PREFIX):
             raise GalleryError(f"setting encoder must be none, {LITE0} or "
                                f"{KERAS_PREFIX}NAME, not {self.encoder!r}")
+        check_tail_blocks(self.encoder, self.fine_tune_encoder_blocks)
         if self.attention_regulariser < 0:
             raise GalleryError("setting attention_regulariser must be >= 0")
         if self.height < 8 or self.width < 8:

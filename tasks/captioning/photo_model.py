@@ -1,13 +1,21 @@
-"""The photo captioning model: a frozen pretrained CNN's grid read by a Show, Attend
-and Tell decoder (``gallery.layers.soft_attention``).
+"""The photo captioning model: a pretrained CNN's grid read by a Show, Attend and
+Tell decoder (``gallery.layers.soft_attention``).
 
-Shapes for a batch of ``B`` (Lite0: ``S = 7·7 = 49``, ``D = 1280``)::
+Shapes for a batch of ``B`` (Lite0: ``S = 7·7 = 49``, ``D = 1280``), the encoder
+frozen (``fine_tune_encoder_blocks = 0``, the default)::
 
     pixels (B, 224, 224, 3) in 0..255 ──encoder (frozen)──▶ grid (B, 7, 7, D)
       → reshape (B, S, D)                                          = what is cached
     core: features (B, S, D) → Dense(feature_units) (B, S, F)
           caption_in (B, T) = <start> w1 … wn (0 = padding)
           → ShowAttendTell → logits (B, T, V) for w1 … wn <end>
+
+With ``fine_tune_encoder_blocks = N > 0`` the encoder is cut before its last ``N``
+blocks (``gallery.vision.encoders.split_encoder``): its frozen front's grid is what is
+cached, and its tail, trained with the decoder, is the core's first part::
+
+    pixels ──front (frozen)──▶ cut grid (B, h', w', c')            = what is cached
+    core: cut grid → tail (B, 7, 7, D) → reshape (B, S, D) → Dense → ShowAttendTell
 
 The word ids are :class:`gallery.layers.TextToIds`'s (``marks=True``: 0 padding,
 1 unknown, the vocabulary, then ``<start>`` and ``<end>``), so the exported model and
@@ -23,7 +31,7 @@ from keras import ops
 from gallery.decoding import beam_search_all
 from gallery.layers.soft_attention import ShowAttendTell
 from gallery.layers.text import TextToIds
-from gallery.vision.encoders import image_encoder
+from gallery.vision.encoders import image_encoder, split_encoder
 
 
 @keras.saving.register_keras_serializable(package="gallery")
@@ -32,12 +40,17 @@ class PhotoCaptioningModel(keras.Model):
 
     def __init__(self, vocabulary, *, encoder="efficientnet_lite0", pretrained=True,
                  feature_units=512, units=512, embedding_dim=256, attention_units=256,
-                 dropout=0.5, regulariser=0.02, gate=True, max_words=20, seed=None, **kwargs):
+                 dropout=0.5, regulariser=0.02, gate=True, max_words=20, seed=None,
+                 fine_tune_encoder_blocks=0, **kwargs):
         # === Layers ===
         self.text = TextToIds(vocabulary, max_length=max_words, marks=True, name="caption_ids")
         self.text.build()  # no weights; used beside the graph (training ids, export's words)
         self.encoder, grid = image_encoder(encoder, weights="imagenet" if pretrained else None)
         self.encoder.trainable = False
+        self.front = self.tail = None  # with blocks to fine-tune: encoder = tail ∘ front
+        if fine_tune_encoder_blocks:
+            self.front, self.tail = split_encoder(self.encoder, encoder,
+                                                  fine_tune_encoder_blocks)
         self.grid = keras.layers.Reshape((grid[0] * grid[1], grid[2]), name="grid")
         self.project = keras.layers.Dense(feature_units, name="feature_projection")
         self.decoder = ShowAttendTell(self.text.vocabulary_size + 2, units=units,
@@ -47,14 +60,18 @@ class PhotoCaptioningModel(keras.Model):
                                       name="show_attend_tell")
 
         # === Functional model ===
-        features = keras.Input((grid[0] * grid[1], grid[2]), name="features")
+        # (frozen, the layout is the one .keras files saved before tails existed have)
+        tuned = self.tail is not None
+        cut = self.front.output_shape[1:] if tuned else (grid[0] * grid[1], grid[2])
+        features = keras.Input(cut, name="features")
         caption_in = keras.Input((None,), dtype="int32", name="caption_in")
+        cells = self.grid(self.tail(features)) if tuned else features
         core = keras.Model([features, caption_in],
-                           self.decoder(self.project(features), caption_in), name="core")
+                           self.decoder(self.project(cells), caption_in), name="core")
         pixels = keras.Input(self.encoder.input_shape[1:], name="pixels")
         caption = keras.Input((None,), dtype="int32", name="caption_in")
-        super().__init__([pixels, caption], core([self.grid(self.encoder(pixels)), caption]),
-                         **kwargs)
+        cached = self.front(pixels) if tuned else self.grid(self.encoder(pixels))
+        super().__init__([pixels, caption], core([cached, caption]), **kwargs)
         self.core = core
 
         # === Config ===
@@ -62,6 +79,7 @@ class PhotoCaptioningModel(keras.Model):
         self.feature_units, self.units, self.embedding_dim = feature_units, units, embedding_dim
         self.attention_units, self.dropout, self.regulariser = attention_units, dropout, regulariser
         self.gate, self.max_words, self.seed = gate, max_words, seed
+        self.fine_tune_encoder_blocks = fine_tune_encoder_blocks
 
     def get_config(self):
         # the encoder's weights are in the saved file: no pretrained weights on reload
@@ -70,7 +88,8 @@ class PhotoCaptioningModel(keras.Model):
                 "feature_units": self.feature_units, "units": self.units,
                 "embedding_dim": self.embedding_dim, "attention_units": self.attention_units,
                 "dropout": self.dropout, "regulariser": self.regulariser, "gate": self.gate,
-                "max_words": self.max_words, "seed": self.seed}
+                "max_words": self.max_words, "seed": self.seed,
+                "fine_tune_encoder_blocks": self.fine_tune_encoder_blocks}
 
     # -- ids ----------------------------------------------------------------------------
     @property
@@ -97,12 +116,22 @@ class PhotoCaptioningModel(keras.Model):
 
     # -- decoding -----------------------------------------------------------------------
     def features(self, pixels):
-        """``(B, 224, 224, 3)`` → the cached kind of features ``(B, S, D)``."""
+        """``(B, 224, 224, 3)`` → the cached kind of features: the grid's cells
+        ``(B, S, D)``, or with a tail the front's grid ``(B, h', w', c')``."""
+        if self.tail is not None:
+            return self.front(pixels, training=False)
         return self.grid(self.encoder(pixels, training=False))
 
+    def cells(self, features):
+        """Cached features → the grid's cells ``(B, S, D)`` the decoder attends over
+        (through the tail when it has one)."""
+        if self.tail is None:
+            return features
+        return self.grid(self.tail(features, training=False))
+
     def start(self, features):
-        """Cached features ``(B, S, D)`` → the decoder's start state."""
-        return self.decoder.start(self.project(features))
+        """Cached features → the decoder's start state."""
+        return self.decoder.start(self.project(self.cells(features)))
 
     def step(self, tokens, state):
         """The decoder's step with the ids no caption holds (padding, unknown, ``<start>``)
@@ -127,7 +156,8 @@ class PhotoCaptioningModel(keras.Model):
         ``β (B, L)``."""
         fed = ops.concatenate([ops.full((ops.shape(tokens)[0], 1), self.start_id, "int32"),
                                ops.cast(tokens[:, :-1], "int32")], axis=1)
-        _, alpha, beta = self.decoder.read(self.project(features), fed, training=False)
+        _, alpha, beta = self.decoder.read(self.project(self.cells(features)), fed,
+                                           training=False)
         return alpha, beta
 
 
@@ -138,4 +168,4 @@ def build_photo_model(config, vocabulary):
         embedding_dim=config.embedding_dim, attention_units=config.attention_units,
         dropout=config.dropout, regulariser=config.attention_regulariser,
         gate=config.attention_gate, max_words=config.max_words, seed=config.seed,
-        name="photo_captioning")
+        fine_tune_encoder_blocks=config.fine_tune_encoder_blocks, name="photo_captioning")

@@ -2,7 +2,8 @@
 what :class:`~tasks.captioning.task.CaptioningTask` does when its settings name an
 image ``encoder``. Same method names and arguments as ``gallery.task.Task``.
 
-Training fits the decoder on the frozen encoder's features, computed once per run
+Training fits the decoder (and the encoder's tail, with ``fine_tune_encoder_blocks``)
+on the frozen encoder's (or front's) features, computed once per run
 (``gallery.data.feature_cache``, in the run's checkpoint folder). Scores: corpus
 BLEU-1…4 of the beam-search captions against every reference caption
 (``gallery.metrics.multi_reference_bleu``, words as ``caption_tokens`` splits them),
@@ -20,7 +21,6 @@ from gallery.images import decode_photo_batch, read_photos
 from gallery.layers.text import TextToIds
 from gallery.metrics import caption_tokens, multi_reference_bleu
 
-from .photo_model import build_photo_model
 from .photos import load_photo_data
 
 PHOTO_KINDS = ("flickr8k", "captions")
@@ -42,8 +42,13 @@ def load_data(config, kind, value):
     return splits
 
 
-def encoder_id(config, model):
-    return f"{config.encoder}:{weights_digest(model.encoder)}"
+def encoder_id(model):
+    """What the cached features depend on: the encoder, and with a tail to fine-tune
+    the cut and the frozen front's weights only (the tail's change in training)."""
+    if model.tail is None:
+        return f"{model.encoder_spec}:{weights_digest(model.encoder)}"
+    return (f"{model.encoder_spec}:front-without-last-{model.fine_tune_encoder_blocks}-blocks:"
+            f"{weights_digest(model.front)}")
 
 
 def compute_features(model, paths):
@@ -53,7 +58,7 @@ def compute_features(model, paths):
 
 def prepare(config, model, splits, folder):
     """Features of every split's images, cached in ``folder`` (the checkpoint folder)."""
-    key, done = encoder_id(config, model), {}
+    key, done = encoder_id(model), {}
     for name, part in (("train", splits.train), ("validation", splits.validation),
                        ("test", splits.test)):
         if part.features is None and tuple(part.paths) in done:  # test = dev (Flickr8k)

@@ -125,6 +125,16 @@ CASES = [
     ("photo-bomb", PHOTOS + ["captions:photo_bomb"], {}, "big.png has more than 89,478,485"),
     ("photo-without-encoder", PHOTOS + ["captions:photo_bomb", "--profile", "tiny"], {},
      "holds photos: train it with an image encoder"),
+    ("photo-tail-too-long", PHOTOS + ["captions:photo_bomb", "--set",
+                                      "fine_tune_encoder_blocks=18"], {},
+     "fine_tune_encoder_blocks must be 0 to 17 for encoder 'efficientnet_lite0', not 18"),
+    ("photo-tail-negative", PHOTOS + ["captions:photo_bomb", "--set",
+                                      "fine_tune_encoder_blocks=-1"], {},
+     "fine_tune_encoder_blocks must be >= 0, not -1"),
+    ("photo-tail-of-keras", PHOTOS + ["captions:photo_bomb", "--set",
+                                      "encoder=keras:MobileNetV3Small",
+                                      "--set", "fine_tune_encoder_blocks=1"], {},
+     "fine_tune_encoder_blocks needs encoder=efficientnet_lite0"),
 ]
 
 

@@ -180,7 +180,8 @@ def split_encoder(model, spec, count):
     frozen (``trainable=False``: their scale, offset and ImageNet moving statistics are
     kept, and they normalise with those statistics in training too): the usual practice
     when fine-tuning a pretrained CNN on a small data set, whose batch statistics would
-    be noisy and would replace ImageNet's.
+    be noisy and would replace ImageNet's. A tail block's drop-connect (Lite0's
+    residual blocks) is active in training, as in the encoder's own training.
     """
     check_tail_blocks(spec, count)
     if count == 0:

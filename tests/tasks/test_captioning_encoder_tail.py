@@ -23,7 +23,7 @@ TUNED = 2  # block15 and the head: the cut is block14's 7×7×192 grid
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
-    folder = write_photo_folder(tmp_path_factory.mktemp("photos") / "photos", count=12)
+    folder = write_photo_folder(tmp_path_factory.mktemp("photos") / "photos", count=8)
     return f"captions:{folder}"
 
 
@@ -101,9 +101,24 @@ def test_the_tuned_model_round_trips_keras(photos, tmp_path):
         [w.path for w in model.core.trainable_weights]
 
 
+FROZEN_LAYOUT = ["pixels", "efficientnet_lite0", "grid", "caption_in", "core"]
+
+
+def test_a_frozen_model_keeps_the_layout_saved_before_the_setting(photos):
+    """A config without ``fine_tune_encoder_blocks`` (a ``.keras`` file written before
+    the setting existed) builds the frozen model, whose layers (and so the weights'
+    places in the file) are those such files hold."""
+    _, _, _, model = build(photos, blocks=0)
+    config = model.get_config()
+    del config["fine_tune_encoder_blocks"]
+    again = type(model).from_config(config)
+    assert again.tail is None and [layer.name for layer in again.layers] == FROZEN_LAYOUT
+    assert [w.path for w in again.weights] == [w.path for w in model.weights]
+
+
+@pytest.mark.slow  # default tier: test_a_frozen_model_keeps_the_layout_saved_before_the_setting
 def test_a_frozen_model_saved_without_the_setting_loads(photos, tmp_path):
-    """A ``.keras`` file of a frozen model written before the setting existed: its
-    config has no ``fine_tune_encoder_blocks`` and its weights the frozen layout."""
+    """The whole file: saved, its config stripped of the setting, loaded."""
     _, _, _, model = build(photos, blocks=0)
     pixels, caption = pixels_and_caption(model)
     model.save(tmp_path / "new.keras")
@@ -117,8 +132,7 @@ def test_a_frozen_model_saved_without_the_setting_loads(photos, tmp_path):
                 data = json.dumps(saved).encode()
             old.writestr(item, data)
     again = keras.saving.load_model(tmp_path / "old.keras")
-    assert again.tail is None and [layer.name for layer in again.layers] == \
-        ["pixels", "efficientnet_lite0", "grid", "caption_in", "core"]
+    assert again.tail is None and [layer.name for layer in again.layers] == FROZEN_LAYOUT
     np.testing.assert_allclose(again([pixels, caption]), model([pixels, caption]), atol=1e-6)
 
 

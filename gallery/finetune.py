@@ -64,6 +64,7 @@ def finetune(run_dir, source, task_name=None, freeze=(), label_map=None, overrid
     """Fine-tune the run at ``run_dir`` on ``source``; return ``(run_dir, metrics)``."""
     task, config, model, meta = load_run(run_dir, expected_task=task_name)
     config = apply_overrides(config, overrides)
+    model = task.model_for_settings(config, model)
     splits = task.load_data(config, source)
     for key in task.model_meta_keys:  # e.g. the vocabulary the model was trained with
         if key in meta:

@@ -169,6 +169,13 @@ class Task:
         ``limit``: the :class:`~gallery.data.files.LineLimit` of one line."""
         raise NotImplementedError
 
+    def model_for_settings(self, config, model):
+        """Fine-tuning with settings that change the trained ``model``'s architecture
+        (e.g. captioning's ``fine_tune_encoder_blocks``): return ``model`` rebuilt for
+        ``config`` with its weights, or ``model`` itself when nothing changes (the
+        default: other settings of the architecture stay the model's)."""
+        return model
+
     def remap_labels(self, model, meta, new_labels):
         """Fine-tuning on data with labels the model does not know: return
         ``(model, meta)`` with a new output head for ``new_labels``. Only tasks whose

@@ -91,6 +91,19 @@ class PhotoCaptioningModel(keras.Model):
                 "max_words": self.max_words, "seed": self.seed,
                 "fine_tune_encoder_blocks": self.fine_tune_encoder_blocks}
 
+    def with_tuned_blocks(self, blocks):
+        """This model with the encoder's last ``blocks`` blocks to fine-tune (``0``:
+        frozen), its weights copied: itself when it has that many already. The outputs
+        are the same, ``tail(front(x)) == encoder(x)``."""
+        if blocks == self.fine_tune_encoder_blocks:
+            return self
+        model = type(self).from_config({**self.get_config(),
+                                        "fine_tune_encoder_blocks": blocks})
+        for mine, theirs in ((self.encoder, model.encoder), (self.project, model.project),
+                             (self.decoder, model.decoder)):
+            theirs.set_weights(mine.get_weights())
+        return model
+
     # -- ids ----------------------------------------------------------------------------
     @property
     def start_id(self):

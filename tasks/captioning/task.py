@@ -68,6 +68,11 @@ class CaptioningTask(Task):
             return build_photo_model(config, splits.meta["vocabulary"])
         return build_model(config, len(splits.meta["vocabulary"]))
 
+    def model_for_settings(self, config, model):
+        if photo_task.is_photo_config(config):
+            return model.with_tuned_blocks(config.fine_tune_encoder_blocks)
+        return model
+
     def prepare(self, config, model, splits, folder):
         if photo_task.is_photo_config(config):
             photo_task.prepare(config, model, splits, folder)

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 from conftest import write_photo_folder
 
+from gallery.config import apply_overrides
 from gallery.profiles import make_config
 from gallery.registry import get_task
 from gallery.training import fit_core
@@ -99,6 +100,18 @@ def test_the_tuned_model_round_trips_keras(photos, tmp_path):
     assert again.fine_tune_encoder_blocks == TUNED
     assert [w.path for w in again.core.trainable_weights] == \
         [w.path for w in model.core.trainable_weights]
+
+
+def test_fine_tuning_a_run_can_change_its_tuned_blocks(photos):
+    """``gallery finetune --from RUN --set fine_tune_encoder_blocks=N``: the run's model
+    rebuilt with its weights, giving the same outputs."""
+    task, config, _, model = build(photos, blocks=0)
+    pixels, caption = pixels_and_caption(model)
+    tuned = task.model_for_settings(apply_overrides(config, ["fine_tune_encoder_blocks=2"]),
+                                    model)
+    assert tuned.fine_tune_encoder_blocks == 2 and tuned.tail is not None
+    np.testing.assert_allclose(tuned([pixels, caption]), model([pixels, caption]), atol=1e-4)
+    assert task.model_for_settings(config, model) is model
 
 
 FROZEN_LAYOUT = ["pixels", "efficientnet_lite0", "grid", "caption_in", "core"]

@@ -230,10 +230,12 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
     :func:`fused_loop`. A ``tf.while_loop`` over the real length ``T`` (read from
     ``xp`` when the graph runs) doing :data:`INFERENCE_UNROLL` steps an iteration, then
     one for the last ``T mod INFERENCE_UNROLL`` steps, carrying only the states (and,
-    with ``keep``, the last output) and the outputs; with the batch and units known
-    when traced (a TFLite export's batch of one), its ``TensorArray`` has a static
-    element shape, which TFLite's converter lowers to built-in ops, so the exported
-    loops run ``T`` steps, not a fixed count."""
+    with ``keep``, the last output) and the outputs; a length of at most
+    ``INFERENCE_UNROLL`` known when traced (a decoder's one-step call) runs its steps
+    without a loop. With the batch and units known when traced (a TFLite export's
+    batch of one), its ``TensorArray`` has a static element shape, which TFLite's
+    converter lowers to built-in ops, so the exported loops run ``T`` steps, not a
+    fixed count."""
     if keep is None:
         return _inference_loop(algebra, xp, U, extra, states)
     # A batch without padding (one request, a TFLite input) skips the selects.
@@ -244,34 +246,49 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
 
 
 def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mask=False):
-    steps = tf.shape(xp)[0]
     count = len(states)
+    # The previous output is carried only where a masked step repeats it; elsewhere
+    # the output of a step is its new ``h``.
+    carry_output = keep is not None and not zero_output_for_mask
+
+    def one_step(xp_t, keep_t, carried):
+        """``carried`` (the states, then the last output if carried) → its next value
+        and the step's output."""
+        states = carried[:count]
+        out_new, new_states = algebra.step(xp_t, states, U, extra)
+        if keep_t is not None:  # select, never blend: padding may hold NaN or inf
+            new_states = [tf.where(keep_t, n, s) for n, s in zip(new_states, states)]
+            out_new = tf.where(keep_t, out_new, carried[count] if carry_output
+                               else tf.zeros_like(out_new))
+        return [*new_states, *([out_new] if carry_output else [])], out_new
+
+    carried = [*states, *([tf.zeros_like(states[0])] if carry_output else [])]
+    known = xp.shape[0]
+    if known is not None and 0 < known <= INFERENCE_UNROLL:
+        # A length this short known when traced (a decoder's one step): the steps
+        # written out, no loop.
+        outputs = []
+        for t in range(known):
+            carried, out = one_step(xp[t], None if keep is None else keep[t], carried)
+            outputs.append(out)
+        return carried[:count], tf.stack(outputs)
+
+    steps = tf.shape(xp)[0]
     # Steps are read from TensorArrays: one op per read (xp[t] is four).
     xp_t = tf.TensorArray(xp.dtype, size=steps, element_shape=xp.shape[1:]).unstack(xp)
     keep_t = None if keep is None else tf.TensorArray(
         tf.bool, size=steps, element_shape=keep.shape[1:]).unstack(keep)
-    # The previous output is carried only where a masked step repeats it; elsewhere
-    # the output of a step is its new ``h``.
-    carry_output = keep_t is not None and not zero_output_for_mask
-
-    def one_step(t, carried, outputs):
-        states = carried[:count]
-        out_new, new_states = algebra.step(xp_t.read(t), states, U, extra)
-        if keep_t is not None:  # select, never blend: padding may hold NaN or inf
-            m = keep_t.read(t)
-            new_states = [tf.where(m, n, s) for n, s in zip(new_states, states)]
-            out_new = tf.where(m, out_new, carried[count] if carry_output
-                               else tf.zeros_like(out_new))
-        return [*new_states, *([out_new] if carry_output else [])], outputs.write(t, out_new)
 
     def steps_body(width):
         def body(t, carried, outputs):
             for k in range(width):
-                carried, outputs = one_step(t + k, carried, outputs)
+                carried, out = one_step(xp_t.read(t + k),
+                                        None if keep_t is None else keep_t.read(t + k),
+                                        carried)
+                outputs = outputs.write(t + k, out)
             return t + width, carried, outputs
         return body
 
-    carried = [*states, *([tf.zeros_like(states[0])] if carry_output else [])]
     outputs = tf.TensorArray(xp.dtype, size=steps, element_shape=states[0].shape)
     whole = steps - steps % INFERENCE_UNROLL
     t, carried, outputs = tf.while_loop(lambda t, *_: t < whole,

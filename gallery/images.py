@@ -86,12 +86,17 @@ def _decode_batch(images, decode_one, shape):
                .map(lambda i, data: (i, decode_one(data)))
                .ignore_errors()
                .batch(tf.cast(tf.maximum(count, 1), tf.int64)))
-    pixels = tf.zeros([count, *shape], tf.float32)
-    ok = tf.zeros([count], tf.bool)
-    for index, batch in decoded:  # at most one batch: every image that decoded
-        pixels = tf.tensor_scatter_nd_update(pixels, index[:, None], batch)
-        ok = tf.tensor_scatter_nd_update(ok, index[:, None], tf.ones_like(index, tf.bool))
-    return pixels, ok
+
+    def place(placed, element):  # at most one element: every image that decoded
+        (pixels, ok), (index, batch) = placed, element
+        return (tf.tensor_scatter_nd_update(pixels, index[:, None], batch),
+                tf.tensor_scatter_nd_update(ok, index[:, None], tf.ones_like(index, tf.bool)))
+
+    # Dataset.reduce, not a Python ``for`` over the dataset: the loop is a graph op
+    # whether or not AutoGraph converts the caller (it cannot where it fails to read
+    # the source, and a ``for`` left as Python would never end while tracing).
+    return decoded.reduce((tf.zeros([count, *shape], tf.float32), tf.zeros([count], tf.bool)),
+                          place)
 
 
 def decode_image_batch(images, height, width):

@@ -2,9 +2,10 @@
 
 For the task's ``tiny`` profile: train, evaluate, export, serve the export in a fresh
 interpreter with plain TensorFlow (nothing of ours importable), predict from the CLI,
-fine-tune, and interrupt training and resume it to the same metrics. The gallery's
-own tasks come from the registry; ``majority`` is the third-party task of
-``tests/third_party`` (installed by the ``third_party_path`` fixture).
+fine-tune; and, in a test of its own, interrupt training and resume it to the same
+metrics. The gallery's own tasks come from the registry; ``majority`` is the
+third-party task of ``tests/third_party`` (installed by the ``third_party_path``
+fixture).
 """
 
 import base64
@@ -63,6 +64,11 @@ class Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+#: Resuming is the generic training loop's, the same for every task: the default tier
+#: checks it on sentiment, the slow tier on every case.
+RESUME_DEFAULT_TIER = ("sentiment",)
+
+
 @pytest.fixture(params=TASKS)
 def task_name(request):
     if request.param == "majority":
@@ -70,15 +76,29 @@ def task_name(request):
     return request.param
 
 
-def test_the_task_contract(task_name, tmp_path, capsys):
+@pytest.fixture(params=[pytest.param(name, marks=() if name in RESUME_DEFAULT_TIER
+                                     else pytest.mark.slow) for name in TASKS])
+def resumed_task_name(request):
+    if request.param == "majority":
+        request.getfixturevalue("third_party_path")
+    return request.param
+
+
+def profile_and_data(task_name, tmp_path):
+    """``(task, profile, data source or None, the --data arguments)`` of a case."""
     task_name, _, path = task_name.partition(":")
     task = registry.get_task(task_name)
     profile, data = "tiny", None
     if path == "photos":
         profile, data = "photos_tiny", f"captions:{write_photo_folder(tmp_path / 'photos')}"
     assert profile in task.profiles, "every task has a tiny profile for this test"
+    return task, profile, data, ["--data", data] if data else []
+
+
+def test_the_task_contract(task_name, tmp_path, capsys):
+    task, profile, data, data_args = profile_and_data(task_name, tmp_path)
+    task_name = task.name
     run, export = tmp_path / "run", tmp_path / "export"
-    data_args = ["--data", data] if data else []
 
     # 1. train
     assert main(["train", task_name, "--profile", profile, "--out", str(run), *data_args]) == 0
@@ -126,7 +146,15 @@ def test_the_task_contract(task_name, tmp_path, capsys):
         {key: meta.get(key) for key in task.model_meta_keys}
     assert np.isfinite(tuned_metrics[task.metric])
 
-    # 7. interrupted after epoch 1, resumed by the same command: the same final metrics
+
+def test_an_interrupted_run_resumes_to_the_same_metrics(resumed_task_name, tmp_path, capsys):
+    """Trained once whole, then interrupted after epoch 1 and resumed by the same
+    command: the same final metrics."""
+    task, profile, data, data_args = profile_and_data(resumed_task_name, tmp_path)
+    task_name = task.name
+    run = tmp_path / "run"
+    assert main(["train", task_name, "--profile", profile, "--out", str(run), *data_args]) == 0
+    metrics = read_json(run / "metrics.json")
     again = tmp_path / "again"
     interrupted = registry.get_task(task_name)
     callbacks = interrupted.callbacks

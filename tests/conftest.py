@@ -147,6 +147,21 @@ def write_photo_folder(folder, count=12, seed=0):
     return folder
 
 
+@pytest.fixture(scope="session")
+def tiny_photo_run(tmp_path_factory):
+    """A tiny photo captioning model (``photos_tiny``, random encoder weights) trained
+    through the CLI on a generated folder of photos; its data source is in meta.json."""
+
+    def build(folder):
+        data = f"captions:{write_photo_folder(folder / 'photos')}"
+        from gallery.cli import main
+
+        assert main(["train", "captioning", "--profile", "photos_tiny", "--data", data,
+                     "--out", str(folder / "run")]) == 0
+        return folder / "run"
+    return built_once(tmp_path_factory, "photo_captioning", build)
+
+
 TINY_CHARLM = ["epochs=2", "units=32", "embedding_dim=8", "batch_size=4", "seq_length=20",
                "sample_length=12", "learning_rate=0.01"]
 
@@ -278,3 +293,45 @@ def task_export(request, tmp_path_factory):
             return out
         return built_once(tmp_path_factory, f"export-{task}", build)
     return export
+
+
+
+#: Test files whose tests each train and export models of their own: under pytest-xdist
+#: (``make test``: ``-n 2 --dist loadfile``) their tests are handed out one by one and
+#: before every other file, so two workers share them instead of one worker running
+#: the whole file at the end while the other has finished.
+SPLIT_BY_TEST = ("tests/test_contract.py",)
+
+
+def _file_of(item):
+    return item.nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    """The order work is handed out in: :data:`SPLIT_BY_TEST`'s tests first, then the
+    other files, those with more tests first (pytest-xdist's own order for
+    ``loadfile``), each file's tests in their order. Every worker collects the same
+    order, which the scheduler below keeps."""
+    counts = {}
+    for item in items:
+        counts[_file_of(item)] = counts.get(_file_of(item), 0) + 1
+    items.sort(key=lambda item: (_file_of(item) not in SPLIT_BY_TEST,
+                                 -counts[_file_of(item)], _file_of(item)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with :data:`SPLIT_BY_TEST`'s files split into one unit per
+    test; every other file stays one unit on one worker (its module fixtures built
+    once). Units go out in collection order (``pytest_collection_modifyitems``). Other
+    ``--dist`` modes are xdist's own."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SplitHeavyFiles(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            file = nodeid.split("::", 1)[0]
+            return nodeid if file in SPLIT_BY_TEST else file
+
+    config.option.loadscopereorder = False  # the collection's order is the order
+    return SplitHeavyFiles(config, log)

@@ -32,18 +32,25 @@ def _export(name, run, out_root, examples=None):
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory, tiny_sentiment_run, tiny_captioning_run, tiny_charlm_run,
-            tiny_translation_run, tiny_frame_tagging_run):
+            tiny_translation_run, tiny_frame_tagging_run, tiny_photo_run):
+    from gallery.runs import read_json
+
     folder = tmp_path_factory.mktemp("web")
 
     def held_out(task, config):  # what `gallery demo` writes beside its exports
         return task.demo_request(task.load_data(config))
+
+    def held_out_photos(task, config):
+        source = read_json(tiny_photo_run / "meta.json")["data"]
+        return task.demo_request(task.load_data(config, source))
 
     out = folder / "exports"
     return {"sentiment": _export("sentiment", tiny_sentiment_run, out),
             "captioning": _export("captioning", tiny_captioning_run, out, held_out),
             "translation": _export("translation", tiny_translation_run, out),
             "frame_tagging": _export("frame_tagging", tiny_frame_tagging_run, out, held_out),
-            "charlm": _export("charlm", tiny_charlm_run, out)}
+            "charlm": _export("charlm", tiny_charlm_run, out),
+            "photos": _export("photos", tiny_photo_run, out, held_out_photos)}
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +119,8 @@ def test_every_model_has_its_panel(page):
     driver, _, _ = page
     kinds = [s.get_attribute("data-kind") for s in driver.find_elements("css selector",
                                                                         "section.panel")]
-    assert kinds == ["sentiment", "captioning", "translation", "frame_tagging", "charlm"]
+    assert kinds == ["sentiment", "captioning", "translation", "frame_tagging", "charlm",
+                     "captioning"]
     for label in driver.find_elements("css selector", "section.panel label"):
         target = label.get_attribute("for")
         assert driver.find_elements("id", target), f"label {label.text!r} labels nothing"
@@ -184,6 +192,32 @@ def test_captioning_panel(page, tmp_path):
     served = signatures["captioning"]["serving_default"](
         image=tf.constant([base64.b64decode(drawn.split(",")[1])]))
     assert caption.text == (served["caption"].numpy()[0].decode() or "(no words)")
+    _no_console_errors(driver)
+
+
+def test_photo_captioning_panel(page):
+    """A photo model's panel: the caption, the beam from serving_default, one attention
+    map per written word."""
+    import base64
+
+    from selenium.webdriver.support.ui import Select
+
+    driver, signatures, exports = page
+    panel = _panel(driver, "photos")
+    Select(panel.find_element("css selector", "select")).select_by_index(1)
+    caption = _submit_and_wait(driver, panel, "[data-role=caption]")
+    examples = _examples(exports, "photos")
+    image = tf.constant([base64.b64decode(examples[0]["inputs"]["image"]["b64"])])
+    served = signatures["photos"]["serving_default"](image=image)
+    assert caption.text == (served["caption"].numpy()[0].decode() or "(no words)")
+    rows = [[td.text for td in tr.find_elements("css selector", "td")]
+            for tr in panel.find_elements("css selector", "[data-role=beams] tbody tr")]
+    assert [r[1] for r in rows] == [c.decode() or "(no words)"
+                                    for c in served["alternatives"].numpy()[0]]
+    words = [w.decode() for w in served["words"].numpy()[0] if w]
+    shown = panel.find_elements("css selector", "[data-role=attention] figcaption")
+    assert [f.text for f in shown] == words
+    _screenshot(panel, "captioning_photos")
     _no_console_errors(driver)
 
 

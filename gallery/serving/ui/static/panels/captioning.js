@@ -1,6 +1,7 @@
 "use strict";
 /* Captioning: an image (drawn, uploaded or a held-out example) → caption and score
- * (serving_default) and the beam's alternatives (the export's "beams" signature). */
+ * (serving_default) and the beam's alternatives (the export's "beams" signature, or
+ * a photo model's serving_default, which also gives each word's attention map). */
 (() => {
 
 PANELS.captioning = {
@@ -80,17 +81,45 @@ PANELS.captioning = {
         throw new Error("the model could not read this image: it is not a PNG, JPEG, GIF " +
                         "or BMP picture");
       }
-      const beams = "beams" in SIGNATURES[frame.model]
-        ? await api.predict(frame.model, inputs, "beams") : null;
+      // a photo model answers with its beam and attention; the digit reader has "beams"
+      const beams = "alternatives" in main
+        ? {captions: main.alternatives, scores: main.alternative_scores}
+        : "beams" in SIGNATURES[frame.model]
+          ? await api.predict(frame.model, inputs, "beams") : null;
       frame.result.replaceChildren(
         el("p", {class: "headline"}, "Caption: ",
            el("strong", {"data-role": "caption"}, main.caption[0] || "(no words)"),
            el("span", {class: "muted"}, " score (log-probability) "),
            el("span", {"data-role": "score"}, format(main.score[0]))),
-        beams ? alternatives(beams) : "");
+        beams ? alternatives(beams) : "",
+        "attention" in main ? await attentionMaps(b64, main.words[0], main.attention[0]) : "");
     });
   },
 };
+
+/* Per written word, the photo dimmed where the decoder did not look: attention
+ * (L, h, w) over the encoder's grid, each map scaled to its own maximum. */
+async function attentionMaps(b64, words, attention) {
+  const image = new Image();
+  image.src = `data:image/png;base64,${b64}`;  // the browser sniffs JPEG too
+  await image.decode();
+  const size = 112;
+  const maps = words.filter((word) => word).map((word, t) => {
+    const canvas = el("canvas", {width: size, height: size, "aria-label": `attention for ${word}`});
+    const context = canvas.getContext("2d");
+    context.drawImage(image, 0, 0, size, size);
+    const grid = attention[t];
+    const most = Math.max(...grid.flat(), 1e-9);
+    const ch = size / grid.length, cw = size / grid[0].length;
+    grid.forEach((row, i) => row.forEach((weight, j) => {
+      context.fillStyle = `rgba(0, 0, 0, ${0.75 * (1 - weight / most)})`;
+      context.fillRect(j * cw, i * ch, cw, ch);
+    }));
+    return el("figure", {class: "attention"}, canvas, el("figcaption", {}, word));
+  });
+  return el("div", {"data-role": "attention"},
+    el("h3", {}, "Where it looked for each word"), el("div", {class: "drawing"}, ...maps));
+}
 
 function alternatives(beams) {
   const rows = beams.captions[0].map((caption, i) => [caption, beams.scores[0][i]])

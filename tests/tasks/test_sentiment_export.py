@@ -46,9 +46,13 @@ def test_existing_version_is_not_overwritten(export_dir, tiny_sentiment_run, cap
                  "--out", str(export_dir)]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert sorted(p.name for p in export_dir.iterdir()) == before
+    capsys.readouterr()
     assert main(["export", "sentiment", "--model", str(tiny_sentiment_run),
                  "--out", str(export_dir), "--overwrite"]) == 0
     assert not [p for p in export_dir.parent.iterdir() if p.name.startswith(".")]
+    # the line names every signature written, read back from saved_model.pb
+    assert capsys.readouterr().out.strip() == (f"[sentiment] exported SavedModel to {export_dir} "
+                                               "(signatures serving_default, prefixes)")
 
 
 def test_export_serves_what_the_model_gives_on_hostile_strings(export_dir, tiny_sentiment_run):

@@ -54,8 +54,8 @@ def main(argv=None):
     from gallery.cli import main as gallery
     from gallery.export.saved_model import export_saved_model
     from gallery.meteor import meteor
-    from rnn_gallery.tasks.captioning import photo_task
     from gallery.runs import load_run, read_json
+    from rnn_gallery.tasks.captioning import photo_task
 
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; load average at start "
           f"{os.getloadavg()[0]:.1f}", flush=True)
@@ -68,9 +68,9 @@ def main(argv=None):
         if gallery(command):
             return 1
         run = args.out
+        fitting = read_json(pathlib.Path(run) / "metrics.json")["train_seconds"] / 60
         print(f"training: {(time.monotonic() - started) / 60:.1f} min in all (features "
-              f"included), {read_json(pathlib.Path(run) / 'metrics.json')['train_seconds'] / 60:.1f}"
-              " min fitting the decoder", flush=True)
+              f"included), {fitting:.1f} min fitting the decoder", flush=True)
     task, config, model, meta = load_run(run, expected_task="captioning")
     dev = task.load_data(config, source).validation
     features = photo_task.features_of(model, dev)

@@ -1,9 +1,10 @@
 """Translation's TFLite decoder: source text → ids ``(1, S)`` (its own tokens, at most
 ``max_length``) as the model's ``TextToIds`` makes them (its facts in the side file's
-``text``) → the ``encoder`` part → the decoder's first states (with the attention keys and source mask) → greedy
-decoding with the ``step`` part from ``start_id`` to ``end_id`` (what the SavedModel
-gives with ``beam_width=1``), the tokens joined back as the target's token mode joins
-them (the target ``TextToIds``'s table, ``target_id_to_token``). NumPy only.
+``text``) → the ``encoder`` part → the decoder's first states (with the attention keys
+and source mask) → greedy decoding with the ``step`` part from ``start_id`` to
+``end_id`` (what the SavedModel gives with ``beam_width=1``), the tokens joined back as
+the target's token mode joins them (the target ``TextToIds``'s table,
+``target_id_to_token``). NumPy only.
 """
 
 from gallery.export.tflite_decoding import TextDecoder, as_text, greedy, join_tokens

@@ -69,19 +69,22 @@ class Interrupt(keras.callbacks.Callback):
 RESUME_DEFAULT_TIER = ("sentiment",)
 
 
-@pytest.fixture(params=TASKS)
-def task_name(request):
+def _case(request):
+    """The case's name, the third-party package installed for ``majority``."""
     if request.param == "majority":
         request.getfixturevalue("third_party_path")
     return request.param
+
+
+@pytest.fixture(params=TASKS)
+def task_name(request):
+    return _case(request)
 
 
 @pytest.fixture(params=[pytest.param(name, marks=() if name in RESUME_DEFAULT_TIER
                                      else pytest.mark.slow) for name in TASKS])
 def resumed_task_name(request):
-    if request.param == "majority":
-        request.getfixturevalue("third_party_path")
-    return request.param
+    return _case(request)
 
 
 def profile_and_data(task_name, tmp_path):

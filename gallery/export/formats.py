@@ -12,7 +12,6 @@ written or run, so building the command line stays fast and quiet.
 """
 
 import dataclasses
-import pathlib
 from collections.abc import Callable
 
 from gallery.errors import GalleryError
@@ -61,23 +60,11 @@ def register_format(export_format):
 
 
 def _write_saved_model(task, config, model, meta, out, overwrite):
-    from gallery.export.saved_model import export_saved_model
+    from gallery.export.saved_model import export_saved_model, signature_names
 
     path = export_saved_model(task, config, model, meta, out, overwrite=overwrite)
     names = ", ".join(signature_names(path))
     return f"[{task.name}] exported SavedModel to {path} (signatures {names})"
-
-
-def signature_names(path):
-    """The signature names of the SavedModel at ``path``, read from its
-    ``saved_model.pb`` (``serving_default`` first, then the others sorted)."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    saved = saved_model_pb2.SavedModel()
-    saved.ParseFromString((pathlib.Path(path) / "saved_model.pb").read_bytes())
-    names = {name for graph in saved.meta_graphs for name in graph.signature_def}
-    names.discard("__saved_model_init_op")
-    return sorted(names, key=lambda name: (name != "serving_default", name))
 
 
 def _load_saved_model(path):

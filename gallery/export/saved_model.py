@@ -17,7 +17,7 @@ import keras
 
 from gallery.errors import GalleryError
 from gallery.export_folders import check_export_target, is_staging_folder, mark_staging
-from gallery.serving.model import MISSING_SIGNATURES
+from gallery.serving.model import MISSING_SIGNATURES, read_signature_defs
 
 
 def _remove_abandoned_staging(parent, name):
@@ -74,3 +74,12 @@ def export_saved_model(task, config, model, meta, out_dir, overwrite=False):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out_dir
+
+
+def signature_names(path):
+    """The signature names of the SavedModel at ``path`` as its ``saved_model.pb``
+    holds them: ``serving_default`` first, then the others sorted (TensorFlow's own
+    ``__saved_model_init_op`` left out)."""
+    names = set(read_signature_defs(pathlib.Path(path) / "saved_model.pb"))
+    names.discard("__saved_model_init_op")
+    return sorted(names, key=lambda name: (name != "serving_default", name))

@@ -114,10 +114,16 @@ class ServedModel:
                 "metadata": {"signature_def": {"signature_def": self._signature_defs}}}
 
 
-def _signature_defs(saved_model_pb):
+def read_signature_defs(saved_model_pb):
+    """``{name: SignatureDef}`` of the first meta graph of a SavedModel, read from its
+    ``saved_model.pb`` (TensorFlow 2 writes one meta graph)."""
     proto = saved_model_pb2.SavedModel()
     proto.ParseFromString(pathlib.Path(saved_model_pb).read_bytes())
-    definitions = proto.meta_graphs[0].signature_def
+    return proto.meta_graphs[0].signature_def
+
+
+def _signature_defs(saved_model_pb):
+    definitions = read_signature_defs(saved_model_pb)
     return {key: json_format.MessageToDict(definitions[key], preserving_proto_field_name=True,
                                            always_print_fields_with_no_presence=True)
             for key in sorted(definitions)}

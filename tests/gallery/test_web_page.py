@@ -174,8 +174,7 @@ def test_captioning_panel(page, tmp_path):
     served = signatures["captioning"]["serving_default"](image=image)
     beams = signatures["captioning"]["beams"](image=image)
     assert caption.text == (served["caption"].numpy()[0].decode() or "(no words)")
-    rows = [[td.text for td in tr.find_elements("css selector", "td")]
-            for tr in panel.find_elements("css selector", "[data-role=beams] tbody tr")]
+    rows = _beam_rows(panel)
     assert [r[1] for r in rows] == [c.decode() or "(no words)"
                                     for c in beams["captions"].numpy()[0]]
     np.testing.assert_allclose([float(r[2]) for r in rows], beams["scores"][0], atol=6e-4)
@@ -195,6 +194,12 @@ def test_captioning_panel(page, tmp_path):
     _no_console_errors(driver)
 
 
+def _beam_rows(panel):
+    """The cells of each row of a captioning panel's beam table."""
+    return [[td.text for td in tr.find_elements("css selector", "td")]
+            for tr in panel.find_elements("css selector", "[data-role=beams] tbody tr")]
+
+
 def test_photo_captioning_panel(page):
     """A photo model's panel: the caption, the beam from serving_default, one attention
     map per written word."""
@@ -210,8 +215,7 @@ def test_photo_captioning_panel(page):
     image = tf.constant([base64.b64decode(examples[0]["inputs"]["image"]["b64"])])
     served = signatures["photos"]["serving_default"](image=image)
     assert caption.text == (served["caption"].numpy()[0].decode() or "(no words)")
-    rows = [[td.text for td in tr.find_elements("css selector", "td")]
-            for tr in panel.find_elements("css selector", "[data-role=beams] tbody tr")]
+    rows = _beam_rows(panel)
     assert [r[1] for r in rows] == [c.decode() or "(no words)"
                                     for c in served["alternatives"].numpy()[0]]
     words = [w.decode() for w in served["words"].numpy()[0] if w]

@@ -6,6 +6,7 @@ TFLite sees them."""
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -193,8 +194,11 @@ def test_the_runtime_and_every_decoder_import_no_tensorflow():
                *(get_task(name).tflite_decoder.__module__ for name in task_names())]
     script = (f"import importlib, sys; [importlib.import_module(m) for m in {modules}]; "
               "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    # the same import path as this process: a task registered from a folder a session
+    # fixture added (tests/third_party's ``majority``) is importable there too
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, env=env)
     assert result.stdout.split() == ["False", "False"], result.stderr[-1000:]
 
 

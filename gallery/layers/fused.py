@@ -230,7 +230,10 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
     :func:`fused_loop`. A ``tf.while_loop`` over the real length ``T`` (read from
     ``xp`` when the graph runs) doing :data:`INFERENCE_UNROLL` steps an iteration, then
     one for the last ``T mod INFERENCE_UNROLL`` steps, carrying only the states (and,
-    with ``keep``, the last output) and the outputs; a length of at most
+    with ``keep``, the last output) and the outputs. A batch with padding (some
+    ``keep`` false) runs one step an iteration: it is a batch, whose steps cost more
+    than an iteration's overhead, and each written-out step is traced again (tracing
+    is what every export, ``evaluate`` and ``predict`` pays first). A length of at most
     ``INFERENCE_UNROLL`` known when traced (a decoder's one-step call) runs its steps
     without a loop. With the batch and units known when traced (a TFLite export's
     batch of one), its ``TensorArray`` has a static element shape, which TFLite's
@@ -242,10 +245,11 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
     return tf.cond(tf.reduce_all(keep),
                    lambda: _inference_loop(algebra, xp, U, extra, states),
                    lambda: _inference_loop(algebra, xp, U, extra, states, keep,
-                                           zero_output_for_mask))
+                                           zero_output_for_mask, unroll=1))
 
 
-def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mask=False):
+def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mask=False,
+                    unroll=INFERENCE_UNROLL):
     count = len(states)
     # The previous output is carried only where a masked step repeats it; elsewhere
     # the output of a step is its new ``h``.
@@ -290,9 +294,11 @@ def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_ma
         return body
 
     outputs = tf.TensorArray(xp.dtype, size=steps, element_shape=states[0].shape)
-    whole = steps - steps % INFERENCE_UNROLL
-    t, carried, outputs = tf.while_loop(lambda t, *_: t < whole,
-                                        steps_body(INFERENCE_UNROLL), (0, carried, outputs))
+    t = 0
+    if unroll > 1:
+        whole = steps - steps % unroll
+        t, carried, outputs = tf.while_loop(lambda t, *_: t < whole, steps_body(unroll),
+                                            (t, carried, outputs))
     _, carried, outputs = tf.while_loop(lambda t, *_: t < steps, steps_body(1),
                                         (t, carried, outputs))
     return carried[:count], outputs.stack()

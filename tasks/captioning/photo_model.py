@@ -20,7 +20,7 @@ cached, and its tail, trained with the decoder, is the core's first part::
 The word ids are :class:`gallery.layers.TextToIds`'s (``marks=True``: 0 padding,
 1 unknown, the vocabulary, then ``<start>`` and ``<end>``), so the exported model and
 the TFLite side file read the id table from the one layer that owns it.
-Training fits ``model.core`` on cached features; decoding (:meth:`generate`,
+Training fits ``model.core`` on cached features; decoding (:meth:`start`, :meth:`step`,
 :meth:`beams`) and the attention maps (:meth:`attention`) run the same layers.
 """
 

@@ -2,7 +2,8 @@
 and METEOR for several beam widths, training time and the export's speed.
 
     python benchmarks/captioning_flickr8k.py --data ../shared/data/flickr8k
-    python benchmarks/captioning_flickr8k.py --run runs/captioning-flickr8k --beams 1,3,5
+    python benchmarks/captioning_flickr8k.py --run runs/captioning-flickr8k --beams 1,3,5 \
+        --length-penalties 0,1
 
 Training is ``gallery train captioning --data flickr8k:DIR`` (the ``photos`` profile:
 frozen EfficientNet-Lite0 features, Show, Attend and Tell decoder), its time counted
@@ -45,6 +46,8 @@ def main(argv=None):
                         help="training budget (max_minutes; 0: the profile's epochs)")
     parser.add_argument("--set", action="append", default=[], help="extra key=value settings")
     parser.add_argument("--beams", default="1,3", help="beam widths to score")
+    parser.add_argument("--length-penalties", default="",
+                        help="GNMT alphas to score with each beam width (default: the run's)")
     parser.add_argument("--latency", type=int, default=20, help="timed export calls")
     args = parser.parse_args(argv)
 
@@ -54,6 +57,7 @@ def main(argv=None):
     from gallery.cli import main as gallery
     from gallery.export.saved_model import export_saved_model
     from gallery.meteor import meteor
+    from gallery.metrics import caption_tokens
     from gallery.runs import load_run, read_json
     from rnn_gallery.tasks.captioning import photo_task
 
@@ -74,14 +78,19 @@ def main(argv=None):
     task, config, model, meta = load_run(run, expected_task="captioning")
     dev = task.load_data(config, source).validation
     features = photo_task.features_of(model, dev)
+    alphas = [float(a) for a in args.length_penalties.split(",") if a] or [config.length_penalty]
     for width in (int(b) for b in args.beams.split(",")):
-        captions = photo_task.write_captions(config, model, features, beam_width=width)
-        scores = photo_task.caption_scores(captions, dev.references)
-        line = " ".join(f"BLEU-{n} {scores[f'bleu{n}']:.1f}" for n in range(1, 5))
-        if width == config.beam_width:
-            score, why = meteor(captions, dev.references)
-            line += f", METEOR {score:.2f}" if score is not None else f" ({why})"
-        print(f"dev, beam {width}: {line}", flush=True)
+        for alpha in alphas:
+            captions = photo_task.write_captions(config, model, features, beam_width=width,
+                                                 length_penalty=alpha)
+            scores = photo_task.caption_scores(captions, dev.references)
+            line = " ".join(f"BLEU-{n} {scores[f'bleu{n}']:.1f}" for n in range(1, 5))
+            words = np.mean([len(caption_tokens(c)) for c in captions])
+            if width == config.beam_width and alpha == config.length_penalty:
+                score, why = meteor(captions, dev.references)
+                line += f", METEOR {score:.2f}" if score is not None else f" ({why})"
+            print(f"dev, beam {width}, length penalty {alpha:g}: {line}; {words:.1f} words "
+                  "a caption", flush=True)
 
     with tempfile.TemporaryDirectory() as folder:
         export = pathlib.Path(folder) / "1"

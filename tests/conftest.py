@@ -280,19 +280,35 @@ def tiny_frame_tagging_run(tmp_path_factory):
                                                TINY_FRAME_TAGGING))
 
 
-@pytest.fixture(scope="session")
-def task_export(request, tmp_path_factory):
-    """``task_export(TASK)``: the SavedModel of the tiny TASK run (exported once)."""
+def _exported_once(request, tmp_path_factory, name, *format_args):
+    """``export(TASK)``: ``gallery export TASK [FORMAT_ARGS]`` of the tiny TASK run into
+    ``name.format(task=TASK)``, run once for the whole session (every worker shares it)."""
     from gallery.cli import main
 
     def export(task):
         def build(folder):
             run = request.getfixturevalue(f"tiny_{task}_run")
-            out = folder / task / "1"
-            assert main(["export", task, "--model", str(run), "--out", str(out)]) == 0
+            out = folder / name.format(task=task)
+            assert main(["export", task, "--model", str(run), *format_args,
+                         "--out", str(out)]) == 0
             return out
-        return built_once(tmp_path_factory, f"export-{task}", build)
+        kind = format_args[-1] if format_args else "saved_model"
+        return built_once(tmp_path_factory, f"export-{task}-{kind}", build)
     return export
+
+
+@pytest.fixture(scope="session")
+def task_export(request, tmp_path_factory):
+    """``task_export(TASK)``: the SavedModel of the tiny TASK run (exported once; never
+    written into)."""
+    return _exported_once(request, tmp_path_factory, "{task}/1")
+
+
+@pytest.fixture(scope="session")
+def task_tflite(request, tmp_path_factory):
+    """``task_tflite(TASK)``: the TFLite model of the tiny TASK run, its side file beside
+    it (exported once; tests that change it change a copy)."""
+    return _exported_once(request, tmp_path_factory, "{task}.tflite", "--format", "tflite")
 
 
 

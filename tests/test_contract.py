@@ -76,7 +76,15 @@ def _case(request):
     return request.param
 
 
-@pytest.fixture(params=TASKS)
+#: The photo case builds, exports and serves a whole EfficientNet-Lite0 (a quarter of
+#: the contract's CPU time): the slow tier runs it; the default tier trains the photo
+#: model (``tiny_photo_run``), round-trips it through ``.keras``
+#: (``test_captioning_photos.py``) and serves its export (the web page's photo panel).
+CONTRACT_SLOW_TIER = ("captioning:photos",)
+
+
+@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.slow if name in CONTRACT_SLOW_TIER
+                                     else ()) for name in TASKS])
 def task_name(request):
     return _case(request)
 

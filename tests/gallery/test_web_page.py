@@ -10,6 +10,7 @@ panel is saved under ``artifacts/web_page/`` (git-ignored).
 import json
 import os
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -18,39 +19,46 @@ import tensorflow as tf
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "artifacts" / "web_page"
 
 
-def _export(name, run, out_root, examples=None):
-    from gallery.export.saved_model import export_saved_model
+def _held_out(data=None):
+    """``(task, config) -> request``: the held-out inputs `gallery demo` writes beside
+    its exports, from ``data`` (the run's default data when ``None``)."""
+    return lambda task, config: task.demo_request(task.load_data(config, data))
+
+
+def _with_examples(export, run, out, examples=None):
+    """A copy of the SavedModel ``export`` (shared with other test files, so never
+    written into) at ``out``, with ``examples(task, config)`` of ``run`` beside it."""
     from gallery.runs import load_run
     from gallery.serving.ui.examples import write_examples
 
-    task, config, model, meta = load_run(run)
-    out = export_saved_model(task, config, model, meta, out_root / name / "1")
+    shutil.copytree(export, out)
     if examples is not None:
+        task, config, _, meta = load_run(run)
         write_examples(out, examples(task, config), meta.get("labels"))
     return out
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory, tiny_sentiment_run, tiny_captioning_run, tiny_charlm_run,
-            tiny_translation_run, tiny_frame_tagging_run, tiny_photo_run):
-    from gallery.runs import read_json
+def exports(tmp_path_factory, task_export, tiny_sentiment_run, tiny_captioning_run,
+            tiny_charlm_run, tiny_translation_run, tiny_frame_tagging_run, tiny_photo_run):
+    """Every task's tiny export (the session's, copied), and the photo model's."""
+    from gallery.export.saved_model import export_saved_model
+    from gallery.runs import load_run, read_json
+    from gallery.serving.ui.examples import write_examples
 
-    folder = tmp_path_factory.mktemp("web")
-
-    def held_out(task, config):  # what `gallery demo` writes beside its exports
-        return task.demo_request(task.load_data(config))
-
-    def held_out_photos(task, config):
-        source = read_json(tiny_photo_run / "meta.json")["data"]
-        return task.demo_request(task.load_data(config, source))
-
-    out = folder / "exports"
-    return {"sentiment": _export("sentiment", tiny_sentiment_run, out),
-            "captioning": _export("captioning", tiny_captioning_run, out, held_out),
-            "translation": _export("translation", tiny_translation_run, out),
-            "frame_tagging": _export("frame_tagging", tiny_frame_tagging_run, out, held_out),
-            "charlm": _export("charlm", tiny_charlm_run, out),
-            "photos": _export("photos", tiny_photo_run, out, held_out_photos)}
+    out = tmp_path_factory.mktemp("web") / "exports"
+    runs = {"sentiment": (tiny_sentiment_run, None),
+            "captioning": (tiny_captioning_run, _held_out()),
+            "translation": (tiny_translation_run, None),
+            "frame_tagging": (tiny_frame_tagging_run, _held_out()),
+            "charlm": (tiny_charlm_run, None)}
+    folders = {name: _with_examples(task_export(name), run, out / name / "1", examples)
+               for name, (run, examples) in runs.items()}
+    task, config, model, meta = load_run(tiny_photo_run)
+    photos = export_saved_model(task, config, model, meta, out / "photos" / "1")
+    held_out = _held_out(read_json(tiny_photo_run / "meta.json")["data"])
+    write_examples(photos, held_out(task, config), meta.get("labels"))
+    return {**folders, "photos": photos}
 
 
 @pytest.fixture(scope="module")

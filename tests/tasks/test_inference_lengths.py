@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gallery.cli import main
 from gallery.export.tflite_runtime import TFLiteModel
 from gallery.runs import load_run
 from rnn_gallery.tasks.translation.model import Translator
@@ -17,20 +16,13 @@ from rnn_gallery.tasks.translation.model import Translator
 WORDS = "the film was really quite moving and its story great".split()
 
 
-def export_tflite(task, run, folder):
-    out = folder / f"{task}.tflite"
-    assert main(["export", task, "--model", str(run), "--format", "tflite",
-                 "--out", str(out)]) == 0
-    return TFLiteModel(out, num_threads=2)
-
-
 def texts_of_lengths(lengths):
     return [" ".join(WORDS[i % len(WORDS)] for i in range(n)) for n in lengths]
 
 
-def test_sentiment_at_every_length(tiny_sentiment_run, task_export, tmp_path):
+def test_sentiment_at_every_length(tiny_sentiment_run, task_export, task_tflite):
     _, config, model, _ = load_run(tiny_sentiment_run)
-    lite = export_tflite("sentiment", tiny_sentiment_run, tmp_path)
+    lite = TFLiteModel(task_tflite("sentiment"), num_threads=2)
     served = tf.saved_model.load(str(task_export("sentiment"))).signatures["serving_default"]
     longest = lite.info["text"]["max_length"]
     texts = texts_of_lengths([1, 2, 7, 20, longest, longest + 30]) + [""]
@@ -45,9 +37,9 @@ def test_sentiment_at_every_length(tiny_sentiment_run, task_export, tmp_path):
     assert "WHILE" in lite.info["ops"]
 
 
-def test_frame_tagging_at_every_length(tiny_frame_tagging_run, task_export, tmp_path):
+def test_frame_tagging_at_every_length(tiny_frame_tagging_run, task_export, task_tflite):
     _, config, model, _ = load_run(tiny_frame_tagging_run)
-    lite = export_tflite("frame_tagging", tiny_frame_tagging_run, tmp_path)
+    lite = TFLiteModel(task_tflite("frame_tagging"), num_threads=2)
     served = tf.saved_model.load(str(task_export("frame_tagging"))).signatures[
         "serving_default"]
     rng = np.random.default_rng(3)
@@ -64,9 +56,9 @@ def test_frame_tagging_at_every_length(tiny_frame_tagging_run, task_export, tmp_
 
 
 @pytest.mark.slow
-def test_translation_at_every_length(tiny_translation_run, tmp_path):
+def test_translation_at_every_length(tiny_translation_run, task_tflite):
     _, config, model, meta = load_run(tiny_translation_run)
-    lite = export_tflite("translation", tiny_translation_run, tmp_path)
+    lite = TFLiteModel(task_tflite("translation"), num_threads=2)
     greedy = Translator(model, meta, dataclasses.replace(config, beam_width=1))
     longest = lite.info["text"]["max_length"]
     texts = ["7", "12 March 1999", "1" * longest, "1 2 " * longest]

@@ -36,17 +36,10 @@ HELD_OUT = ["a wonderful and superb film", "Dull, TERRIBLE acting!!", "", "   ",
             "unseenword another unseen one", "great " * 150]
 
 
-def export(task, run, tmp_path):
-    out = tmp_path / f"{task}.tflite"
-    assert main(["export", task, "--model", str(run), "--format", "tflite",
-                 "--out", str(out)]) == 0
-    return out
-
-
 @pytest.fixture(scope="module")
-def sentiment_tflite(tiny_sentiment_run, tmp_path_factory):
-    """The tiny sentiment run exported to TFLite once; tests copy it before changing it."""
-    return export("sentiment", tiny_sentiment_run, tmp_path_factory.mktemp("lite"))
+def sentiment_tflite(task_tflite):
+    """The tiny sentiment run's TFLite model; tests copy it before changing it."""
+    return task_tflite("sentiment")
 
 
 def copy_export(path, folder, name="sentiment"):
@@ -112,9 +105,8 @@ def test_python_tokens_match_text_to_ids(mode):
         assert not got[len(expected):].any()
 
 
-def test_frame_tagging_tflite_equals_the_saved_model(tiny_frame_tagging_run, task_export,
-                                                     tmp_path):
-    path = export("frame_tagging", tiny_frame_tagging_run, tmp_path)
+def test_frame_tagging_tflite_equals_the_saved_model(task_tflite, task_export):
+    path = task_tflite("frame_tagging")
     info = check_ops(path)
     served = tf.saved_model.load(str(task_export("frame_tagging"))).signatures[
         "serving_default"]
@@ -145,9 +137,8 @@ def test_export_refuses_to_overwrite(tiny_sentiment_run, tmp_path, capsys):
     assert (tmp_path / "taken.tflite").read_bytes() == b"mine"
 
 
-def test_charlm_step_model_decodes_like_generate_at_temperature_zero(tiny_charlm_run,
-                                                                    task_export, tmp_path):
-    path = export("charlm", tiny_charlm_run, tmp_path)
+def test_charlm_step_model_decodes_like_generate_at_temperature_zero(task_tflite, task_export):
+    path = task_tflite("charlm")
     check_ops(path, loop=False)  # the cells once each
     generate = tf.saved_model.load(str(task_export("charlm"))).signatures["generate"]
     primes = ["def ", "", "ret", "zz\u00e9 "]
@@ -158,8 +149,9 @@ def test_charlm_step_model_decodes_like_generate_at_temperature_zero(tiny_charlm
         e.decode() for e in expected]
 
 
-def test_translation_encoder_and_step_decode_like_greedy_search(tiny_translation_run, tmp_path):
-    path = export("translation", tiny_translation_run, tmp_path)
+def test_translation_encoder_and_step_decode_like_greedy_search(tiny_translation_run,
+                                                                task_tflite):
+    path = task_tflite("translation")
     info = check_ops(path)
     _, config, model, meta = load_run(tiny_translation_run)
     target = target_to_ids(config, meta)  # the side file's ids are the TextToIds layers'
@@ -175,8 +167,9 @@ def test_translation_encoder_and_step_decode_like_greedy_search(tiny_translation
     np.testing.assert_allclose([r["score"] for r in got], scores.numpy(), rtol=1e-5, atol=1e-4)
 
 
-def test_captioning_encoder_and_step_decode_like_greedy_search(tiny_captioning_run, tmp_path):
-    path = export("captioning", tiny_captioning_run, tmp_path)
+def test_captioning_encoder_and_step_decode_like_greedy_search(tiny_captioning_run,
+                                                               task_tflite, tmp_path):
+    path = task_tflite("captioning")
     info = check_ops(path, loop=False)  # a CNN encoder and the cells once each
     _, config, model, meta = load_run(tiny_captioning_run)
     write_caption_folder(tmp_path / "images", count=4)

@@ -313,8 +313,8 @@ def task_tflite(request, tmp_path_factory):
 
 
 #: Test files whose tests each train and export models of their own: under pytest-xdist
-#: (``make test``: ``-n 2 --dist loadfile``) their tests are handed out one by one and
-#: before every other file, so two workers share them instead of one worker running
+#: (``make test``: ``-n 3 --dist loadfile``) their tests are handed out one by one and
+#: before every other file, so the workers share them instead of one worker running
 #: the whole file at the end while the other has finished.
 SPLIT_BY_TEST = ("tests/test_contract.py",)
 

@@ -234,8 +234,9 @@ def test_repeated_long_eager_calls_log_no_retracing_warning(caplog):
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
 def test_the_unrolled_inference_loop_equals_the_step_by_step_loop(name, zero_output_for_mask):
     """Inference runs ``INFERENCE_UNROLL`` steps an iteration and then the rest one by
-    one (a padded batch: one by one): every length around the boundaries (1 … 2·unroll + 1), rows of other lengths
-    (masked), and a start state, give the generic loop's outputs and final states."""
+    one (a padded batch: one by one): every length around the boundaries
+    (1 … 2·unroll + 1), rows of other lengths (masked), and a start state, give the
+    generic loop's outputs and final states."""
     from gallery.layers.fused import INFERENCE_UNROLL
 
     keras.utils.set_random_seed(5)

@@ -280,20 +280,20 @@ def tiny_frame_tagging_run(tmp_path_factory):
                                                TINY_FRAME_TAGGING))
 
 
-def _exported_once(request, tmp_path_factory, name, *format_args):
-    """``export(TASK)``: ``gallery export TASK [FORMAT_ARGS]`` of the tiny TASK run into
-    ``name.format(task=TASK)``, run once for the whole session (every worker shares it)."""
+def _exported_once(request, tmp_path_factory, export_format, name):
+    """``export(TASK)``: ``gallery export TASK --format EXPORT_FORMAT`` of the tiny TASK
+    run into ``name.format(task=TASK)``, run once for the whole session (every worker
+    shares it)."""
     from gallery.cli import main
 
     def export(task):
         def build(folder):
             run = request.getfixturevalue(f"tiny_{task}_run")
             out = folder / name.format(task=task)
-            assert main(["export", task, "--model", str(run), *format_args,
+            assert main(["export", task, "--model", str(run), "--format", export_format,
                          "--out", str(out)]) == 0
             return out
-        kind = format_args[-1] if format_args else "saved_model"
-        return built_once(tmp_path_factory, f"export-{task}-{kind}", build)
+        return built_once(tmp_path_factory, f"export-{task}-{export_format}", build)
     return export
 
 
@@ -301,14 +301,14 @@ def _exported_once(request, tmp_path_factory, name, *format_args):
 def task_export(request, tmp_path_factory):
     """``task_export(TASK)``: the SavedModel of the tiny TASK run (exported once; never
     written into)."""
-    return _exported_once(request, tmp_path_factory, "{task}/1")
+    return _exported_once(request, tmp_path_factory, "savedmodel", "{task}/1")
 
 
 @pytest.fixture(scope="session")
 def task_tflite(request, tmp_path_factory):
     """``task_tflite(TASK)``: the TFLite model of the tiny TASK run, its side file beside
     it (exported once; tests that change it change a copy)."""
-    return _exported_once(request, tmp_path_factory, "{task}.tflite", "--format", "tflite")
+    return _exported_once(request, tmp_path_factory, "tflite", "{task}.tflite")
 
 
 

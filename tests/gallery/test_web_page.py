@@ -19,46 +19,36 @@ import tensorflow as tf
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "artifacts" / "web_page"
 
 
-def _held_out(data=None):
-    """``(task, config) -> request``: the held-out inputs `gallery demo` writes beside
-    its exports, from ``data`` (the run's default data when ``None``)."""
-    return lambda task, config: task.demo_request(task.load_data(config, data))
-
-
-def _with_examples(export, run, out, examples=None):
-    """A copy of the SavedModel ``export`` (shared with other test files, so never
-    written into) at ``out``, with ``examples(task, config)`` of ``run`` beside it."""
-    from gallery.runs import load_run
+def _write_held_out(export, task, config, meta):
+    """Write beside ``export`` the held-out inputs `gallery demo` writes beside its
+    exports, from the data the run (``meta``) was trained on."""
+    from gallery.runs import run_data_source
     from gallery.serving.ui.examples import write_examples
 
-    shutil.copytree(export, out)
-    if examples is not None:
-        task, config, _, meta = load_run(run)
-        write_examples(out, examples(task, config), meta.get("labels"))
-    return out
+    request = task.demo_request(task.load_data(config, run_data_source(meta)))
+    write_examples(export, request, meta.get("labels"))
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory, task_export, tiny_sentiment_run, tiny_captioning_run,
-            tiny_charlm_run, tiny_translation_run, tiny_frame_tagging_run, tiny_photo_run):
-    """Every task's tiny export (the session's, copied), and the photo model's."""
+def exports(tmp_path_factory, task_export, tiny_captioning_run, tiny_frame_tagging_run,
+            tiny_photo_run):
+    """Every task's tiny export (copies of the session's, which other test files share
+    and nobody writes into), and the photo model's; held-out examples beside the image
+    and frame models."""
     from gallery.export.saved_model import export_saved_model
-    from gallery.runs import load_run, read_json
-    from gallery.serving.ui.examples import write_examples
+    from gallery.runs import load_run
 
     out = tmp_path_factory.mktemp("web") / "exports"
-    runs = {"sentiment": (tiny_sentiment_run, None),
-            "captioning": (tiny_captioning_run, _held_out()),
-            "translation": (tiny_translation_run, None),
-            "frame_tagging": (tiny_frame_tagging_run, _held_out()),
-            "charlm": (tiny_charlm_run, None)}
-    folders = {name: _with_examples(task_export(name), run, out / name / "1", examples)
-               for name, (run, examples) in runs.items()}
-    task, config, model, meta = load_run(tiny_photo_run)
-    photos = export_saved_model(task, config, model, meta, out / "photos" / "1")
-    held_out = _held_out(read_json(tiny_photo_run / "meta.json")["data"])
-    write_examples(photos, held_out(task, config), meta.get("labels"))
-    return {**folders, "photos": photos}
+    folders = {name: pathlib.Path(shutil.copytree(task_export(name), out / name / "1"))
+               for name in ("sentiment", "captioning", "translation", "frame_tagging",
+                            "charlm")}
+    for name, run in (("captioning", tiny_captioning_run),
+                      ("frame_tagging", tiny_frame_tagging_run), ("photos", tiny_photo_run)):
+        task, config, model, meta = load_run(run)
+        if name == "photos":  # no session export of the photo model to copy
+            folders[name] = export_saved_model(task, config, model, meta, out / name / "1")
+        _write_held_out(folders[name], task, config, meta)
+    return folders
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,9 @@ At the end of every epoch :class:`EpochCheckpoint` writes, into ``RUN/checkpoint
 
 * ``state-E.npz``: every variable of the trained model (weights, the random-number
   states of its dropout layers) and of its optimizer (step count, Adam moments,
-  EMA), plus early stopping's best weights;
-* ``state.json``: the epoch reached, the history so far, early stopping's counters
+  EMA, the learning rate), plus early stopping's best weights;
+* ``state.json``: the epoch reached, the history so far, the counters of early
+  stopping and of the learning-rate decay on plateau
   and a fingerprint of the run (task, settings, data), written last with an atomic
   rename, so it always names a complete ``.npz``.
 
@@ -76,6 +77,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.run_fingerprint = run_fingerprint
         self.early_stopping = early_stopping
         self.ema_swap = None          # the run's SwapEMAWeights callback, if any
+        self.plateau = None           # the run's ReduceLROnPlateau callback, if any
         self.history = {}
         self.finished = False         # early stopping ended training
         self.non_finite_epoch = None  # 1-based epoch whose loss was NaN/inf
@@ -117,6 +119,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 es.best_weights = [arrays[f"b{i}"] for i in range(best)] if best else None
         if self.ema_swap is not None:  # saved with the averaged weights swapped in
             self.ema_swap._ema_weights_in_model = state.get("ema_swapped", False)
+        if self.plateau is not None and "plateau" in state:  # the rate itself is a variable
+            for key, value in state["plateau"].items():
+                setattr(self.plateau, key, value)
 
     def restore_last_good(self):
         """Load the last written state (weights of the last finite epoch); its epoch or 0."""
@@ -156,6 +161,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
             best_value = None if es.best is None else float(es.best)
             state["es"] = {"wait": es.wait, "stopped_epoch": es.stopped_epoch,
                            "best": best_value, "best_epoch": es.best_epoch}
+        if self.plateau is not None:
+            state["plateau"] = {"wait": int(self.plateau.wait), "best": float(self.plateau.best),
+                                "cooldown_counter": int(self.plateau.cooldown_counter)}
         atomic_write(self.folder / STATE, lambda f: f.write(json.dumps(state).encode()))
         for old in self.folder.glob("state-*.npz"):
             if old.name != name:

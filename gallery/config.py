@@ -55,6 +55,9 @@ class TrainConfig(SettingChecks):
     units: int = setting(64, "state size of each recurrent layer")
     clipnorm: float = setting(1.0, "clip each gradient's norm at this value, 0 disables")
     patience: int = setting(2, "early stopping: epochs without validation improvement")
+    lr_plateau_factor: float = setting(
+        0.0, "multiply the learning rate by this after an epoch without validation "
+             "improvement (keras ReduceLROnPlateau, patience 1); 0: never")
     ema: float = setting(0.0,
                          "keep an exponential moving average of the weights with this momentum "
                          "(e.g. 0.99) and use it; 0 disables")
@@ -81,6 +84,9 @@ class TrainConfig(SettingChecks):
         self.require_int_range()
         self.require_positive("epochs", "batch_size", "units", "learning_rate")
         self.require_fraction("ema")
+        if not 0 <= self.lr_plateau_factor < 1:
+            raise GalleryError("setting lr_plateau_factor must be in [0, 1), got "
+                               f"{self.lr_plateau_factor}")
         if self.max_minutes < 0:
             raise GalleryError(f"setting max_minutes must be >= 0, got {self.max_minutes}")
         self.require_choice("cell", tuple(CELLS))

@@ -123,11 +123,17 @@ def fit_core(task, config, model, splits, verbose=None, checkpoint=None, log_dir
         monitor=task.monitor, patience=config.patience, restore_best_weights=True)
     callbacks = [EpochClockCallback(clock), *task.callbacks(config),
                  keras.callbacks.TerminateOnNaN(), early_stopping, TimeBudget(config.max_minutes)]
+    plateau = None
+    if config.lr_plateau_factor:
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor=task.monitor, factor=config.lr_plateau_factor, patience=1, verbose=1)
+        callbacks.insert(-2, plateau)
     ema_swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True) if config.ema else None
     if ema_swap:  # validate (and keep as best) the averaged weights, not the raw ones
         callbacks.insert(0, ema_swap)
     if checkpoint is not None:
         checkpoint.early_stopping, checkpoint.ema_swap = early_stopping, ema_swap
+        checkpoint.plateau = plateau
         callbacks.append(checkpoint)
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=True,

@@ -68,7 +68,8 @@ def checkpoint_epoch(run):
 
 
 @pytest.mark.slow  # trains twice in subprocesses; resuming: tests/test_contract.py step 7
-@pytest.mark.parametrize("extra", [[], ["--set", "ema=0.9"]], ids=["plain", "ema"])
+@pytest.mark.parametrize("extra", [[], ["--set", "ema=0.9"], ["--set", "lr_plateau_factor=0.5"]],
+                         ids=["plain", "ema", "lr_plateau"])
 def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, extra):
     data = write_review_file(tmp_path / "reviews.tsv", rows=1500)
     env = subprocess_env()

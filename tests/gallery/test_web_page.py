@@ -59,14 +59,16 @@ def page(browser, exports):
     from gallery.serving.model import ServedModel
     from gallery.serving.ui import add_ui
 
-    app = add_ui(build_app({name: ServedModel(name, path) for name, path in exports.items()}))
-    with running_in_thread(app) as url:
+    models = {name: ServedModel(name, path) for name, path in exports.items()}
+    # the tests call the server's own loaded functions directly (each SavedModel loaded once)
+    signatures = {name: {key: signature.function for key, signature in model.signatures.items()}
+                  for name, model in models.items()}
+    with running_in_thread(add_ui(build_app(models))) as url:
         browser.get_log("browser")  # what earlier tests left in the console
         browser.set_window_size(1100, 1600)
         browser.get(url + "/")
         _wait(browser, lambda d: d.execute_script("return document.body.dataset.ready"))
-        loaded = {name: tf.saved_model.load(str(path)) for name, path in exports.items()}
-        yield browser, {name: m.signatures for name, m in loaded.items()}, exports
+        yield browser, signatures, exports
 
 
 def _wait(driver, condition, seconds=60):

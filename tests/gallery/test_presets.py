@@ -1,0 +1,248 @@
+"""Presets: built (tiny profile) into a folder of their own, loaded by name, checked
+before use, refused in one line when damaged, missing or of another version, never
+written into by fine-tuning."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+
+import keras
+import numpy as np
+import pytest
+from conftest import built_once, write_review_file
+
+from gallery import preset_store, presets
+from gallery.cli import main
+from gallery.errors import GalleryError
+from gallery.finetune import finetune
+from gallery.registry import get_lesson
+from gallery.runs import load_run
+
+ROOT = preset_store.PACKAGE_ROOT.parents[1]
+#: Two tasks' presets (sentiment prunes its vocabulary; charlm is the activations
+#: lesson's model): about 10 s of CPU, built once for the session.
+TASKS = ("sentiment", "charlm")
+
+
+@pytest.fixture(scope="session")
+def preset_root(tmp_path_factory):
+    """A folder of tiny presets, built once through ``gallery presets build``'s code."""
+
+    def build(folder):
+        presets.build(list(TASKS), profile="tiny", root=folder / "presets", verbose=0)
+        return folder / "presets"
+    return built_once(tmp_path_factory, "presets", build)
+
+
+@pytest.fixture
+def use_presets(preset_root, monkeypatch):
+    """``GALLERY_PRESETS_DIR`` pointing at the tiny presets (read-only for the test)."""
+    monkeypatch.setenv(preset_store.ROOT_ENV, str(preset_root))
+    return preset_root
+
+
+@pytest.fixture
+def preset_copy(preset_root, tmp_path, monkeypatch):
+    """A copy of the tiny presets the test may damage, set as ``GALLERY_PRESETS_DIR``."""
+    copy = shutil.copytree(preset_root, tmp_path / "presets")
+    monkeypatch.setenv(preset_store.ROOT_ENV, str(copy))
+    return copy
+
+
+def snapshot(folder):
+    """Every entry below ``folder`` with its bytes and modification time."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None,
+                                         p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*"))}
+
+
+def gallery(*args, root):
+    """``python -m gallery.cli ARGS`` in a new process with ``GALLERY_PRESETS_DIR=root``."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", preset_store.ROOT_ENV: str(root)}
+    return subprocess.run([sys.executable, "-m", "gallery.cli", *args], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=ROOT)
+
+
+def test_pyproject_ships_the_presets():
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "preset_files/*/*" in setup["package-data"]["gallery"]
+    assert preset_store.PACKAGE_ROOT == ROOT / "gallery" / "preset_files"
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_a_preset_reloads_with_its_cards_metric(use_presets, name):
+    folder = use_presets / name
+    card = json.loads((folder / "card.json").read_text())
+    task, config, model, meta = load_run(f"preset:{name}")
+    splits = task.load_data(config, meta["data"])
+    assert task.evaluate(config, model, splits.test, meta)[task.metric] == card["value"]
+    assert card["task"] == name and card["metric"] == task.metric and card["split"] == "test"
+    assert card["command"] == f"gallery presets build --tasks {name} --profile tiny"
+    assert card["gallery_version"] == preset_store.gallery_version()
+    assert card["format"] == preset_store.FORMAT and card["weights_dtype"] == "float16"
+    assert set(card["files"]) == set(preset_store.RUN_FILES)
+    for file_name, facts in card["files"].items():
+        assert preset_store.file_digest(folder / file_name) == facts["sha256"]
+    assert card["bytes"] == sum((folder / n).stat().st_size for n in card["files"])
+    assert card["date"] and card["data"] == meta["source"]
+    assert json.loads((folder / "metrics.json").read_text())[task.metric] == card["value"]
+
+
+def test_float16_weights_load_into_float32_variables(use_presets):
+    """The stored arrays are float16; the loaded model's variables float32."""
+    model = presets.load("sentiment")
+    assert isinstance(model, keras.Model)
+    assert {w.dtype for w in model.weights} == {"float32"}
+    rows = model.predict(np.array(["a fine film", "dull"], dtype=object), verbose=0)
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_sentiments_vocabulary_is_cut_to_the_words_of_its_data():
+    """The cut model keeps every word of the texts, and gives exactly the outputs of
+    the whole model on them; a word the data never has becomes [UNK]."""
+    from gallery.data.text import LabelledText
+    from gallery.layers.text import TextToIds
+    from gallery.profiles import make_config
+    from gallery.registry import get_task
+    from gallery.task import Splits
+
+    task = get_task("sentiment")
+    config = make_config(task, "tiny", overrides=["extend_vocabulary=true"])
+    train = ["a fine film", "a dull plot", "fine acting", "dull and slow"]
+    splits = Splits(*(LabelledText(texts, ["positive"] * len(texts))
+                      for texts in (train, ["fine plot"], ["a slow film"])),
+                    {"labels": ["negative", "positive"]})
+    model = task.build_model(config, splits)
+    small = task.preset_model(config, model, {}, splits)
+    (before,) = [layer for layer in model.layers if isinstance(layer, TextToIds)]
+    (after,) = [layer for layer in small.layers if isinstance(layer, TextToIds)]
+    assert len(before.vocabulary) > len(after.vocabulary)  # the lexicons' extra words went
+    assert set(after.vocabulary) == {"a", "fine", "film", "dull", "plot", "acting", "and",
+                                     "slow"}
+    texts = np.array(train + ["fine plot", "a slow film"], dtype=object)
+    np.testing.assert_array_equal(model.predict(texts, verbose=0),
+                                  small.predict(texts, verbose=0))
+
+
+def test_presets_list_prints_the_cards(use_presets, capsys):
+    assert main(["presets", "list"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == ["preset", "task", "metric", "value", "size", "date"]
+    for line, name in zip(lines[1:], TASKS[::-1]):  # sorted by name
+        card = json.loads((use_presets / name / "card.json").read_text())
+        assert line.split()[:4] == [name, name, card["metric"], f"{card['value']:.4f}"]
+        assert card["date"][:10] in line
+
+
+def test_predict_without_model_uses_the_preset_and_says_so_once(preset_root):
+    done = gallery("predict", "sentiment", "a fine film", "dull", root=preset_root)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["text"] for line in done.stdout.splitlines()] == \
+        ["a fine film", "dull"]
+    assert done.stderr.splitlines() == ["gallery: no --model: predicting with "
+                                        "preset:sentiment (the task's trained default "
+                                        "run, shipped with the gallery)"]
+
+
+def _damage_model(root):
+    path = root / "sentiment" / "model.keras"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _other_version(root):
+    path = root / "sentiment" / "card.json"
+    path.write_text(path.read_text().replace(f'"gallery_version": '
+                                             f'"{preset_store.gallery_version()}"',
+                                             '"gallery_version": "0.0.1"'))
+
+
+@pytest.mark.parametrize("damage, model, says", [
+    (_damage_model, "preset:sentiment", "model.keras is damaged (its sha256 differs"),
+    (None, "preset:nope", "no preset 'nope' in"),
+    (_other_version, "preset:sentiment", "was built by rnn-gallery 0.0.1"),
+])
+def test_a_bad_preset_is_one_line_and_exit_2(preset_copy, damage, model, says):
+    if damage:
+        damage(preset_copy)
+    done = gallery("evaluate", "sentiment", "--model", model, root=preset_copy)
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.splitlines()  # exactly one line: no traceback
+    assert line.startswith("gallery: error: ") and says in line, line
+    assert "'nope'" in line or "'sentiment'" in line
+    assert "make presets" in line
+
+
+@pytest.mark.parametrize("card, says", [
+    ("{not json", "card.json is damaged"),
+    ('{"files": {}}', "not a card the gallery wrote"),
+    (None, "has no card.json"),
+])
+def test_an_unreadable_card_is_refused(preset_copy, card, says):
+    path = preset_copy / "sentiment" / "card.json"
+    path.unlink() if card is None else path.write_text(card)
+    with pytest.raises(GalleryError, match=says) as caught:
+        load_run("preset:sentiment")
+    assert "\n" not in str(caught.value) and "make presets" in str(caught.value)
+
+
+def test_a_missing_file_and_a_bad_name_are_refused(preset_copy):
+    (preset_copy / "charlm" / "meta.json").unlink()
+    with pytest.raises(GalleryError, match="preset 'charlm': meta.json is missing"):
+        load_run("preset:charlm")
+    with pytest.raises(GalleryError, match="is not a preset name"):
+        load_run("preset:../charlm")
+
+
+def test_finetune_from_a_preset_never_writes_into_it(use_presets, tmp_path):
+    before = snapshot(use_presets)
+    data = write_review_file(tmp_path / "reviews.tsv", rows=80)
+    run, metrics = finetune("preset:sentiment", str(data), overrides=["epochs=1"],
+                            out_dir=tmp_path / "tuned", verbose=0)
+    assert (run / "model.keras").is_file() and metrics["finetune"]["from"] == "preset:sentiment"
+    for inside in (use_presets / "tuned", use_presets / "sentiment"):
+        with pytest.raises(GalleryError, match="inside the presets folder"):
+            finetune("preset:sentiment", str(data), overrides=["epochs=1"], out_dir=inside,
+                     verbose=0, overwrite=True)
+    assert snapshot(use_presets) == before
+
+
+def test_the_activations_lesson_reads_a_preset(use_presets, tmp_path):
+    results = get_lesson("activations").run(tmp_path, model="preset:charlm", steps=40,
+                                            verbose=False)
+    assert results["model"] == "preset:charlm"
+
+
+# -- replacing a preset folder: only one the gallery wrote ----------------------------------
+def _staged(tmp_path):
+    staging = tmp_path / ".sentiment.new"
+    staging.mkdir()
+    (staging / "model.keras").write_bytes(b"new")
+    return staging
+
+
+def test_a_build_replaces_only_a_preset_it_wrote(preset_root, tmp_path):
+    target = shutil.copytree(preset_root / "sentiment", tmp_path / "sentiment")
+    presets._swap_in(_staged(tmp_path), target)
+    assert [p.name for p in target.iterdir()] == ["model.keras"]
+    assert [p.name for p in tmp_path.iterdir()] == ["sentiment"]  # the old one is gone
+
+
+def test_a_build_keeps_a_folder_it_did_not_write(preset_root, tmp_path):
+    for foreign in ("notes.txt", None):
+        target = shutil.copytree(preset_root / "sentiment", tmp_path / "sentiment")
+        if foreign:
+            (target / foreign).write_text("mine")
+        else:
+            (target / "card.json").write_text("{}")
+        before = snapshot(target)
+        staging = _staged(tmp_path)
+        with pytest.raises(GalleryError, match="did not write; both are kept"):
+            presets._swap_in(staging, target)
+        assert snapshot(target) == before and (staging / "model.keras").is_file()
+        shutil.rmtree(target)
+        shutil.rmtree(staging)

@@ -204,6 +204,11 @@ def _swap_in(staging, target):
 
 
 # -- gallery presets build -----------------------------------------------------------------
+def size_text(count):
+    """``"16.9 MB"``, ``"57 kB"``: a size in bytes as the cards' table shows it (10^6)."""
+    return f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count / 1e3:.0f} kB"
+
+
 def _minutes(seconds):
     return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
 
@@ -250,7 +255,7 @@ def build_preset(name, profile=None, root=None, verbose=None):
         card = write_card(staging, name, task, command, run_metrics, values, dtype)
         target = _swap_in(staging, root / name)
     print(f"[presets] {name}: test {task.metric} {card['value']:.4f} ({dtype} weights, "
-          f"{card['bytes'] / 1e6:.1f} MB) in {target} ({_minutes(time.time() - started)})",
+          f"{size_text(card['bytes'])}) in {target} ({_minutes(time.time() - started)})",
           flush=True)
     return card
 
@@ -293,6 +298,6 @@ def table():
             rows.append(f"{name:15s} refused: {card}")
             continue
         rows.append(f"{name:15s} {card['task']:15s} {card['metric']:14s} "
-                    f"{card['value']:8.4f} {card['bytes'] / 1e6:6.1f} MB  "
+                    f"{card['value']:8.4f} {size_text(card['bytes']):>9s}  "
                     f"{card['date'][:10]}")
     return "\n".join(rows)

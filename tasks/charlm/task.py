@@ -48,6 +48,8 @@ class CharLMTask(Task):
     monitor = "val_loss"
     model_meta_keys = ("vocabulary",)
     profiles = PROFILES
+    data_licence = ("the running Python's standard library source (Python Software "
+                    "Foundation License)")
 
     def load_data(self, config, source=None):
         return load_charlm_data(source, config.max_chars)

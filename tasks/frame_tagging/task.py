@@ -97,6 +97,9 @@ class FrameTaggingTask(Task):
     monitor = "val_loss"
     model_meta_keys = ("channels", "frame_shape", "mean", "std")
     profiles = PROFILES
+    data_licence = ("BasicMotions recordings as shipped in the aeon wheel (its licence is in "
+                    "data_packages; the recordings keep their authors' terms)")
+    data_packages = ("aeon",)
 
     def data_profile(self, source):
         kind, _ = parse_source(source)

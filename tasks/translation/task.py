@@ -41,6 +41,9 @@ class TranslationTask(Task):
     monitor = "val_loss"
     model_meta_keys = ("source_vocabulary", "target_vocabulary")
     profiles = PROFILES
+    data_licence = ("dates and numbers written from CLDR locale data (through babel) and by "
+                    "num2words; each package's licence is in data_packages")
+    data_packages = ("babel", "num2words")
 
     def data_profile(self, source):
         kind, _ = parse_source(source)

@@ -246,3 +246,28 @@ def test_a_build_keeps_a_folder_it_did_not_write(preset_root, tmp_path):
         assert snapshot(target) == before and (staging / "model.keras").is_file()
         shutil.rmtree(target)
         shutil.rmtree(staging)
+
+
+def test_the_same_build_gives_the_same_weights(preset_root, tmp_path, monkeypatch, capsys):
+    """``gallery presets build`` again (here charlm's, into another folder): the same
+    weights and the same card metric; its progress names the task and the preset."""
+    monkeypatch.setenv(preset_store.ROOT_ENV, str(tmp_path / "again"))
+    assert main(["presets", "build", "--tasks", "charlm", "--profile", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "[presets] charlm (1/1): training its default run from scratch (profile tiny)" in out
+    assert f"in {tmp_path / 'again' / 'charlm'} (" in out
+    again = load_run("preset:charlm")[2]
+    monkeypatch.setenv(preset_store.ROOT_ENV, str(preset_root))
+    first = load_run("preset:charlm")[2]
+    for a, b in zip(first.get_weights(), again.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    cards = [json.loads((root / "charlm" / "card.json").read_text())
+             for root in (preset_root, tmp_path / "again")]
+    assert cards[0]["value"] == cards[1]["value"]
+
+
+def test_presets_build_refuses_an_unknown_task_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(preset_store.ROOT_ENV, str(tmp_path / "presets"))
+    assert main(["presets", "build", "--tasks", "charlm", "nonsense"]) == 2
+    assert "unknown task 'nonsense'" in capsys.readouterr().err
+    assert not (tmp_path / "presets").exists()

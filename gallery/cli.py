@@ -72,8 +72,13 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
+    import tensorflow as tf
+
     from gallery.runs import load_run, run_data_source
 
+    # deterministic kernels, as training measures its test metric: a run's metrics.json
+    # and a preset's card give the numbers this prints
+    tf.config.experimental.enable_op_determinism()
     task, config, model, meta = load_run(args.model, expected_task=args.task)
     splits = task.load_data(config, args.data or run_data_source(meta))
     task.check_data(meta, splits)

@@ -28,6 +28,7 @@ import zipfile
 
 import h5py
 import numpy as np
+import tensorflow as tf
 
 from gallery.errors import GalleryError
 from gallery.preset_store import (
@@ -214,7 +215,9 @@ def _minutes(seconds):
 
 
 def _stored_metrics(task, staging, splits):
-    """The test metrics of the model stored in ``staging``, loaded as a user would."""
+    """The test metrics of the model stored in ``staging``, loaded as a user would, with
+    deterministic kernels (as training and ``gallery evaluate`` measure)."""
+    tf.config.experimental.enable_op_determinism()
     _, config, model, meta = load_run(staging)
     return task.evaluate(config, model, splits.test, meta)
 

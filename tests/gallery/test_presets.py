@@ -12,6 +12,7 @@ import tomllib
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import built_once, write_review_file
 
 from gallery import preset_store, presets
@@ -147,6 +148,15 @@ def test_predict_without_model_uses_the_preset_and_says_so_once(preset_root):
                                         "run, shipped with the gallery)"]
 
 
+def test_gallery_evaluate_in_a_new_process_prints_the_cards_metric(preset_root):
+    """charlm's bits/char is a mean of float losses: the same number only with the
+    kernels the card's value was measured with (deterministic ones)."""
+    card = json.loads((preset_root / "charlm" / "card.json").read_text())
+    done = gallery("evaluate", "charlm", "--model", "preset:charlm", root=preset_root)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["bits_per_char"] == card["value"]
+
+
 def _damage_model(root):
     path = root / "sentiment" / "model.keras"
     data = bytearray(path.read_bytes())
@@ -271,3 +281,31 @@ def test_presets_build_refuses_an_unknown_task_before_training(tmp_path, monkeyp
     assert main(["presets", "build", "--tasks", "charlm", "nonsense"]) == 2
     assert "unknown task 'nonsense'" in capsys.readouterr().err
     assert not (tmp_path / "presets").exists()
+
+
+# -- the presets shipped in the package (after `make presets`) ---------------------------
+def shipped():
+    """Names of the presets in the package's own folder (none before `make presets`)."""
+    root = preset_store.PACKAGE_ROOT
+    return sorted(p.name for p in root.iterdir() if (p / "card.json").is_file()) \
+        if root.is_dir() else []
+
+
+@pytest.mark.parametrize("name", shipped() or [pytest.param(None, marks=pytest.mark.skip(
+    reason="no presets in gallery/preset_files yet (make presets)"))])
+def test_a_shipped_preset_matches_its_card(name, monkeypatch):
+    monkeypatch.delenv(preset_store.ROOT_ENV, raising=False)
+    folder = preset_store.preset_folder(f"preset:{name}")  # card, version, checksums
+    assert folder == preset_store.PACKAGE_ROOT / name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", shipped() or [pytest.param(None, marks=pytest.mark.skip(
+    reason="no presets in gallery/preset_files yet (make presets)"))])
+def test_a_shipped_preset_reproduces_its_cards_metric(name, monkeypatch):
+    monkeypatch.delenv(preset_store.ROOT_ENV, raising=False)
+    card = json.loads((preset_store.PACKAGE_ROOT / name / "card.json").read_text())
+    tf.config.experimental.enable_op_determinism()  # as the card's value was measured
+    task, config, model, meta = load_run(f"preset:{name}")
+    splits = task.load_data(config, meta["data"])
+    assert task.evaluate(config, model, splits.test, meta)[task.metric] == card["value"]

@@ -210,6 +210,7 @@ def cmd_presets(args):
         print(presets.table())
         return 0
     presets.build(tasks=args.tasks, profile=args.profile)
+    print("\n" + presets.table(), flush=True)
     return 0
 
 

@@ -175,8 +175,11 @@ def _staging(target):
     """A hidden sibling of ``target`` to write the new preset into: new, or left by a
     killed build (then holding nothing but what a build writes, which is removed)."""
     staging = target.parent / f".{target.name}.new"
-    if staging.exists():
-        foreign = entry_names(staging) - _STAGED_NAMES if staging.is_dir() else {staging.name}
+    if staging.exists() or staging.is_symlink():
+        if staging.is_symlink() or not staging.is_dir():
+            raise GalleryError(f"{staging} is not a folder the gallery wrote; move it away")
+        foreign = {n for n in entry_names(staging) if n not in _STAGED_NAMES and not
+                   (n.startswith(".") and n.endswith(".tmp"))}  # write_json's half-written
         if foreign:
             raise GalleryError(f"{staging} holds files the gallery did not write; move it away")
         for name in entry_names(staging):

@@ -309,3 +309,16 @@ def test_a_shipped_preset_reproduces_its_cards_metric(name, monkeypatch):
     task, config, model, meta = load_run(f"preset:{name}")
     splits = task.load_data(config, meta["data"])
     assert task.evaluate(config, model, splits.test, meta)[task.metric] == card["value"]
+
+
+def test_a_killed_builds_staging_folder_is_reused_only_if_ours(tmp_path):
+    staging = tmp_path / ".sentiment.new"
+    staging.mkdir()
+    for name in ("model.keras", ".tmp-model.keras", ".meta.json.tmp"):
+        (staging / name).write_bytes(b"half")
+    assert presets._staging(tmp_path / "sentiment") == staging
+    assert list(staging.iterdir()) == []
+    (staging / "notes.txt").write_text("mine")
+    with pytest.raises(GalleryError, match="did not write; move it away"):
+        presets._staging(tmp_path / "sentiment")
+    assert (staging / "notes.txt").read_text() == "mine"

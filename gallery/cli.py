@@ -151,7 +151,15 @@ def cmd_export(args):
 
 def cmd_serve(args):
     exports = {}
-    if args.demo or not args.model:  # the exports `make run` (gallery demo) wrote
+    if args.presets:  # the presets, exported once into a folder of their own
+        from gallery.preset_exports import DEFAULT_OUT as PRESETS_OUT
+        from gallery.preset_exports import export_presets
+
+        if args.model or args.demo:
+            raise GalleryError("give one of --presets, --demo and --model")
+        exports = export_presets(PRESETS_OUT if args.presets is True else args.presets)
+        args.ui = True
+    elif args.demo or not args.model:  # the exports `make run` (gallery demo) wrote
         from gallery.demo import DEFAULT_OUT
         from gallery.serving.ui import demo_exports
 
@@ -304,6 +312,10 @@ def build_parser():
     serve.add_argument("--demo", nargs="?", const=True, metavar="FOLDER",
                        help="serve the exports `gallery demo` wrote, with the web page (the "
                        "default without --model; FOLDER: the demo's --out, default runs/demo)")
+    serve.add_argument("--presets", nargs="?", const=True, metavar="FOLDER",
+                       help="serve the presets (`gallery presets list`), with the web page; "
+                       "each is exported once into FOLDER/exports/NAME/1 (default "
+                       "runs/presets) and reused while the preset is the same")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only; "
                        "the server has no authentication and no TLS, so any other address "

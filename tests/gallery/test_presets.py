@@ -19,6 +19,7 @@ from gallery import preset_store, presets
 from gallery.cli import main
 from gallery.errors import GalleryError
 from gallery.finetune import finetune
+from gallery.preset_exports import RECORD, export_presets
 from gallery.registry import get_lesson
 from gallery.runs import load_run
 
@@ -322,3 +323,19 @@ def test_a_killed_builds_staging_folder_is_reused_only_if_ours(tmp_path):
     with pytest.raises(GalleryError, match="did not write; move it away"):
         presets._staging(tmp_path / "sentiment")
     assert (staging / "notes.txt").read_text() == "mine"
+
+
+def test_serve_presets_exports_each_preset_once(use_presets, tmp_path, capsys):
+    """``gallery serve --presets``'s exports: the demo's layout with held-out examples,
+    reused while the preset is the same, exported again when it is not."""
+    (export,) = export_presets(tmp_path, ["sentiment"]).values()
+    assert export == tmp_path / "exports" / "sentiment" / "1"
+    assert json.loads((export / "assets.extra" / "gallery_examples.json").read_text())
+    written = (export / "saved_model.pb").stat().st_mtime_ns
+    assert export_presets(tmp_path, ["sentiment"])["sentiment"] == export
+    assert (export / "saved_model.pb").stat().st_mtime_ns == written  # reused
+    (export / RECORD).write_text('{"preset": "sentiment", "model_sha256": "another"}')
+    export_presets(tmp_path, ["sentiment"])
+    assert (export / "saved_model.pb").stat().st_mtime_ns != written
+    assert main(["serve", "--presets", str(tmp_path), "--demo"]) == 2
+    assert "give one of --presets, --demo and --model" in capsys.readouterr().err

@@ -2,13 +2,16 @@
 before use, refused in one line when damaged, missing or of another version, never
 written into by fine-tuning."""
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -94,12 +97,22 @@ def test_a_preset_reloads_with_its_cards_metric(use_presets, name):
 
 
 def test_float16_weights_load_into_float32_variables(use_presets):
-    """The stored arrays are float16; the loaded model's variables float32."""
+    """The stored arrays are float16; the loaded model's variables float32; it predicts
+    and, compiled, fits on raw texts."""
+    with zipfile.ZipFile(use_presets / "sentiment" / "model.keras") as archive:
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+        stored = []
+        weights.visititems(lambda name, item: stored.append(item.dtype)
+                           if isinstance(item, h5py.Dataset) else None)
+    assert stored and set(stored) == {np.dtype("float16")}
     model = presets.load("sentiment")
     assert isinstance(model, keras.Model)
     assert {w.dtype for w in model.weights} == {"float32"}
-    rows = model.predict(np.array(["a fine film", "dull"], dtype=object), verbose=0)
+    texts = np.array(["a fine film", "dull"], dtype=object)
+    rows = model.predict(texts, verbose=0)
     np.testing.assert_allclose(rows.sum(axis=1), 1.0, rtol=1e-5)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")  # then fit
+    assert np.isfinite(model.fit(texts, np.array([1, 0]), verbose=0).history["loss"][0])
 
 
 def test_sentiments_vocabulary_is_cut_to_the_words_of_its_data():

@@ -240,8 +240,11 @@ def build_preset(name, profile=None, root=None, verbose=None):
                                      verbose=verbose)
         _, config, model, meta = load_run(run_dir)
         splits = task.load_data(config, meta.get("data"))
-        model = task.preset_model(config, model, meta, splits)
-        values = {"float32": task.evaluate(config, model, splits.test, meta)[task.metric]}
+        smaller = task.preset_model(config, model, meta, splits)
+        # the run's own test metric is the float32 model's, unless the task changed it
+        values = {"float32": run_metrics[task.metric] if smaller is model else
+                  task.evaluate(config, smaller, splits.test, meta)[task.metric]}
+        model = smaller
         root.mkdir(parents=True, exist_ok=True)
         staging = _staging(root / name)
         write_json(staging / "config.json", dataclasses.asdict(config))

@@ -94,6 +94,7 @@ def test_a_preset_reloads_with_its_cards_metric(use_presets, name):
     assert card["bytes"] == sum((folder / n).stat().st_size for n in card["files"])
     assert card["date"] and card["data"] == meta["source"]
     assert json.loads((folder / "metrics.json").read_text())[task.metric] == card["value"]
+    assert abs(card["value"] - card["value_float32"]) <= presets.FLOAT16_TOLERANCE
 
 
 def test_float16_weights_load_into_float32_variables(use_presets):

@@ -1,5 +1,4 @@
-"""The `gallery` command line: list, train, evaluate, predict, export, finetune, lesson, demo,
-presets.
+"""The `gallery` command line: train, evaluate, predict, export, serve, finetune, presets, demo.
 
 Every problem with the user's input ends in one line on stderr and exit code 2.
 """

@@ -45,7 +45,7 @@ test-all: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "slow or not slow"
 
 # Train every task's default run from scratch and write it as its preset, the trained
-# model shipped with the gallery (gallery/preset_files/TASK; docs/presets.md).
+# model shipped with the gallery (gallery/preset-files/TASK; docs/presets.md).
 presets: $(STAMP)
 	$(BIN)/gallery presets build
 

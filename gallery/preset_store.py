@@ -1,7 +1,7 @@
 """Where presets live and how one is checked before use (``preset:NAME``).
 
 A preset is a trained default run shipped as package data: the folder
-``gallery/preset_files/NAME/`` (or ``$GALLERY_PRESETS_DIR/NAME/``) holds what
+``gallery/preset-files/NAME/`` (or ``$GALLERY_PRESETS_DIR/NAME/``) holds what
 :func:`gallery.runs.load_run` reads (``model.keras``, ``config.json``, ``meta.json``,
 ``metrics.json``) and ``card.json``, its model card, written last by ``gallery presets
 build`` (:mod:`gallery.presets`). The card is also the gallery's mark on the folder:
@@ -29,7 +29,8 @@ PREFIX = "preset:"
 #: Set to a folder of presets to use those instead of the package's (tests, a build
 #: kept apart from the installed gallery).
 ROOT_ENV = "GALLERY_PRESETS_DIR"
-PACKAGE_ROOT = pathlib.Path(__file__).parent / "preset_files"
+#: Package data (pyproject.toml); a hyphen, so that no tool takes it for a package.
+PACKAGE_ROOT = pathlib.Path(__file__).parent / "preset-files"
 CARD = "card.json"
 WRITTEN_BY = "rnn-gallery"
 #: The layout of a preset folder and its card; a change that older code cannot read
@@ -43,7 +44,7 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 def presets_root():
     """The folder holding the presets: ``$GALLERY_PRESETS_DIR`` if set, else the
-    package's ``gallery/preset_files``."""
+    package's ``gallery/preset-files``."""
     override = os.environ.get(ROOT_ENV)
     return pathlib.Path(override) if override else PACKAGE_ROOT
 

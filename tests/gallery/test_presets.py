@@ -73,8 +73,8 @@ def gallery(*args, root):
 
 def test_pyproject_ships_the_presets():
     setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "preset_files/*/*" in setup["package-data"]["gallery"]
-    assert preset_store.PACKAGE_ROOT == ROOT / "gallery" / "preset_files"
+    assert "preset-files/*/*" in setup["package-data"]["gallery"]
+    assert preset_store.PACKAGE_ROOT == ROOT / "gallery" / "preset-files"
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -307,7 +307,7 @@ def shipped():
 
 
 @pytest.mark.parametrize("name", shipped() or [pytest.param(None, marks=pytest.mark.skip(
-    reason="no presets in gallery/preset_files yet (make presets)"))])
+    reason="no presets in gallery/preset-files yet (make presets)"))])
 def test_a_shipped_preset_matches_its_card(name, monkeypatch):
     monkeypatch.delenv(preset_store.ROOT_ENV, raising=False)
     folder = preset_store.preset_folder(f"preset:{name}")  # card, version, checksums
@@ -316,7 +316,7 @@ def test_a_shipped_preset_matches_its_card(name, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", shipped() or [pytest.param(None, marks=pytest.mark.skip(
-    reason="no presets in gallery/preset_files yet (make presets)"))])
+    reason="no presets in gallery/preset-files yet (make presets)"))])
 def test_a_shipped_preset_reproduces_its_cards_metric(name, monkeypatch):
     monkeypatch.delenv(preset_store.ROOT_ENV, raising=False)
     card = json.loads((preset_store.PACKAGE_ROOT / name / "card.json").read_text())

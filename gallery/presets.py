@@ -52,6 +52,8 @@ from gallery.training import train
 #: float16 weights are kept when the stored model's test metric is within this of
 #: the float32 model's (in the metric's own units: accuracy, exact match, bits/char).
 FLOAT16_TOLERANCE = 0.002
+#: What all presets together may weigh: package data that every install downloads.
+BUDGET_BYTES = 25_000_000
 _FLOAT16_MAX = 65504.0  # larger values would become inf: such arrays stay float32
 _STAGED_NAMES = {*RUN_FILES, CARD, ".tmp-model.keras"}
 
@@ -281,6 +283,10 @@ def build(tasks=None, profile=None, root=None, verbose=None):
         print(f"[presets] {name} ({number}/{len(names)}): training its default run "
               f"from scratch{f' (profile {profile})' if profile else ''}", flush=True)
         cards.append(build_preset(name, profile, root, verbose))
+    total = total_bytes(root)
+    if total > BUDGET_BYTES:
+        print(f"[presets] all presets take {size_text(total)}, more than the "
+              f"{size_text(BUDGET_BYTES)} they may take together", flush=True)
     return cards
 
 
@@ -296,6 +302,14 @@ def cards():
     return found
 
 
+def total_bytes(root=None):
+    """The bytes of every file in the preset folders under ``root`` (default:
+    :func:`presets_root`), cards included."""
+    root = pathlib.Path(root or presets_root())
+    return sum(path.stat().st_size for path in root.glob("*/*")
+               if path.is_file() and not path.parent.name.startswith("."))
+
+
 def table():
     """The cards as a table: preset, task, metric, value, size, date."""
     found = cards()
@@ -309,4 +323,6 @@ def table():
         rows.append(f"{name:15s} {card['task']:15s} {card['metric']:14s} "
                     f"{card['value']:8.4f} {size_text(card['bytes']):>9s}  "
                     f"{card['date'][:10]}")
+    rows.append(f"{'all':55s} {size_text(total_bytes()):>9s}  (at most "
+                f"{size_text(BUDGET_BYTES)})")
     return "\n".join(rows)

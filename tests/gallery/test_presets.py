@@ -151,6 +151,7 @@ def test_presets_list_prints_the_cards(use_presets, capsys):
         card = json.loads((use_presets / name / "card.json").read_text())
         assert line.split()[:4] == [name, name, card["metric"], f"{card['value']:.4f}"]
         assert card["date"][:10] in line
+    assert lines[-1].split()[0] == "all" and lines[-1].endswith("(at most 25.0 MB)")
 
 
 def test_predict_without_model_uses_the_preset_and_says_so_once(preset_root):
@@ -312,6 +313,11 @@ def test_a_shipped_preset_matches_its_card(name, monkeypatch):
     monkeypatch.delenv(preset_store.ROOT_ENV, raising=False)
     folder = preset_store.preset_folder(f"preset:{name}")  # card, version, checksums
     assert folder == preset_store.PACKAGE_ROOT / name
+
+
+@pytest.mark.skipif(not shipped(), reason="no presets in gallery/preset-files yet")
+def test_the_shipped_presets_fit_their_budget():
+    assert presets.total_bytes(preset_store.PACKAGE_ROOT) <= presets.BUDGET_BYTES
 
 
 @pytest.mark.slow

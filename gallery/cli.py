@@ -117,12 +117,12 @@ def _predictor(args):
     ``None`` for an export."""
     from gallery.predicting import ExportPredictor, is_export_folder
 
-    if args.model is None:  # the task's preset, said once
-        from gallery.preset_store import PREFIX
+    if args.model is None:  # the task's preset (checked first), said once
+        from gallery.preset_store import PREFIX, preset_folder
 
-        args.model = PREFIX + args.task
-        print(f"gallery: no --model: predicting with {args.model} (the task's trained "
-              "default run, shipped with the gallery)", file=sys.stderr, flush=True)
+        args.model = preset_folder(PREFIX + args.task)
+        print(f"gallery: no --model: predicting with {PREFIX}{args.task} (the task's "
+              "trained default run, shipped with the gallery)", file=sys.stderr, flush=True)
     if is_export_folder(args.model):
         from gallery.registry import get_task
 

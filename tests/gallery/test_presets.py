@@ -173,6 +173,14 @@ def test_gallery_evaluate_in_a_new_process_prints_the_cards_metric(preset_root):
     assert json.loads(done.stdout)["bits_per_char"] == card["value"]
 
 
+def test_predict_without_model_and_without_preset_is_one_line(tmp_path):
+    done = gallery("predict", "sentiment", "a fine film", root=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"gallery: error: no preset 'sentiment' in {tmp_path} (presets: none are built); "
+        "build them with `make presets`"]
+
+
 def _damage_model(root):
     path = root / "sentiment" / "model.keras"
     data = bytearray(path.read_bytes())
@@ -187,9 +195,9 @@ def _other_version(root):
                                              '"gallery_version": "0.0.1"'))
 
 
+# (a missing preset in a subprocess: test_predict_without_model_and_without_preset...)
 @pytest.mark.parametrize("damage, model, says", [
     (_damage_model, "preset:sentiment", "model.keras is damaged (its sha256 differs"),
-    (None, "preset:nope", "no preset 'nope' in"),
     (_other_version, "preset:sentiment", "was built by rnn-gallery 0.0.1"),
 ])
 def test_a_bad_preset_is_one_line_and_exit_2(preset_copy, damage, model, says):
@@ -199,7 +207,7 @@ def test_a_bad_preset_is_one_line_and_exit_2(preset_copy, damage, model, says):
     assert done.returncode == 2 and done.stdout == ""
     (line,) = done.stderr.splitlines()  # exactly one line: no traceback
     assert line.startswith("gallery: error: ") and says in line, line
-    assert "'nope'" in line or "'sentiment'" in line
+    assert "preset 'sentiment'" in line
     assert "make presets" in line
 
 
@@ -220,6 +228,8 @@ def test_a_missing_file_and_a_bad_name_are_refused(preset_copy):
     (preset_copy / "charlm" / "meta.json").unlink()
     with pytest.raises(GalleryError, match="preset 'charlm': meta.json is missing"):
         load_run("preset:charlm")
+    with pytest.raises(GalleryError, match="no preset 'nope' in .* build them with `make"):
+        load_run("preset:nope")
     with pytest.raises(GalleryError, match="is not a preset name"):
         load_run("preset:../charlm")
 

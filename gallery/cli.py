@@ -224,7 +224,8 @@ def cmd_presets(args):
 def cmd_demo(args):
     from gallery.demo import run_demo
 
-    return run_demo(tasks=args.tasks, out_root=args.out)
+    return run_demo(tasks=args.tasks, out_root=args.out, live=args.live,
+                    live_profile=args.live_profile)
 
 
 OVERWRITE_RUN = ("replace a finished run in --out (kept until the new one is complete; "
@@ -376,9 +377,15 @@ def build_parser():
                          "settings (e.g. tiny, for tests) instead of the defaults")
     presets.set_defaults(func=cmd_presets)
 
-    demo = sub.add_parser("demo", help="the main job: every task end to end, short profile")
-    demo.add_argument("--tasks", nargs="*", help="only these tasks")
-    demo.add_argument("--out", default="runs/demo", help="where the demo's runs go")
+    demo = sub.add_parser("demo", help="the main job: every task's preset end to end "
+                          "(evaluate, export, serve), then one short live training run")
+    demo.add_argument("--tasks", nargs="*", help="only these tasks' presets")
+    demo.add_argument("--out", default="runs/demo", help="where the exports (served by "
+                      "`gallery serve --demo`) and the live run go (default %(default)s)")
+    demo.add_argument("--live", metavar="TASK", help="the task trained live (default: the "
+                      "first of the tasks with a live demo profile); none: no live run")
+    demo.add_argument("--live-profile", metavar="NAME", help="the live run's profile "
+                      "(default: its task's live demo profile)")
     demo.set_defaults(func=cmd_demo)
     return parser
 

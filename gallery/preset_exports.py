@@ -34,20 +34,34 @@ def _recorded(export_dir):
         return None
 
 
-def export_preset(name, out_root=DEFAULT_OUT):
+def export_folder(name, out_root=DEFAULT_OUT):
+    """Where preset ``name`` is exported: ``out_root/exports/NAME/1``."""
+    return pathlib.Path(out_root) / "exports" / name / "1"
+
+
+def is_current(name, card, out_root=DEFAULT_OUT):
+    """Whether the export of preset ``name`` under ``out_root`` was made from the preset
+    that ``card`` describes (then :func:`export_preset` reuses it)."""
+    export_dir = export_folder(name, out_root)
+    return (export_dir / "saved_model.pb").is_file() and \
+        _recorded(export_dir) == _record(name, card)
+
+
+def export_preset(name, out_root=DEFAULT_OUT, run=None, splits=None):
     """The SavedModel of preset ``name`` at ``out_root/exports/NAME/1``: reused when it
-    was exported from this very preset, else exported (over an earlier export only)."""
+    was exported from this very preset, else exported (over an earlier export only).
+    ``run`` and ``splits``: the preset already loaded (``load_run``'s ``(task, config,
+    model, meta)``) and its data, when the caller has them."""
     folder = preset_folder(PREFIX + name)  # checked: card, version, checksums
     card = read_card(folder, name)
-    export_dir = pathlib.Path(out_root) / "exports" / name / "1"
-    if (export_dir / "saved_model.pb").is_file() and \
-            _recorded(export_dir) == _record(name, card):
+    export_dir = export_folder(name, out_root)
+    if is_current(name, card, out_root):
         return export_dir
-    task, config, model, meta = load_run(folder)
+    task, config, model, meta = run or load_run(folder)
+    splits = splits or task.load_data(config, meta.get("data"))
     print(f"[presets] exporting {PREFIX}{name} to {export_dir}", flush=True)
     export_saved_model(task, config, model, meta, export_dir, overwrite=True)
-    request = task.demo_request(task.load_data(config, meta.get("data")))
-    write_examples(export_dir, request, meta.get("labels"))  # for the web page
+    write_examples(export_dir, task.demo_request(splits), meta.get("labels"))  # web page
     (export_dir / RECORD).write_text(json.dumps(_record(name, card)) + "\n", encoding="utf-8")
     return export_dir
 

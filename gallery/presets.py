@@ -28,9 +28,9 @@ import zipfile
 
 import h5py
 import numpy as np
-import tensorflow as tf
 
 from gallery.errors import GalleryError
+from gallery.preset_metrics import measure, slice_size
 from gallery.preset_store import (
     CARD,
     FORMAT,
@@ -149,6 +149,9 @@ def write_card(folder, name, task, command, run_metrics, values, dtype):
         "split": "test", "metric": task.metric, "value": values["stored"],
         "value_float32": values["float32"], "value_trained_run": run_metrics[task.metric],
         "examples": values.get("examples"), "weights_dtype": dtype,
+        # the fast check: the metric on the test split's first items (preset_metrics)
+        "value_slice": values.get("slice"), "slice_examples": values.get("slice_examples"),
+        "test_examples": values.get("test_examples"),
         "train_seconds": run_metrics.get("train_seconds"),
         "epochs_run": run_metrics.get("epochs_run"),
         "bytes": sum(facts["bytes"] for facts in files.values()),
@@ -219,12 +222,12 @@ def _minutes(seconds):
     return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
 
 
-def _stored_metrics(task, staging, splits):
-    """The test metrics of the model stored in ``staging``, loaded as a user would, with
-    deterministic kernels (as training and ``gallery evaluate`` measure)."""
-    tf.config.experimental.enable_op_determinism()
+def _stored_metrics(task, staging, splits, count=None):
+    """The test metrics (on the first ``count`` test items, if given) of the model
+    stored in ``staging``, loaded as a user would, with deterministic kernels (as
+    training and ``gallery evaluate`` measure)."""
     _, config, model, meta = load_run(staging)
-    return task.evaluate(config, model, splits.test, meta)
+    return measure(task, config, model, meta, splits.test, count)
 
 
 def build_preset(name, profile=None, root=None, verbose=None):
@@ -259,7 +262,10 @@ def build_preset(name, profile=None, root=None, verbose=None):
             print(f"[presets] {name}: float16 weights give {task.metric} "
                   f"{metrics[task.metric]:.4f}, float32 {values['float32']:.4f}: "
                   "storing float32", flush=True)
-        values.update(stored=metrics[task.metric], examples=metrics.get("examples"))
+        count = slice_size(len(splits.test))
+        values.update(stored=metrics[task.metric], examples=metrics.get("examples"),
+                      test_examples=len(splits.test), slice_examples=count,
+                      slice=_stored_metrics(task, staging, splits, count)[task.metric])
         write_json(staging / "metrics.json", {
             **metrics, "train_seconds": run_metrics.get("train_seconds"),
             "epochs_run": run_metrics.get("epochs_run")})

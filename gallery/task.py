@@ -44,9 +44,14 @@ class Task:
     #: are kept when fine-tuning on new data.
     model_meta_keys = ()
     #: Named sets of settings, ``{name: {setting: value}}`` (``PROFILES`` in the task's
-    #: ``config.py``; ``gallery train --profile NAME``): ``"demo"`` is what ``gallery
-    #: demo`` trains, ``"tiny"`` what the contract test trains (seconds, not quality).
+    #: ``config.py``; ``gallery train --profile NAME``): ``"demo"`` a short run with a
+    #: visible learning curve, ``"tiny"`` what the contract test trains (seconds, not
+    #: quality).
     profiles = {}
+    #: The profile ``gallery demo`` trains from scratch after showing the presets, so
+    #: that the user sees training happen: a short run with a few epochs of progress
+    #: output. The demo trains the first task that names one (``None``: not this task).
+    live_demo_profile = None
 
     def data_profile(self, source):
         """The profile the data ``source`` trains with unless ``--profile`` names one

@@ -60,6 +60,32 @@ def cli_train(task, run, settings, data=None):
     return run
 
 
+#: The tasks whose tiny presets the tests build (sentiment prunes its vocabulary; charlm
+#: is the activations lesson's model and the demo's live run): about 10 s of CPU.
+PRESET_TASKS = ("sentiment", "charlm")
+
+
+@pytest.fixture(scope="session")
+def preset_root(tmp_path_factory):
+    """A folder of tiny presets (:data:`PRESET_TASKS`), built once for the session
+    through ``gallery presets build``'s code; tests only read it."""
+    from gallery import presets
+
+    def build(folder):
+        presets.build(list(PRESET_TASKS), profile="tiny", root=folder / "presets", verbose=0)
+        return folder / "presets"
+    return built_once(tmp_path_factory, "presets", build)
+
+
+@pytest.fixture
+def use_presets(preset_root, monkeypatch):
+    """``GALLERY_PRESETS_DIR`` pointing at the tiny presets (read-only for the test)."""
+    from gallery.preset_store import ROOT_ENV
+
+    monkeypatch.setenv(ROOT_ENV, str(preset_root))
+    return preset_root
+
+
 POSITIVE = ["great", "wonderful", "superb", "moving", "brilliant", "charming", "delightful"]
 NEGATIVE = ["awful", "boring", "dull", "terrible", "weak", "tedious", "clumsy"]
 FILLER = ["the", "film", "was", "plot", "acting", "story", "really", "quite", "and", "its"]

@@ -1,25 +1,72 @@
-"""`gallery demo` (the main job of `make run`): one task end to end, and a bad task name."""
+"""`gallery demo` (the main job of `make run`) on tiny presets (conftest's
+``preset_root``, built once): each preset measured, exported, reloaded and served,
+one live run with its progress, the summary and the serve line; a missing preset or a
+bad task name is one line."""
 
+import json
 import pathlib
 
 from gallery.cli import main
+from gallery.preset_store import ROOT_ENV
+from gallery.serving.ui import demo_exports
 from gallery.serving.ui.examples import read_examples
 
+TASKS = ("sentiment", "charlm")  # conftest's PRESET_TASKS; charlm is the live run
 
-def test_demo_trains_exports_and_serves_one_task(tmp_path, capsys):
+
+def _summary_rows(printed):
+    lines = printed.split("\nSummary: the presets")[1].splitlines()
+    assert lines[1].split() == ["task", "metric", "value", "card", "seconds", "export"]
+    return {line.split()[0]: line.split() for line in lines[2:] if line.split()
+            and line.split()[0] in TASKS}
+
+
+def test_the_demo_shows_the_presets_then_trains_live(use_presets, tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--tasks", "frame_tagging", "--out", str(out)]) == 0
+    assert main(["demo", "--tasks", *TASKS, "--out", str(out), "--live-profile", "tiny"]) == 0
     printed = capsys.readouterr().out
-    assert "served by the reloaded SavedModel" in printed
-    summary = printed.split("Summary")[1].splitlines()
-    row = next(line for line in summary if line.startswith("frame_tagging"))
-    assert 0.0 <= float(row.split()[2]) <= 1.0
-    assert (out / "exports" / "frame_tagging" / "1" / "saved_model.pb").is_file()
-    assert (out / "frame_tagging" / "model.keras").is_file()
-    examples = read_examples(out / "exports" / "frame_tagging" / "1")  # for the web page
-    assert examples and examples[0]["labels"] and examples[0]["inputs"]["lengths"] > 0
+    assert printed.startswith("Worked examples")  # the layers' worked examples first
+    rows = _summary_rows(printed)
+    for name in TASKS:
+        card = json.loads((use_presets / name / "card.json").read_text())
+        export = out / "exports" / name / "1"
+        # task, metric, the value measured again on the whole test split = the card's
+        assert rows[name][:4] == [name, card["metric"], f"{card['value']:.4f}", "same"]
+        assert rows[name][5] == str(export) and (export / "saved_model.pb").is_file()
+        assert f"[{name}] test split" in printed and f"[{name}] served by the reloaded " \
+            "SavedModel:" in printed
+        assert read_examples(export)  # held-out examples for the web page
+    assert demo_exports(out) == {name: out / "exports" / name / "1" for name in sorted(TASKS)}
+    assert read_examples(out / "exports" / "sentiment" / "1")[0]["labels"]
+    # the live run: charlm's tiny profile, its progress printed epoch by epoch
+    live = printed.split("[live] training charlm from scratch (2 epochs, profile tiny)")[1]
+    assert "Epoch 1/2" in live and "Epoch 2/2" in live and " - loss: " in live
+    assert (out / "live" / "charlm" / "model.keras").is_file()
+    assert "\nLive run: charlm from scratch, profile tiny, 2 epochs in " in printed
+    times = next(line for line in printed.splitlines() if line.startswith("Times: "))
+    for phase in ("worked examples", "load", "evaluate", "export", "serve", "live run",
+                  "in all"):
+        assert f"{phase} " in times
     assert printed.strip().splitlines()[-1].startswith(
         f"Try these models in your browser: `gallery serve --demo {out}`")
+
+    # again: the exports of the same presets are reused; no live run
+    written = (out / "exports" / "charlm" / "1" / "saved_model.pb").stat().st_mtime_ns
+    assert main(["demo", "--tasks", "charlm", "--out", str(out), "--live", "none"]) == 0
+    printed = capsys.readouterr().out
+    assert "export " + str(out / "exports" / "charlm" / "1") + " is of this preset: reused" \
+        in printed and "[live]" not in printed
+    assert (out / "exports" / "charlm" / "1" / "saved_model.pb").stat().st_mtime_ns == written
+
+
+def test_the_demo_without_presets_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(ROOT_ENV, str(tmp_path / "no-presets"))
+    assert main(["demo", "--tasks", "sentiment", "--out", str(tmp_path / "d")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing ran, not even the worked examples
+    (line,) = captured.err.splitlines()
+    assert line.startswith("gallery: error: no preset 'sentiment'") and "make presets" in line
+    assert not (tmp_path / "d").exists()
 
 
 def test_demo_of_an_unknown_task_is_one_line(tmp_path, capsys):

@@ -15,38 +15,19 @@ import h5py
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
-from conftest import built_once, write_review_file
+from conftest import PRESET_TASKS, write_review_file
 
 from gallery import preset_store, presets
 from gallery.cli import main
 from gallery.errors import GalleryError
 from gallery.finetune import finetune
 from gallery.preset_exports import RECORD, export_presets
+from gallery.preset_metrics import first_items, measure, slice_size
 from gallery.registry import get_lesson
 from gallery.runs import load_run
 
 ROOT = preset_store.PACKAGE_ROOT.parents[1]
-#: Two tasks' presets (sentiment prunes its vocabulary; charlm is the activations
-#: lesson's model): about 10 s of CPU, built once for the session.
-TASKS = ("sentiment", "charlm")
-
-
-@pytest.fixture(scope="session")
-def preset_root(tmp_path_factory):
-    """A folder of tiny presets, built once through ``gallery presets build``'s code."""
-
-    def build(folder):
-        presets.build(list(TASKS), profile="tiny", root=folder / "presets", verbose=0)
-        return folder / "presets"
-    return built_once(tmp_path_factory, "presets", build)
-
-
-@pytest.fixture
-def use_presets(preset_root, monkeypatch):
-    """``GALLERY_PRESETS_DIR`` pointing at the tiny presets (read-only for the test)."""
-    monkeypatch.setenv(preset_store.ROOT_ENV, str(preset_root))
-    return preset_root
+TASKS = PRESET_TASKS  # their tiny presets: conftest's preset_root, built once
 
 
 @pytest.fixture
@@ -95,6 +76,11 @@ def test_a_preset_reloads_with_its_cards_metric(use_presets, name):
     assert card["date"] and card["data"] == meta["source"]
     assert json.loads((folder / "metrics.json").read_text())[task.metric] == card["value"]
     assert abs(card["value"] - card["value_float32"]) <= presets.FLOAT16_TOLERANCE
+    # the fast check: the first tenth of the test split, its size and value on the card
+    assert card["test_examples"] == len(splits.test)
+    assert card["slice_examples"] == slice_size(len(splits.test)) < len(splits.test)
+    assert measure(task, config, model, meta, splits.test,
+                   card["slice_examples"])[task.metric] == card["value_slice"]
 
 
 def test_float16_weights_load_into_float32_variables(use_presets):
@@ -330,16 +316,48 @@ def test_the_shipped_presets_fit_their_budget():
     assert presets.total_bytes(preset_store.PACKAGE_ROOT) <= presets.BUDGET_BYTES
 
 
+@pytest.mark.parametrize("name", shipped() or [pytest.param(None, marks=pytest.mark.skip(
+    reason="no presets in gallery/preset-files yet (make presets)"))])
+def test_a_shipped_preset_reproduces_its_cards_metric_on_a_slice(name, monkeypatch):
+    """Fast: the first tenth of the test split (``slice_examples`` items) gives the
+    card's ``value_slice``."""
+    monkeypatch.delenv(preset_store.ROOT_ENV, raising=False)
+    card = json.loads((preset_store.PACKAGE_ROOT / name / "card.json").read_text())
+    if card.get("value_slice") is None:
+        pytest.skip(f"preset {name!r}'s card has no value_slice (built before the cards "
+                    "recorded one): rebuild it with make presets")
+    task, config, model, meta = load_run(f"preset:{name}")
+    test = task.load_data(config, meta["data"]).test
+    assert card["slice_examples"] == slice_size(len(test))
+    assert measure(task, config, model, meta, test,
+                   card["slice_examples"])[task.metric] == card["value_slice"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", shipped() or [pytest.param(None, marks=pytest.mark.skip(
     reason="no presets in gallery/preset-files yet (make presets)"))])
 def test_a_shipped_preset_reproduces_its_cards_metric(name, monkeypatch):
     monkeypatch.delenv(preset_store.ROOT_ENV, raising=False)
     card = json.loads((preset_store.PACKAGE_ROOT / name / "card.json").read_text())
-    tf.config.experimental.enable_op_determinism()  # as the card's value was measured
     task, config, model, meta = load_run(f"preset:{name}")
     splits = task.load_data(config, meta["data"])
-    assert task.evaluate(config, model, splits.test, meta)[task.metric] == card["value"]
+    # deterministic kernels, as the card's value was measured
+    assert measure(task, config, model, meta, splits.test)[task.metric] == card["value"]
+
+
+def test_the_slice_is_the_first_items_of_every_aligned_field():
+    """Texts and labels, arrays, a text's characters are cut; other fields kept."""
+    from gallery.data.text import LabelledText
+    from gallery.registry import get_task
+
+    data = LabelledText(["a", "b", "c"], ["x", "y", "z"])
+    assert first_items(data, 2) == LabelledText(["a", "b"], ["x", "y"])
+    assert [slice_size(n) for n in (0, 1, 10, 11, 1281)] == [0, 1, 1, 2, 129]
+    task = get_task("charlm")
+    text = task.load_data(task.config_class(max_chars=60_000)).test
+    assert first_items(text, 100).text == text.text[:100]
+    with pytest.raises(GalleryError, match="a dataclass of aligned fields"):
+        first_items(["a", "b"], 1)
 
 
 def test_a_killed_builds_staging_folder_is_reused_only_if_ours(tmp_path):

@@ -225,7 +225,7 @@ def cmd_demo(args):
     from gallery.demo import run_demo
 
     return run_demo(tasks=args.tasks, out_root=args.out, live=args.live,
-                    live_profile=args.live_profile)
+                    live_profile=args.live_profile, quick=args.quick)
 
 
 OVERWRITE_RUN = ("replace a finished run in --out (kept until the new one is complete; "
@@ -386,6 +386,8 @@ def build_parser():
                       "first of the tasks with a live demo profile); none: no live run")
     demo.add_argument("--live-profile", metavar="NAME", help="the live run's profile "
                       "(default: its task's live demo profile)")
+    demo.add_argument("--quick", action="store_true", help="measure each preset on the "
+                      "first tenth of its test split (its card's value_slice), not the whole")
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -50,10 +50,16 @@ def test_the_demo_shows_the_presets_then_trains_live(use_presets, tmp_path, caps
     assert printed.strip().splitlines()[-1].startswith(
         f"Try these models in your browser: `gallery serve --demo {out}`")
 
-    # again: the exports of the same presets are reused; no live run
+    # again, --quick: the card's slice of the test split; the exports of the same
+    # presets are reused; no live run
     written = (out / "exports" / "charlm" / "1" / "saved_model.pb").stat().st_mtime_ns
-    assert main(["demo", "--tasks", "charlm", "--out", str(out), "--live", "none"]) == 0
+    assert main(["demo", "--tasks", "charlm", "--out", str(out), "--live", "none",
+                 "--quick"]) == 0
     printed = capsys.readouterr().out
+    card = json.loads((use_presets / "charlm" / "card.json").read_text())
+    assert f"[charlm] the first {card['slice_examples']:,d} of {card['test_examples']:,d}: " \
+        f"bits_per_char {card['value_slice']:.4f}, the card's value" in printed
+    assert _summary_rows(printed)["charlm"][2:4] == [f"{card['value_slice']:.4f}", "same"]
     assert "export " + str(out / "exports" / "charlm" / "1") + " is of this preset: reused" \
         in printed and "[live]" not in printed
     assert (out / "exports" / "charlm" / "1" / "saved_model.pb").stat().st_mtime_ns == written

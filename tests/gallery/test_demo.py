@@ -4,7 +4,14 @@ one live run with its progress, the summary and the serve line; a missing preset
 bad task name is one line."""
 
 import json
+import os
 import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+from serving_helpers import http
 
 from gallery.cli import main
 from gallery.preset_store import ROOT_ENV
@@ -63,6 +70,31 @@ def test_the_demo_shows_the_presets_then_trains_live(use_presets, tmp_path, caps
     assert "export " + str(out / "exports" / "charlm" / "1") + " is of this preset: reused" \
         in printed and "[live]" not in printed
     assert (out / "exports" / "charlm" / "1" / "saved_model.pb").stat().st_mtime_ns == written
+    _serve_demo(out)
+
+
+def _serve_demo(out):
+    """``gallery serve --demo OUT`` (a real process) serves the demo's exports and the
+    web page's held-out examples."""
+    process = subprocess.Popen([sys.executable, "-m", "gallery.cli", "serve", "--demo",
+                                str(out), "--port", "0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        line = process.stdout.readline()
+        while line and " at http://" not in line:  # the web page's line comes first
+            line = process.stdout.readline()
+        assert " at http://" in line, process.stderr.read()[-2000:]
+        url = "http://" + line.split(" at http://")[1].split()[0]
+        assert http(url, "/ui/models") == (200, {"models": sorted(TASKS)})
+        status, reply = http(url, "/v1/models/sentiment:predict",
+                             {"instances": ["a fine film"]})
+        assert status == 200 and reply["predictions"][0]["label"] in ("negative", "positive")
+        status, reply = http(url, "/ui/examples/charlm")
+        assert status == 200 and reply["examples"]
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def test_the_demo_without_presets_is_one_line(tmp_path, monkeypatch, capsys):
@@ -72,6 +104,23 @@ def test_the_demo_without_presets_is_one_line(tmp_path, monkeypatch, capsys):
     assert captured.out == ""  # nothing ran, not even the worked examples
     (line,) = captured.err.splitlines()
     assert line.startswith("gallery: error: no preset 'sentiment'") and "make presets" in line
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda folder: (folder / "model.keras").write_bytes(b"not a model"),
+     "preset 'charlm': model.keras is damaged"),
+    (lambda folder: (folder / "card.json").unlink(), "preset 'charlm' has no card.json"),
+], ids=["damaged-model", "no-card"])
+def test_the_demo_with_a_damaged_preset_is_one_line(preset_root, tmp_path, monkeypatch,
+                                                   capsys, damage, says):
+    copy = shutil.copytree(preset_root, tmp_path / "presets")
+    damage(copy / "charlm")
+    monkeypatch.setenv(ROOT_ENV, str(copy))
+    assert main(["demo", "--out", str(tmp_path / "d"), "--tasks", "sentiment", "charlm"]) == 2
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert captured.out == "" and says in line and "make presets" in line
     assert not (tmp_path / "d").exists()
 
 

@@ -216,6 +216,12 @@ def cmd_presets(args):
     if args.action == "list":
         print(presets.table())
         return 0
+    if args.action == "slices":
+        from gallery.preset_metrics import record_slices
+
+        record_slices(args.tasks)
+        print(presets.table())
+        return 0
     presets.build(tasks=args.tasks, profile=args.profile)
     print("\n" + presets.table(), flush=True)
     return 0
@@ -368,11 +374,14 @@ def build_parser():
 
     presets = sub.add_parser("presets", help="the trained default run of each task, "
                              "shipped with the gallery: list them, or build them again")
-    presets.add_argument("action", choices=["list", "build"],
+    presets.add_argument("action", choices=["list", "build", "slices"],
                          help="list: their cards as a table; build: train each task's "
-                         "default run from scratch and write it as its preset (make presets)")
+                         "default run from scratch and write it as its preset (make "
+                         "presets); slices: add the metric on the first tenth of the test "
+                         "split to cards built without it (nothing trained)")
     presets.add_argument("--tasks", nargs="+", metavar="TASK",
-                         help="build only these tasks' presets (default: every task)")
+                         help="build (slices: measure) only these tasks' presets "
+                         "(default: every task)")
     presets.add_argument("--profile", metavar="NAME", help="train with this profile's "
                          "settings (e.g. tiny, for tests) instead of the defaults")
     presets.set_defaults(func=cmd_presets)

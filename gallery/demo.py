@@ -127,8 +127,8 @@ def run_demo(tasks=None, out_root=DEFAULT_OUT, live=None, live_profile=None, qui
         card = read_card(preset_folder(PREFIX + name), name)
         if quick and card.get("value_slice") is None:
             raise GalleryError(f"preset {name!r}'s card has no value_slice (built before "
-                               "cards recorded one): rebuild the presets with `make "
-                               "presets`, or leave out --quick")
+                               "cards recorded one): `gallery presets slices` adds it; or "
+                               "leave out --quick")
     live = live_task(names) if live is None else None if live == NO_LIVE_RUN else live
     if live:
         live_profile = live_profile or get_task(live).live_demo_profile or "demo"

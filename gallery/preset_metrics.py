@@ -7,7 +7,8 @@ the whole test split, and ``value_slice``, the same metric on its first
 test split is one text, and its items are characters). ``gallery demo`` and the tests
 reload a preset and measure again with :func:`measure`; with TensorFlow's
 deterministic kernels, which the card's values were measured with, the numbers are
-equal on the machine that built the preset.
+equal on the machine that built the preset. :func:`record_slices` adds ``value_slice``
+to the cards of presets built before cards recorded it (``gallery presets slices``).
 """
 
 import dataclasses
@@ -16,6 +17,8 @@ import math
 import tensorflow as tf
 
 from gallery.errors import GalleryError
+from gallery.preset_store import CARD, PREFIX, available, preset_folder, read_card
+from gallery.runs import load_run, write_json
 
 #: The slice is the first ``1 / SLICE_FRACTION`` of the test split, rounded up.
 SLICE_FRACTION = 10
@@ -52,3 +55,31 @@ def measure(task, config, model, meta, test, count=None):
     tf.config.experimental.enable_op_determinism()
     return task.evaluate(config, model, test if count is None else
                          first_items(test, count), meta)
+
+
+def slice_facts(task, config, model, meta, test):
+    """The card's fields of the fast check for a stored preset model: ``value_slice``
+    (``task.metric`` on the first ``slice_examples`` items of the ``test_examples``)."""
+    count = slice_size(len(test))
+    return {"value_slice": measure(task, config, model, meta, test, count)[task.metric],
+            "slice_examples": count, "test_examples": len(test)}
+
+
+def record_slices(names=None):
+    """Add :func:`slice_facts` to the card of every preset of ``names`` (default: all)
+    that has none; nothing is trained and no other file changes (the card lists their
+    checksums, not its own). ``{name: value_slice}``."""
+    values = {}
+    for name in names or available():
+        folder = preset_folder(PREFIX + name)  # checked: card, version, checksums
+        card = read_card(folder, name)
+        if card.get("value_slice") is None:
+            task, config, model, meta = load_run(folder)
+            test = task.load_data(config, meta.get("data")).test
+            card.update(slice_facts(task, config, model, meta, test))
+            write_json(folder / CARD, card)
+            print(f"[presets] {name}: {task.metric} {card['value_slice']:.4f} on the first "
+                  f"{card['slice_examples']:,d} of {card['test_examples']:,d} test items, "
+                  "added to its card", flush=True)
+        values[name] = card["value_slice"]
+    return values

@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 from gallery.errors import GalleryError
-from gallery.preset_metrics import measure, slice_size
+from gallery.preset_metrics import measure, slice_facts
 from gallery.preset_store import (
     CARD,
     FORMAT,
@@ -150,8 +150,7 @@ def write_card(folder, name, task, command, run_metrics, values, dtype):
         "value_float32": values["float32"], "value_trained_run": run_metrics[task.metric],
         "examples": values.get("examples"), "weights_dtype": dtype,
         # the fast check: the metric on the test split's first items (preset_metrics)
-        "value_slice": values.get("slice"), "slice_examples": values.get("slice_examples"),
-        "test_examples": values.get("test_examples"),
+        **values["slice"],
         "train_seconds": run_metrics.get("train_seconds"),
         "epochs_run": run_metrics.get("epochs_run"),
         "bytes": sum(facts["bytes"] for facts in files.values()),
@@ -222,12 +221,13 @@ def _minutes(seconds):
     return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
 
 
-def _stored_metrics(task, staging, splits, count=None):
-    """The test metrics (on the first ``count`` test items, if given) of the model
-    stored in ``staging``, loaded as a user would, with deterministic kernels (as
-    training and ``gallery evaluate`` measure)."""
+def _stored_metrics(task, staging, splits):
+    """The test metrics of the model stored in ``staging``, loaded as a user would,
+    with deterministic kernels (as training and ``gallery evaluate`` measure), and the
+    card's fields of the fast check (:func:`gallery.preset_metrics.slice_facts`)."""
     _, config, model, meta = load_run(staging)
-    return measure(task, config, model, meta, splits.test, count)
+    return (measure(task, config, model, meta, splits.test),
+            slice_facts(task, config, model, meta, splits.test))
 
 
 def build_preset(name, profile=None, root=None, verbose=None):
@@ -256,16 +256,14 @@ def build_preset(name, profile=None, root=None, verbose=None):
         write_json(staging / "meta.json", meta)
         for dtype in ("float16", "float32"):
             save_preset_model(model, staging / "model.keras", dtype)
-            metrics = _stored_metrics(task, staging, splits)
+            metrics, fast_check = _stored_metrics(task, staging, splits)
             if abs(metrics[task.metric] - values["float32"]) <= FLOAT16_TOLERANCE:
                 break
             print(f"[presets] {name}: float16 weights give {task.metric} "
                   f"{metrics[task.metric]:.4f}, float32 {values['float32']:.4f}: "
                   "storing float32", flush=True)
-        count = slice_size(len(splits.test))
         values.update(stored=metrics[task.metric], examples=metrics.get("examples"),
-                      test_examples=len(splits.test), slice_examples=count,
-                      slice=_stored_metrics(task, staging, splits, count)[task.metric])
+                      slice=fast_check)
         write_json(staging / "metrics.json", {
             **metrics, "train_seconds": run_metrics.get("train_seconds"),
             "epochs_run": run_metrics.get("epochs_run")})

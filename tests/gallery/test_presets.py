@@ -325,7 +325,7 @@ def test_a_shipped_preset_reproduces_its_cards_metric_on_a_slice(name, monkeypat
     card = json.loads((preset_store.PACKAGE_ROOT / name / "card.json").read_text())
     if card.get("value_slice") is None:
         pytest.skip(f"preset {name!r}'s card has no value_slice (built before the cards "
-                    "recorded one): rebuild it with make presets")
+                    "recorded one): `gallery presets slices` adds it")
     task, config, model, meta = load_run(f"preset:{name}")
     test = task.load_data(config, meta["data"]).test
     assert card["slice_examples"] == slice_size(len(test))
@@ -387,3 +387,23 @@ def test_serve_presets_exports_each_preset_once(use_presets, tmp_path, capsys):
     assert (export / "saved_model.pb").stat().st_mtime_ns != written
     assert main(["serve", "--presets", str(tmp_path), "--demo"]) == 2
     assert "give one of --presets, --demo and --model" in capsys.readouterr().err
+
+
+def test_presets_slices_adds_the_fast_check_to_an_older_card(preset_copy, capsys):
+    """A card written before cards recorded ``value_slice`` gets the value a build
+    gives, and nothing else in the folder changes; a card with one is left alone."""
+    path = preset_copy / "charlm" / "card.json"
+    built = json.loads(path.read_text())
+    older = {k: v for k, v in built.items()
+             if k not in ("value_slice", "slice_examples", "test_examples")}
+    path.write_text(json.dumps(older))
+    before = snapshot(preset_copy)
+    assert main(["presets", "slices"]) == 0
+    assert "[presets] charlm: bits_per_char" in capsys.readouterr().out
+    assert json.loads(path.read_text()) == built
+    after = snapshot(preset_copy)
+    assert set(after) == set(before)  # files: only the card changed (folders' times did)
+    assert {k for k in after if after[k][0] is not None and after[k] != before[k]} == \
+        {"charlm/card.json"}
+    assert main(["presets", "slices", "--tasks", "charlm"]) == 0
+    assert snapshot(preset_copy) == after and "added" not in capsys.readouterr().out

@@ -50,11 +50,11 @@ def _show_preset(name, out_root, quick=False):
     count, expected = (card["slice_examples"], card["value_slice"]) if quick else \
         (None, card["value"])
     value = measure(task, config, model, meta, splits.test, count)[task.metric]
-    part = f"the first {count:,d} of" if quick else "test split,"
+    part = f"the first {count:,d} of the test split's" if quick else "test split:"
     print(f"[{name}] {part} {len(splits.test):,d}: {task.metric} {value:.4f}, "
           + ("the card's value" if value == expected else
-             f"the card's is {expected:.4f} (measured where the preset was built; "
-             "other kernels differ in the last digits)"), flush=True)
+             f"the card's is {expected:.4f} (measured on the machine that built the "
+             "preset; another machine's kernels may round differently)"), flush=True)
     lap("evaluate")
     reused = is_current(name, card, out_root)
     export_dir = export_preset(name, out_root, run, splits)

@@ -40,8 +40,9 @@ def test_the_demo_shows_the_presets_then_trains_live(use_presets, tmp_path, caps
         # task, metric, the value measured again on the whole test split = the card's
         assert rows[name][:4] == [name, card["metric"], f"{card['value']:.4f}", "same"]
         assert rows[name][5] == str(export) and (export / "saved_model.pb").is_file()
-        assert f"[{name}] test split" in printed and f"[{name}] served by the reloaded " \
-            "SavedModel:" in printed
+        assert f"[{name}] test split: {card['test_examples']:,d}: {card['metric']} " \
+            f"{card['value']:.4f}, the card's value" in printed
+        assert f"[{name}] served by the reloaded SavedModel:" in printed
         assert read_examples(export)  # held-out examples for the web page
     assert demo_exports(out) == {name: out / "exports" / name / "1" for name in sorted(TASKS)}
     assert read_examples(out / "exports" / "sentiment" / "1")[0]["labels"]
@@ -64,7 +65,8 @@ def test_the_demo_shows_the_presets_then_trains_live(use_presets, tmp_path, caps
                  "--quick"]) == 0
     printed = capsys.readouterr().out
     card = json.loads((use_presets / "charlm" / "card.json").read_text())
-    assert f"[charlm] the first {card['slice_examples']:,d} of {card['test_examples']:,d}: " \
+    assert f"[charlm] the first {card['slice_examples']:,d} of the test split's " \
+        f"{card['test_examples']:,d}: " \
         f"bits_per_char {card['value_slice']:.4f}, the card's value" in printed
     assert _summary_rows(printed)["charlm"][2:4] == [f"{card['value_slice']:.4f}", "same"]
     assert "export " + str(out / "exports" / "charlm" / "1") + " is of this preset: reused" \

@@ -12,10 +12,7 @@ gated by a scalar ``β``, and feeds what it read into the recurrence (unlike
     β_t = σ(h_{t-1} w_β + b_β)                                       gate       (B, 1)
     z_t = β_t Σ_i α_ti a_i                                           context    (B, D)
     h_t, c_t = LSTM([E y_{t-1}; z_t], (h_{t-1}, c_{t-1}))            (gallery LSTMCell)
-    p(y_t) = softmax(L_o dropout(tanh(E y_{t-1} + L_h dropout(h_t) + L_z z_t)))   "deep output"
-
-Dropout (in training only) is where Xu et al.'s code puts it: on ``h_t`` as the deep
-output reads it (the recurrence keeps the whole ``h_t``) and on the deep output itself.
+    p(y_t) = softmax(L_o dropout(tanh(E y_{t-1} + L_h h_t + L_z z_t)))   "deep output"
 
 The doubly stochastic regularisation asks every grid cell to be looked at about once
 over the caption: ``λ · Σ_i (1 − Σ_t α_ti)²`` per caption (padded steps left out),
@@ -54,8 +51,7 @@ class ShowAttendTell(keras.layers.Layer):
         units: ``H``, the LSTM's state size.
         embedding_dim: ``E``, the word embedding size (also the deep output's width).
         attention_units: ``A``, the attention's hidden size.
-        dropout: rate of the two dropouts, on ``h_t`` before ``L_h`` and on the deep
-            output before ``L_o`` (one layer, called twice: independent masks).
+        dropout: on the deep output before ``L_o``.
         regulariser: ``λ`` of the doubly stochastic regularisation (0: none).
         gate: use the gate ``β`` (``False``: ``β = 1``).
     """
@@ -127,7 +123,7 @@ class ShowAttendTell(keras.layers.Layer):
 
     def logits(self, words, h, z, training=None):
         """The deep output: ``E y_{t-1}``, ``h_t``, ``z_t`` (any leading shape) → logits."""
-        deep = ops.tanh(words + self.out_h(self.out_drop(h, training=training)) + self.out_z(z))
+        deep = ops.tanh(words + self.out_h(h) + self.out_z(z))
         return self.word_logits(self.out_drop(deep, training=training))
 
     def step(self, tokens, state):

@@ -148,24 +148,3 @@ def test_the_decoder_round_trips_keras(decoder, tmp_path):
     again = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(again([features, caption_in]), model([features, caption_in]),
                                atol=1e-6)
-
-
-def test_dropout_falls_on_h_and_on_the_deep_output_in_training():
-    """With ``L_h = I``, ``L_o = I`` and nothing from the word or the context, a logit is
-    ``drop(tanh(drop(h)))``: at rate 1/2 each kept one is ``2 tanh(2 h)``, never the
-    ``2 tanh(h)`` a decoder without dropout on ``h`` would give."""
-    size = 6
-    layer = ShowAttendTell(size, units=size, embedding_dim=size, attention_units=3,
-                           dropout=0.5, seed=3)
-    layer.build((None, 4, 5), (None, 2))
-    layer.out_h.kernel.assign(np.eye(size, dtype="float32"))
-    layer.word_logits.kernel.assign(np.eye(size, dtype="float32"))
-    for weight in (layer.out_z.kernel, layer.out_z.bias, layer.word_logits.bias):
-        weight.assign(np.zeros(weight.shape, "float32"))
-    h = np.tile(np.linspace(0.1, 0.6, size, dtype="float32"), (400, 1))
-    words, z = np.zeros((400, size), "float32"), np.zeros((400, 5), "float32")
-    logits = np.asarray(layer.logits(words, h, z, training=True))
-    kept = logits != 0
-    np.testing.assert_allclose(logits[kept], (2 * np.tanh(2 * h))[kept], rtol=1e-5)
-    assert 0.15 < kept.mean() < 0.35  # both masks keep half: a quarter gets through
-    np.testing.assert_allclose(np.asarray(layer.logits(words, h, z)), np.tanh(h), rtol=1e-5)

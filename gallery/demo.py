@@ -20,7 +20,7 @@ import tensorflow as tf
 from gallery.errors import GalleryError
 from gallery.preset_exports import export_preset, is_current
 from gallery.preset_metrics import measure
-from gallery.preset_store import PREFIX, preset_folder, read_card
+from gallery.preset_store import PREFIX, checked_preset
 from gallery.profiles import make_config
 from gallery.registry import get_task, task_names
 from gallery.runs import load_run
@@ -41,8 +41,8 @@ def _show_preset(name, out_root, quick=False):
         nonlocal clock
         seconds[phase], clock = time.time() - clock, time.time()
 
-    card = read_card(preset_folder(PREFIX + name), name)
-    task, config, model, meta = run = load_run(PREFIX + name)
+    folder, card = checked_preset(PREFIX + name)
+    task, config, model, meta = run = load_run(folder)  # checked just now
     splits = task.load_data(config, meta.get("data"))
     print(f"\n[{name}] {PREFIX}{name}: {card['summary']}; trained "
           f"{card.get('epochs_run')} epochs on {card.get('data')}", flush=True)
@@ -124,7 +124,7 @@ def run_demo(tasks=None, out_root=DEFAULT_OUT, live=None, live_profile=None, qui
     for name in names:  # an unknown name or a missing preset fails before anything runs
         get_task(name)
     for name in names:
-        card = read_card(preset_folder(PREFIX + name), name)
+        _, card = checked_preset(PREFIX + name)
         if quick and card.get("value_slice") is None:
             raise GalleryError(f"preset {name!r}'s card has no value_slice (built before "
                                "cards recorded one): `gallery presets slices` adds it; or "

@@ -14,7 +14,7 @@ import pathlib
 
 from gallery.errors import GalleryError
 from gallery.export.saved_model import export_saved_model
-from gallery.preset_store import PREFIX, available, preset_folder, presets_root, read_card
+from gallery.preset_store import PREFIX, available, checked_preset, presets_root
 from gallery.runs import load_run
 from gallery.serving.ui.examples import write_examples
 
@@ -52,8 +52,7 @@ def export_preset(name, out_root=DEFAULT_OUT, run=None, splits=None):
     was exported from this very preset, else exported (over an earlier export only).
     ``run`` and ``splits``: the preset already loaded (``load_run``'s ``(task, config,
     model, meta)``) and its data, when the caller has them."""
-    folder = preset_folder(PREFIX + name)  # checked: card, version, checksums
-    card = read_card(folder, name)
+    folder, card = checked_preset(PREFIX + name)  # card, version, checksums
     export_dir = export_folder(name, out_root)
     if is_current(name, card, out_root):
         return export_dir

@@ -17,7 +17,7 @@ import math
 import tensorflow as tf
 
 from gallery.errors import GalleryError
-from gallery.preset_store import CARD, PREFIX, available, preset_folder, read_card
+from gallery.preset_store import CARD, PREFIX, available, checked_preset
 from gallery.runs import load_run, write_json
 
 #: The slice is the first ``1 / SLICE_FRACTION`` of the test split, rounded up.
@@ -71,8 +71,7 @@ def record_slices(names=None):
     checksums, not its own). ``{name: value_slice}``."""
     values = {}
     for name in names or available():
-        folder = preset_folder(PREFIX + name)  # checked: card, version, checksums
-        card = read_card(folder, name)
+        folder, card = checked_preset(PREFIX + name)  # card, version, checksums
         if card.get("value_slice") is None:
             task, config, model, meta = load_run(folder)
             test = task.load_data(config, meta.get("data")).test

@@ -133,9 +133,10 @@ def check_files(folder, card, name=None):
                                f"from the card's); {REBUILD}")
 
 
-def preset_folder(reference):
-    """The checked folder of the preset ``reference`` (``preset:NAME`` or ``NAME``):
-    it exists, its card is ours and of this version, every file matches its checksum."""
+def checked_preset(reference):
+    """``(folder, card)`` of the preset ``reference`` (``preset:NAME`` or ``NAME``),
+    checked: the folder exists, its card is ours and of this version, every file
+    matches its checksum."""
     name = preset_name(reference)
     folder = presets_root() / name
     if not folder.is_dir():
@@ -144,7 +145,12 @@ def preset_folder(reference):
                            f"build them with `make presets`")
     card = read_card(folder, name)
     check_files(folder, card, name)
-    return folder
+    return folder, card
+
+
+def preset_folder(reference):
+    """The checked folder of the preset ``reference`` (:func:`checked_preset`)."""
+    return checked_preset(reference)[0]
 
 
 def is_inside_presets(path):

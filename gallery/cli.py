@@ -213,6 +213,11 @@ def cmd_lesson(args):
 def cmd_presets(args):
     from gallery import presets
 
+    if args.profile and args.action != "build":
+        raise GalleryError(f"--profile is for `gallery presets build`, not {args.action}")
+    if args.tasks and args.action == "list":
+        raise GalleryError("--tasks is for `gallery presets build` and `slices`; "
+                           "`list` shows every preset")
     if args.action == "list":
         print(presets.table())
         return 0

@@ -140,6 +140,15 @@ def test_presets_list_prints_the_cards(use_presets, capsys):
     assert lines[-1].split()[0] == "all" and lines[-1].endswith("(at most 25.0 MB)")
 
 
+@pytest.mark.parametrize("args", [["list", "--tasks", "charlm"], ["list", "--profile", "tiny"],
+                                  ["slices", "--profile", "tiny"]])
+def test_presets_flags_of_another_action_are_one_line(args, capsys):
+    assert main(["presets", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gallery: error:") and "is for `gallery presets build`" in err
+    assert "\n" not in err
+
+
 def test_predict_without_model_uses_the_preset_and_says_so_once(preset_root):
     done = gallery("predict", "sentiment", "a fine film", "dull", root=preset_root)
     assert done.returncode == 0, done.stderr

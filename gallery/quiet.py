@@ -10,6 +10,12 @@ sets ``TF_CPP_MIN_LOG_LEVEL=2`` (warnings and notices off, errors on; a value th
 user set is kept), then imports TensorFlow and lists its devices with file
 descriptor 2 pointed at a temporary file, restores it, and writes back every
 captured line that is not a known start-up notice.
+
+One more notice comes later, on a CPU without AVX-512: the first op that oneDNN cannot run
+for its dtype (e.g. transposing a bool mask) logs "oneDNN supports DT_BOOL only on
+platforms with AVX-512", once per process, as an error. :func:`import_tensorflow`
+transposes a bool tensor while stderr is captured, so that the notice is written then
+(and dropped) instead of in the middle of a command's output.
 """
 
 import contextlib
@@ -23,6 +29,7 @@ STARTUP_NOTICE = re.compile(
     r"WARNING: All log messages before absl::InitializeLog\(\)"
     r"|[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\]"                # absl's format: info, warning
     r"|E\d{4} [\d:.]+ +\d+ cuda_\w+\.cc:\d+\]"          # an error that only says: no GPU
+    r"|E\d{4} [\d:.]+ +\d+ util\.cc:\d+\] oneDNN supports \w+ only on platforms with"
     r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] "                      # older TF format
     r"|To enable the following instructions: .* rebuild TensorFlow")
 #: What the TFLite runtime writes when it makes an interpreter (its CPU delegate).
@@ -68,3 +75,6 @@ def _import_and_start():
     import tensorflow as tf
 
     tf.config.list_physical_devices()  # the device start-up notices come now, not later
+    # oneDNN's once-per-process "supports DT_BOOL only on platforms with AVX-512" (a CPU
+    # without AVX-512) comes at the first bool transpose: now, not in a command's output.
+    tf.transpose(tf.zeros((1, 1), tf.bool))

@@ -5,8 +5,9 @@ convention speeches) and Python (the standard library's source), see
 :mod:`lessons.hmlstm_text`. For each text and each seed, an HM-LSTM and a stacked LSTM
 with the same parameter count get the same training budget (:mod:`lessons.hmlstm_models`);
 by default the HM-LSTM's straight-through backward pass uses the sigmoid's gradient
-(``boundary_gradient``) and a boundary-rate penalty pulls the layers' rates toward
-0.2 / 0.1 / 0.05 (see docs/lessons/hmlstm.md for why).
+(``boundary_gradient``), stops at the top-down gate (``top_down_gradient``), and a
+boundary-rate penalty pulls the layers' rates toward 0.2 / 0.1 / 0.05 (see
+docs/lessons/hmlstm.md for why).
 
 Reported per text, as mean ± sd over the seeds (:mod:`lessons.hmlstm_report`): bits
 per character of both models, each HM-LSTM layer's boundary rate on held-out text,
@@ -53,7 +54,7 @@ class Settings(SettingChecks):
     batch_size: int = 32
     seq_len: int = 100            # characters per training window
     learning_rate: float = 0.002
-    clipnorm: float = 1.0         # clip each gradient to this global norm
+    clipnorm: float = 1.0         # clip each weight's gradient to this norm (Keras's clipnorm)
     slope_start: float = 1.0      # the boundary detector's slope a at step 0 ...
     slope_rate: float = 0.02      # ... grows by this much per step ...
     slope_max: float = 5.0        # ... up to this (the paper's cap)
@@ -65,6 +66,9 @@ class Settings(SettingChecks):
     boundary_rate_weight: float = 1.0
     boundary_rate_target: float | tuple[float, ...] = (0.2, 0.1, 0.05)
     layer_norm: bool = False      # the paper's layer normalisation of the gate inputs
+    # Whether z_{t-1} passes its straight-through gradient through the top-down gate:
+    # the paper's yes made the gradient overflow to NaN (see HMLSTMCell.layer_step).
+    top_down_gradient: bool = False
     max_chars: int = 175_000      # Hamlet (~175 K) cut to this length
     speeches_chars: int = 0       # convention speeches read before Hamlet (English only)
     texts: tuple[str, ...] = TEXTS  # which texts to run

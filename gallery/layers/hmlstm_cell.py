@@ -108,6 +108,10 @@ class HMLSTMCell(keras.layers.Layer):
             :func:`boundary`): ``"hard_sigmoid"`` (the paper) or ``"sigmoid"`` (a
             deviation: never exactly 0, so a boundary cannot get stuck on or off).
         layer_norm: layer-normalise the gate pre-activations (see above).
+        top_down_gradient: let the straight-through gradient of ``z_{t-1}^ℓ`` flow
+            through its gating of the top-down input ``z_{t-1}^ℓ · h_{t-1}^{ℓ+1}
+            U_{ℓ+1}^ℓ`` (the paper; default). ``False`` (a deviation) passes none
+            there: see :meth:`layer_step` for why.
 
     ``call(x_t (B, D), states)``; ``states`` is ``[h^1, c^1, z^1, ..., h^L, c^L, z^L]``
     (``(B, H_ℓ)``, ``(B, H_ℓ)``, ``(B, 1)``). The output is
@@ -117,7 +121,7 @@ class HMLSTMCell(keras.layers.Layer):
     def __init__(self, units_per_layer, slope=1.0, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  unit_forget_bias=True, boundary_bias=0.0, boundary_gradient="hard_sigmoid",
-                 layer_norm=False, **kwargs):
+                 layer_norm=False, top_down_gradient=True, **kwargs):
         super().__init__(**kwargs)
         self.units_per_layer = _check_units_per_layer(units_per_layer)
         self.initial_slope = float(slope)
@@ -129,6 +133,7 @@ class HMLSTMCell(keras.layers.Layer):
         boundary(ops.zeros((1,)), 1.0, boundary_gradient)  # rejects a bad name here
         self.boundary_gradient = boundary_gradient
         self.layer_norm = bool(layer_norm)
+        self.top_down_gradient = bool(top_down_gradient)
 
     @property
     def num_layers(self):
@@ -184,12 +189,24 @@ class HMLSTMCell(keras.layers.Layer):
         ``h_below (B, H_{ℓ-1})`` and ``z_below (B, 1)`` are this step's (``x_t`` and 1
         for the first layer); ``h_above_tm1`` the previous step's layer above (``None``
         for the top layer).
+
+        Why ``top_down_gradient=False`` exists: through the top-down gate, the
+        straight-through backward pass chains each boundary to the next one of the same
+        layer, ``∂z_t/∂z_{t-1} = ∂z_t/∂u_t · (h_{t-1}^{ℓ+1} U_{ℓ+1}^ℓ)[z]``, with
+        ``∂z_t/∂u_t`` up to ``a/4`` (sigmoid) or ``a/2`` (hard sigmoid). Nothing in
+        this chain saturates (the forward ``z`` is a step, no gate scales it), so once
+        the slope ``a`` is annealed up and the top-down weights into the boundary unit
+        have grown, each link can exceed 1, and over a 100-step window the gradient
+        overflows float32 (the hmlstm lesson's HM-LSTM went NaN so, at ``a = 5``).
+        ``False`` stops that gradient at the gate; ``z_{t-1}`` still gets its gradient
+        from choosing FLUSH / UPDATE / COPY.
         """
         units = self.units_per_layer[k]
         s = (ops.matmul(h_tm1, self.recurrent_kernels[k])
              + z_below * ops.matmul(h_below, self.kernels[k]))
         if h_above_tm1 is not None:
-            s = s + z_tm1 * ops.matmul(h_above_tm1, self.top_down_kernels[k])
+            gate = z_tm1 if self.top_down_gradient else ops.stop_gradient(z_tm1)
+            s = s + gate * ops.matmul(h_above_tm1, self.top_down_kernels[k])
         if self.layer_norm:
             s = ops.concatenate([self.normalise(s[:, :GATES * units], k), s[:, GATES * units:]],
                                 axis=-1)
@@ -236,5 +253,6 @@ class HMLSTMCell(keras.layers.Layer):
             "boundary_bias": self.boundary_bias,
             "boundary_gradient": self.boundary_gradient,
             "layer_norm": self.layer_norm,
+            "top_down_gradient": self.top_down_gradient,
         }
         return {**super().get_config(), **config}

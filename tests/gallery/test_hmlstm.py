@@ -257,6 +257,47 @@ def test_rejects_an_unknown_boundary_gradient():
         HMLSTM([3], boundary_gradient="tanh")
 
 
+def boundary_chain_gradient(top_down_gradient, steps=60, slope=5.0):
+    """``∂(Σ_t z_t^1)/∂U_td^1[z]`` for a 2-layer cell (1 unit each) set up so that layer
+    1's boundary stays on at ``a·u_t = 0.05`` only through its top-down gate: each step
+    ``u_t = z_{t-1}^1 · h^2 · M - (h^2 · M - 0.01)`` with a constant ``h^2``. Through
+    the gate, the straight-through chain gains ``a·σ'(a·u)·h^2·M ≈ 7.6`` per step.
+    Returns ``(gradient, the one-step value a·σ'(0.05)·h^2)``."""
+    cell = HMLSTMCell([1, 1], slope=slope, boundary_gradient="sigmoid",
+                      top_down_gradient=top_down_gradient)
+    cell.build((None, 1))
+    for w in cell.weights[:-1]:
+        w.assign(np.zeros(w.shape))
+    h2 = float(np.tanh(1.0))  # layer 2 starts (and stays) at c = 1, h = tanh 1
+    cell.biases[1].assign([-20.0, 20.0, 20.0, 20.0, -20.0])  # f=0, i=o=g=1, z²=0
+    big = 8.0
+    cell.biases[0].assign([0.0, 0.0, 0.0, 0.0, -(h2 * big - 0.01)])
+    column = tf.Variable([[0.0, 0.0, 0.0, 0.0, big]])
+    cell.top_down_kernels[0].assign(column)
+    initial = [tf.zeros((1, 1)), tf.zeros((1, 1)), tf.ones((1, 1)),      # h¹ c¹ z¹
+               tf.fill((1, 1), h2), tf.ones((1, 1)), tf.zeros((1, 1))]   # h² c² z²
+    x = tf.zeros((1, steps, 1))
+    with tf.GradientTape() as tape:
+        out = Recurrent(cell, return_sequences=True)(x, initial_state=initial, training=True)
+        total = tf.reduce_sum(out[..., -2])  # z¹ at every step
+    assert float(total) == steps  # the boundary stays on
+    grad = float(tape.gradient(total, cell.top_down_kernels[0])[0, 4])
+    a_u = slope * 0.01
+    return grad, slope * sigmoid(a_u) * (1 - sigmoid(a_u)) * h2
+
+
+def test_straight_through_chain_through_the_top_down_gate_explodes_unless_cut():
+    """The lesson's HM-LSTM went NaN this way: the paper's gradient through the top-down
+    gate multiplies from step to step, here ≈ 7.6^60 > float32's range; cut, every step
+    contributes its own a·σ'(a·u)·h² once."""
+    paper, _ = boundary_chain_gradient(top_down_gradient=True)
+    assert not np.isfinite(paper) or abs(paper) > 1e30
+    cut, one_step = boundary_chain_gradient(top_down_gradient=False)
+    assert cut == pytest.approx(60 * one_step, rel=1e-3)
+    config = HMLSTM([2, 2], top_down_gradient=False).get_config()
+    assert HMLSTM.from_config(config).cell.top_down_gradient is False
+
+
 def test_boundary_rate_penalty_value_gradient_and_mask():
     layer = HMLSTM([3, 2], boundary_rate_weight=2.0, boundary_rate_target=[0.25, 0.5])
     z = np.array([[[1, 0], [0, 0], [1, 1], [1, 1]],

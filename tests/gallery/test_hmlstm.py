@@ -19,12 +19,14 @@ def np_layer_norm(v, gain):
     return (v - v.mean()) / np.sqrt(v.var() + 1e-5) * gain
 
 
-def np_hmlstm(weights, x, units, slope=1.0, gains=None):
+def np_hmlstm(weights, x, units, slope=1.0, gains=None, boundary_kernels=None):
     """Equation-level reference: ``x (B, T, D)`` → ``hs [(B, T, H_ℓ)], zs (B, T, L)``.
 
     ``weights[k] = (W, U, U_td or None, b)``; gate order f i o g z; the three cases
     written as the paper's if/else per sequence and layer. With ``gains[k] (4H_ℓ,)``,
     the gate pre-activations (not the boundary's) are layer-normalised before the bias.
+    With ``boundary_kernels[k] (H_ℓ, 1)``, the boundary reads the new ``h`` instead:
+    ``u = h_t v + b[z]`` (``boundary_input="hidden"``; the kernels have no z column).
     """
     batch, steps, _ = x.shape
     L = len(units)
@@ -46,10 +48,11 @@ def np_hmlstm(weights, x, units, slope=1.0, gains=None):
                     s = s + h_prev[k + 1][n] @ U_td
                 if gains is not None:
                     s[:4 * H] = np_layer_norm(s[:4 * H], gains[k])
-                s = s + b
+                s = s + b[:s.shape[-1]]
                 f, i, o = sigmoid(s[:H]), sigmoid(s[H:2 * H]), sigmoid(s[2 * H:3 * H])
                 g = np.tanh(s[3 * H:4 * H])
-                z_new = float(np.clip((slope * s[4 * H] + 1) / 2, 0, 1) > 0.5)
+                if boundary_kernels is None:
+                    z_new = float(np.clip((slope * s[4 * H] + 1) / 2, 0, 1) > 0.5)
                 if z[k][n] == 1:  # FLUSH
                     c[k][n] = i * g
                     h[k][n] = o * np.tanh(c[k][n])
@@ -57,6 +60,9 @@ def np_hmlstm(weights, x, units, slope=1.0, gains=None):
                     c[k][n] = f * c[k][n] + i * g
                     h[k][n] = o * np.tanh(c[k][n])
                 # COPY: c and h stay
+                if boundary_kernels is not None:
+                    u = h[k][n] @ boundary_kernels[k][:, 0] + b[4 * H]
+                    z_new = float(np.clip((slope * u + 1) / 2, 0, 1) > 0.5)
                 z[k][n] = z_new
             hs[k][:, t] = h[k]
             zs[:, t, k] = z[k]
@@ -98,6 +104,34 @@ def test_matches_numpy_reference_with_learned_boundaries():
     np.testing.assert_array_equal(zs, ref_zs)
     for ours, ref in zip(hs, ref_hs):
         np.testing.assert_allclose(ours, ref, atol=1e-5)
+
+
+def test_boundary_from_the_hidden_state_matches_numpy_reference(tmp_path):
+    units = [4, 3, 5]
+    x = np.random.default_rng(3).normal(size=(3, 9, 2)).astype("float32")
+    cell = HMLSTMCell(units, slope=1.5, bias_initializer="random_normal",
+                      boundary_input="hidden")
+    cell.build((None, 2))
+    rng = np.random.default_rng(4)
+    for kernel in cell.boundary_kernels:  # large enough to fire about half the time
+        kernel.assign(rng.normal(size=kernel.shape) * 3)
+    set_boundary_bias(cell, 0.0)
+    hs, zs = run_cell(cell, x)
+    assert [tuple(k.shape) for k in cell.kernels] == [(2, 16), (4, 12), (3, 20)]
+    v = [np.asarray(k) for k in cell.boundary_kernels]
+    ref_hs, ref_zs = np_hmlstm(cell_weights(cell), x, units, slope=1.5, boundary_kernels=v)
+    assert 0.1 < zs.mean() < 0.9, "the test should see both kinds of boundary"
+    np.testing.assert_array_equal(zs, ref_zs)
+    for ours, ref in zip(hs, ref_hs):
+        np.testing.assert_allclose(ours, ref, atol=1e-5)
+    layer = HMLSTM(units, boundary_input="hidden", return_boundaries=True)
+    model = keras.Sequential([keras.Input((None, 2)), layer])
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    for ours, theirs in zip(model(x), again(x)):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-6)
+    with pytest.raises(ValueError, match="boundary_input"):
+        HMLSTMCell([2], boundary_input="input")
 
 
 def test_layer_norm_matches_numpy_reference_and_round_trips(tmp_path):

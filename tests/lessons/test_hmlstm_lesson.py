@@ -186,7 +186,7 @@ def test_set_overrides_take_per_layer_targets_and_refuse_bad_values():
     assert (settings.boundary_gradient, settings.steps) == ("hard_sigmoid", 600)
     assert apply_overrides(Settings(), ["boundary_rate_target=0.25"]).boundary_rate_target == 0.25
     for bad in ["boundary_rate_target=0.3,0.1", "boundary_rate_target=a", "steps=0",
-                "boundary_gradient=step", "units=1.5"]:
+                "boundary_gradient=step", "units=1.5", "boundary_input=input"]:
         with pytest.raises(GalleryError):
             apply_overrides(Settings(), [bad])
 

@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import pathlib
+import time
 
 import keras
 import numpy as np
@@ -81,9 +82,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.history = {}
         self.finished = False         # early stopping ended training
         self.non_finite_epoch = None  # 1-based epoch whose loss was NaN/inf
+        self.seconds_before = 0.0     # training time of the processes this one resumes
+        self._started = None          # time.monotonic() when this process began fitting
 
     # -- restore ---------------------------------------------------------------
     def on_train_begin(self, logs=None):
+        self._started = time.monotonic()
         state = read_state(self.folder)
         if state is None:
             return
@@ -92,6 +96,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self._load(state)
         self.history = {k: list(v) for k, v in state["history"].items()}
         self.finished = state.get("finished", False)
+        self.seconds_before = float(state.get("train_seconds", 0.0))
+
+    @property
+    def train_seconds(self):
+        """Seconds of training so far: those of the processes this one resumed (saved in
+        the state) plus this process's since ``fit`` began."""
+        now = 0.0 if self._started is None else time.monotonic() - self._started
+        return self.seconds_before + now
 
     def resume_epoch(self, epochs):
         """The epoch ``fit(initial_epoch=...)`` resumes at: 0 for a fresh start, the
@@ -156,6 +168,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         atomic_write(self.folder / name, lambda f: np.savez(f, **arrays))
         state = {"fingerprint": self.run_fingerprint, "epoch": epochs_done, "arrays": name,
                  "history": self.history, "finished": self.finished,
+                 "train_seconds": round(self.train_seconds, 3),
                  "ema_swapped": bool(getattr(self.ema_swap, "_ema_weights_in_model", False))}
         if es is not None:
             best_value = None if es.best is None else float(es.best)

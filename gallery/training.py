@@ -247,7 +247,8 @@ def train(task, config, source=None, out_dir=None, model=None, splits=None, meta
         log_dir = out_dir / TENSORBOARD_LOGS if chief and config.tensorboard else None
         history = fit_core(task, config, model, splits, verbose=verbose, checkpoint=checkpoint,
                            log_dir=log_dir)
-        seconds = time.time() - started
+        # a resumed run's time includes the epochs its earlier processes trained
+        seconds = checkpoint.seconds_before + time.time() - started
     stopped = _recover_from_non_finite(task, config, checkpoint) \
         if checkpoint.non_finite_epoch else None
     if not chief:  # the chief writes the run folder

@@ -71,17 +71,15 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    import tensorflow as tf
-
+    from gallery.preset_metrics import measure
     from gallery.runs import load_run, run_data_source
 
-    # deterministic kernels, as training measures its test metric: a run's metrics.json
-    # and a preset's card give the numbers this prints
-    tf.config.experimental.enable_op_determinism()
     task, config, model, meta = load_run(args.model, expected_task=args.task)
     splits = task.load_data(config, args.data or run_data_source(meta))
     task.check_data(meta, splits)
-    metrics = task.evaluate(config, model, splits.test, meta)
+    # measured as training measures its test metric, so a run's metrics.json and a
+    # preset's card give the numbers this prints
+    metrics = measure(task, config, model, meta, splits.test)
     print(json.dumps(strict_json(metrics), indent=2))
     return 0
 

@@ -78,6 +78,8 @@ CASES = [
     ("export-over-versions", EXPORT + ["saved_models/sentiment"], {},
      "is not a SavedModel version folder (it holds 1)"),
     ("export-over-notes", EXPORT + ["notes"], {}, "(it holds thesis.txt)"),
+    ("export-over-a-version", EXPORT[:-2] + ["--out", "saved_models/sentiment/1"], {},
+     "saved_models/sentiment/1 exists; choose a new version folder or pass --overwrite"),
     ("train-over-finished-run", TRAIN + ["finished"], {},
      "holds a finished run; pass --overwrite"),
     ("train-over-user-checkpoint", TRAIN + ["proj"], {},

@@ -132,8 +132,8 @@ def test_finetune_template(tiny_captioning_run, tmp_path):
     spec = importlib.util.spec_from_file_location("finetune_captioning", path)
     template = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(template)
-    template.SETTINGS = ["epochs=3", "learning_rate=0.005", "patience=3"]
-    write_caption_folder(tmp_path / "mine", count=60, seed=8)
+    template.SETTINGS = ["epochs=1", "learning_rate=0.005", "patience=3"]  # its wiring
+    write_caption_folder(tmp_path / "mine", count=30, seed=8)
     metrics = template.main(str(tiny_captioning_run), str(tmp_path / "mine"),
                             str(tmp_path / "tuned"))
     report = metrics["finetune"]

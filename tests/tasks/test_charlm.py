@@ -132,9 +132,8 @@ print(json.dumps({"text": [t.decode("utf-8", "replace") for t in out["text"].num
 """
 
 
-def test_export_generates_in_a_fresh_process(tiny_run, tmp_path):
-    out = tmp_path / "saved" / "charlm" / "1"
-    assert main(["export", "charlm", "--model", str(tiny_run), "--out", str(out)]) == 0
+def test_export_generates_in_a_fresh_process(tiny_run, task_export):
+    out = task_export("charlm")  # `gallery export charlm` of the tiny run, shared
     result = subprocess.run([sys.executable, "-c", SERVE, str(out)], capture_output=True,
                             text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
                             cwd=pathlib.Path(out).anchor, timeout=300)

@@ -100,6 +100,10 @@ def test_run_of_another_task_or_corrupt_model(tiny_sentiment_run, tmp_path, caps
     assert "cannot load" in _error_line(capsys)
 
 
+# default tier: two trainings with the same settings give the same numbers in
+# tests/test_contract.py::test_an_interrupted_run_resumes_to_the_same_metrics[sentiment]
+# and tests/gallery/test_presets.py::test_the_same_build_gives_the_same_weights.
+@pytest.mark.slow
 def test_training_is_reproducible(tmp_path):
     from conftest import TINY_SENTIMENT
 

@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -18,13 +19,16 @@ REQUESTS = ["a wonderful and superb film", "dull terrible acting", "", "   ",
 
 
 @pytest.fixture(scope="module")
-def export_dir(tiny_sentiment_run, tmp_path_factory):
-    out = tmp_path_factory.mktemp("export") / "sentiment" / "1"
-    assert main(["export", "sentiment", "--model", str(tiny_sentiment_run),
-                 "--out", str(out)]) == 0
-    return out
+def export_dir(task_export):
+    """The session's SavedModel of the tiny sentiment run (read only)."""
+    return task_export("sentiment")
 
 
+# default tier: test_export_serves_what_the_model_gives_on_hostile_strings calls
+# serving_default with its string input `text` and reads label, probability and
+# probabilities (in a fresh interpreter: tests/test_contract.py step 4); this adds
+# TensorFlow's own tool, a process that imports all of TensorFlow.
+@pytest.mark.slow
 def test_saved_model_cli_lists_the_signature(export_dir):
     cli = pathlib.Path(sys.executable).parent / "saved_model_cli"
     if not cli.exists():
@@ -40,7 +44,8 @@ def test_saved_model_cli_lists_the_signature(export_dir):
         assert f"outputs['{name}']" in out
 
 
-def test_existing_version_is_not_overwritten(export_dir, tiny_sentiment_run, capsys):
+def test_existing_version_is_not_overwritten(export_dir, tiny_sentiment_run, tmp_path, capsys):
+    export_dir = shutil.copytree(export_dir, tmp_path / "sentiment" / "1")  # written into
     before = sorted(p.name for p in export_dir.iterdir())
     assert main(["export", "sentiment", "--model", str(tiny_sentiment_run),
                  "--out", str(export_dir)]) == 2

@@ -234,6 +234,10 @@ def test_predict_and_bad_input(tiny_run, capsys):
     assert "attention" in capsys.readouterr().err
 
 
+# default tier: fine-tuning translation, its vocabularies kept (model_meta_keys):
+# tests/test_contract.py step 6; a folder of parallel files: test_parallel_folder_reader.
+# This trains 8 epochs to show the template adapts the model.
+@pytest.mark.slow
 def test_finetune_template_adapts_to_a_new_domain(tiny_run, tmp_path):
     import importlib.util
 

@@ -43,13 +43,10 @@ def test_the_rate_is_cut_after_each_epoch_without_improvement(tmp_path):
     assert min(rates) < 0.3  # the schedule was exercised
 
 
-def test_the_default_leaves_the_rate_alone(tmp_path):
-    from rnn_gallery.tasks.sentiment.task import SentimentTask
-
-    data = write_review_file(tmp_path / "r.tsv", rows=80)
-    train(SentimentTask(), sentiment_config("epochs=2"), source=str(data),
-          out_dir=tmp_path / "run", verbose=0)
-    assert "learning_rate" not in json.loads((tmp_path / "run" / "history.json").read_text())
+def test_the_default_leaves_the_rate_alone(tiny_sentiment_run):
+    """The session's tiny run (TINY_SENTIMENT: no lr_plateau_factor) logged no rate."""
+    assert "lr_plateau_factor=" not in " ".join(TINY_SENTIMENT)
+    assert "learning_rate" not in json.loads((tiny_sentiment_run / "history.json").read_text())
 
 
 @pytest.mark.parametrize("value", ["1", "-0.5", "1.5"])

@@ -102,11 +102,9 @@ def test_user_folders_are_refused_and_left_alone(tmp_path, capsys):
 
 
 def test_a_finished_run_is_replaced_only_with_overwrite_and_only_when_complete(
-        tmp_path, capsys, monkeypatch):
-    first = write_review_file(tmp_path / "first.tsv", rows=60, seed=1)
+        tiny_sentiment_run, tmp_path, capsys, monkeypatch):
     second = write_review_file(tmp_path / "second.tsv", rows=60, seed=2)
-    run = tmp_path / "run"
-    assert main(train_args(first, run)) == 0
+    run = shutil.copytree(tiny_sentiment_run, tmp_path / "run")  # a finished `gallery train`
     manifest = json.loads((run / RUN_MANIFEST).read_text())["entries"]
     assert {"model.keras", "meta.json", "metrics.json"} <= set(manifest)
     assert "checkpoint" not in manifest and not (run / "checkpoint").exists()
@@ -130,7 +128,7 @@ def test_a_finished_run_is_replaced_only_with_overwrite_and_only_when_complete(
     # Run again: it resumes in the staging folder and then swaps.
     assert main(train_args(second, run, "--overwrite")) == 0
     assert json.loads((run / "meta.json").read_text())["source"] == str(second)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.tsv", "run", "second.tsv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "second.tsv"]
 
 
 def test_user_files_in_a_finished_run_block_its_replacement(tmp_path, capsys):

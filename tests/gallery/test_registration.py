@@ -80,20 +80,32 @@ def broken_task_site(folder):
     return folder
 
 
-def test_a_task_with_a_syntax_error_is_one_line_naming_it(tmp_path):
+def broken_task_env(tmp_path):
     site = broken_task_site(tmp_path / "site")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")},
-           "PYTHONPATH": str(site)}
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")},
+            "PYTHONPATH": str(site)}
+
+
+# `gallery list` imports every task as `gallery train` does: the slow tier checks it
+# too (default tier: the train case).
+@pytest.mark.parametrize("argv", [["train", "broken", "--profile", "tiny"],
+                                  pytest.param(["list"], marks=pytest.mark.slow)],
+                         ids=["train", "list"])
+def test_a_task_with_a_syntax_error_is_one_line_naming_it(tmp_path, argv):
+    env = broken_task_env(tmp_path)
     script = pathlib.Path(sys.executable).with_name("gallery")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "gallery.cli"]
     expected = ("gallery: error: task 'broken' is registered as 'broken_task.task:BrokenTask', "
                 "which cannot be imported: SyntaxError: ")
-    for argv in (["train", "broken", "--profile", "tiny"], ["list"]):
-        done = subprocess.run([*command, *argv], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=300)
-        assert done.returncode == 2, done.stderr[-2000:]
-        assert len(done.stderr.splitlines()) == 1, done.stderr[-2000:]
-        assert done.stderr.startswith(expected) and "task.py, line 1" in done.stderr
+    done = subprocess.run([*command, *argv], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert len(done.stderr.splitlines()) == 1, done.stderr[-2000:]
+    assert done.stderr.startswith(expected) and "task.py, line 1" in done.stderr
+
+
+def test_register_all_names_a_task_with_a_syntax_error(tmp_path):
+    env = broken_task_env(tmp_path)
     library = ("import gallery\n"
                "try:\n    gallery.register_all()\n"
                "except gallery.errors.GalleryError as error:\n"

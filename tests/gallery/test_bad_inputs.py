@@ -8,7 +8,6 @@ TensorFlow is imported twice in all: one driver process runs every case through
 ``gallery`` command runs one case on its own. The whole of stderr is checked.
 """
 
-import json
 import os
 import pathlib
 import shutil
@@ -16,36 +15,8 @@ import subprocess
 import sys
 
 import pytest
+from cli_driver import run_cases
 from conftest import write_review_file
-
-DRIVER = r"""
-import json, os, resource, sys, tempfile, traceback
-from gallery.cli import main
-
-results = []
-for case in json.load(open(sys.argv[1])):
-    saved_env = dict(os.environ)
-    os.environ.update(case["env"])
-    os.chdir(case["cwd"])
-    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-    saved = os.dup(1), os.dup(2)
-    sys.stdout.flush(); sys.stderr.flush()
-    os.dup2(out.fileno(), 1); os.dup2(err.fileno(), 2)
-    try:
-        code = main(case["argv"])
-    except SystemExit as exit:
-        code = exit.code
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    sys.stdout.flush(); sys.stderr.flush()
-    os.dup2(saved[0], 1); os.dup2(saved[1], 2)
-    os.environ.clear(); os.environ.update(saved_env)
-    err.seek(0)
-    results.append({"code": code, "stderr": err.read().decode("utf-8", "replace"),
-                    "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
-json.dump(results, open(sys.argv[2], "w"))
-"""
 
 
 def clean_env():
@@ -194,14 +165,9 @@ def results(tiny_sentiment_run, tmp_path_factory):
     """``(scratch folder, {case id: {"code", "stderr"}})`` from one driver process."""
     root = tmp_path_factory.mktemp("bad_inputs")
     make_files(root, tiny_sentiment_run)
-    spec = root / "cases.json"
-    spec.write_text(json.dumps([{"argv": argv, "env": env, "cwd": str(root)}
-                                for _, argv, env, _ in CASES]))
-    out = root / "results.json"
-    done = subprocess.run([sys.executable, "-c", DRIVER, str(spec), str(out)], cwd=root,
-                          env=clean_env(), capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0 and not done.stderr, done.stderr[-3000:]
-    return root, dict(zip([case[0] for case in CASES], json.loads(out.read_text())))
+    results = run_cases([{"argv": argv, "env": env, "cwd": str(root)}
+                         for _, argv, env, _ in CASES], root, clean_env(), root)
+    return root, dict(zip([case[0] for case in CASES], results))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])

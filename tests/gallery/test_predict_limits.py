@@ -3,7 +3,7 @@
 line on stderr, nothing of the user's changed, and memory that does not grow with a
 line that never ends.
 
-The cases run in one driver process (``test_bad_inputs.DRIVER``: TensorFlow is
+The cases run in one driver process (``cli_driver.DRIVER``: TensorFlow is
 imported once), which records its peak RSS after each case; stdin has its own process.
 """
 
@@ -16,7 +16,8 @@ import sys
 import threading
 
 import pytest
-from test_bad_inputs import DRIVER, assert_one_line, clean_env
+from cli_driver import DRIVER
+from test_bad_inputs import assert_one_line, clean_env
 
 from gallery.batch_predict import output_stream
 from gallery.data.files import LineLimit, split_lines, without_line_end

@@ -15,6 +15,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+from cli_driver import run_cases
 from conftest import PRESET_TASKS, write_review_file
 
 from gallery import preset_store, presets
@@ -168,12 +169,35 @@ def test_gallery_evaluate_in_a_new_process_prints_the_cards_metric(preset_root):
     assert json.loads(done.stdout)["bits_per_char"] == card["value"]
 
 
-def test_predict_without_model_and_without_preset_is_one_line(tmp_path):
-    done = gallery("predict", "sentiment", "a fine film", root=tmp_path)
-    assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.splitlines() == [
-        f"gallery: error: no preset 'sentiment' in {tmp_path} (presets: none are built); "
-        "build them with `make presets`"]
+@pytest.fixture(scope="module")
+def refusals(preset_root, tmp_path_factory):
+    """``(folder, {case: {"code", "stdout", "stderr"}})``: the refused commands below,
+    each with ``GALLERY_PRESETS_DIR`` at its own folder (empty, or a copy of the tiny
+    presets damaged), run in one new process (tests/gallery/cli_driver.py: one
+    TensorFlow start-up for them all)."""
+    folder = tmp_path_factory.mktemp("refusals")
+    roots = {"none": folder / "none"}
+    roots["none"].mkdir()
+    for name, damage in (("damaged", _damage_model), ("other_version", _other_version)):
+        roots[name] = shutil.copytree(preset_root, folder / name)
+        damage(roots[name])
+    commands = {"none": ["predict", "sentiment", "a fine film"],
+                "damaged": ["evaluate", "sentiment", "--model", "preset:sentiment"],
+                "other_version": ["evaluate", "sentiment", "--model", "preset:sentiment"]}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    results = run_cases([{"argv": argv, "env": {preset_store.ROOT_ENV: str(roots[name])},
+                          "cwd": str(ROOT)} for name, argv in commands.items()],
+                        folder, env, ROOT)
+    return roots, dict(zip(commands, results))
+
+
+def test_predict_without_model_and_without_preset_is_one_line(refusals):
+    roots, results = refusals
+    done = results["none"]
+    assert done["code"] == 2 and done["stdout"] == ""
+    assert done["stderr"].splitlines() == [
+        f"gallery: error: no preset 'sentiment' in {roots['none']} (presets: none are "
+        "built); build them with `make presets`"]
 
 
 def _damage_model(root):
@@ -190,17 +214,15 @@ def _other_version(root):
                                              '"gallery_version": "0.0.1"'))
 
 
-# (a missing preset in a subprocess: test_predict_without_model_and_without_preset...)
-@pytest.mark.parametrize("damage, model, says", [
-    (_damage_model, "preset:sentiment", "model.keras is damaged (its sha256 differs"),
-    (_other_version, "preset:sentiment", "was built by rnn-gallery 0.0.1"),
+# (a missing preset in a real process: test_predict_without_model_and_without_preset...)
+@pytest.mark.parametrize("case, says", [
+    ("damaged", "model.keras is damaged (its sha256 differs"),
+    ("other_version", "was built by rnn-gallery 0.0.1"),
 ])
-def test_a_bad_preset_is_one_line_and_exit_2(preset_copy, damage, model, says):
-    if damage:
-        damage(preset_copy)
-    done = gallery("evaluate", "sentiment", "--model", model, root=preset_copy)
-    assert done.returncode == 2 and done.stdout == ""
-    (line,) = done.stderr.splitlines()  # exactly one line: no traceback
+def test_a_bad_preset_is_one_line_and_exit_2(refusals, case, says):
+    done = refusals[1][case]  # `gallery evaluate sentiment --model preset:sentiment`
+    assert done["code"] == 2 and done["stdout"] == ""
+    (line,) = done["stderr"].splitlines()  # exactly one line: no traceback
     assert line.startswith("gallery: error: ") and says in line, line
     assert "preset 'sentiment'" in line
     assert "make presets" in line

@@ -22,7 +22,7 @@ from conftest import write_review_file
 def clean_env():
     """The user's environment: nothing set to quieten TensorFlow for us."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TF_CPP", "GALLERY_MIN_FREE"))}
+           if not k.startswith(("TF_CPP", "GALLERY_MIN_FREE", "TF_CONFIG"))}
     return {**env, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
 
 
@@ -108,6 +108,10 @@ CASES = [
                                       "encoder=keras:MobileNetV3Small",
                                       "--set", "fine_tune_encoder_blocks=1"], {},
      "fine_tune_encoder_blocks needs encoder=efficientnet_lite0"),
+    ("serve-model-without-a-name", ["serve", "--model", "sentiment"], {},
+     "--model takes NAME=EXPORT_DIR with a new NAME free of '/' and ':', not 'sentiment'"),
+    ("multiworker-without-tf-config", TRAIN + ["mw", "--strategy", "multiworker"], {},
+     "--strategy multiworker needs the TF_CONFIG"),
 ]
 
 

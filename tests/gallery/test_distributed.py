@@ -96,6 +96,9 @@ def test_two_local_workers_match_one_device(single_device_run, tmp_path):
     assert_same_run(single, run)
 
 
+# default tier: test_bad_inputs.py's multiworker-without-tf-config case (in the one
+# process that runs every refused command line)
+@pytest.mark.slow
 def test_multiworker_without_tf_config_is_a_clear_error(tmp_path):
     result = subprocess.run(train_command(tmp_path / "x.tsv", tmp_path / "run",
                                           "--strategy", "multiworker"),

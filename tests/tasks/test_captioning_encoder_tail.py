@@ -85,6 +85,18 @@ def test_the_tail_trains_on_features_cached_at_the_cut(photos, tmp_path, capsys)
     task.prepare(config, again[3], again[2], folder)
     assert "reused" in capsys.readouterr().err
     np.testing.assert_array_equal(again[2].train.features, splits.train.features)
+
+
+# default tier: the cut is in the cache's encoder key (test_the_tail_trains_on_features_
+# cached_at_the_cut), another key computes again (tests/gallery/test_feature_cache.py),
+# the cut's grid (test_the_split_encoder_computes_the_encoder); this builds a third
+# EfficientNet and runs its front on the photos.
+@pytest.mark.slow
+def test_another_cut_computes_its_own_features(photos, tmp_path, capsys):
+    task, config, splits, model = build(photos, settings=["epochs=1"])
+    folder = tmp_path / "checkpoint"
+    task.prepare(config, model, splits, folder)
+    capsys.readouterr()
     other = build(photos, blocks=1)  # another cut: computed again, at its own grid
     task.prepare(other[1], other[3], other[2], folder)
     assert "reused" not in capsys.readouterr().err

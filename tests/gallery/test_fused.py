@@ -80,7 +80,17 @@ def test_fused_equals_autodiff_loop(name, masked, path, shape):
     assert_close(*[grads for _, grads in runs])
 
 
-@pytest.mark.parametrize("name", list(CELLS))
+def builtin_cases():
+    """Every cell on every loop; under XLA the default run keeps the three gate layouts
+    (Elman's other activations: the same loop, in the slow tier)."""
+    for path_ in ("plain", "xla", "compiled"):
+        for name in CELLS:
+            slow = path_ == "xla" and name in ("elman_relu", "elman_linear")
+            yield pytest.param(name, path_, id=f"{path_}-{name}",
+                               marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize("name,path", builtin_cases(), indirect=["path"])
 def test_fused_gradients_equal_keras_builtins(name, path):
     keras.utils.set_random_seed(4)
     ours_cell, keras_cell = CELLS[name]

@@ -41,11 +41,13 @@ json.dump(results, open(sys.argv[2], "w"))
 
 def run_cases(cases, folder, env, cwd):
     """``[{"code", "stdout", "stderr", "maxrss_kb"}]`` of ``cases`` (``{"argv", "env",
-    "cwd"}`` each) run by one driver process started in ``cwd`` with ``env``; the
-    driver's own stderr must be empty. ``folder`` holds the spec and the results."""
+    "cwd"}`` each) run by one driver process started in ``cwd`` with ``env`` and an
+    empty stdin; the driver's own stderr must be empty. ``folder`` holds the spec and
+    the results."""
     spec, out = folder / "cases.json", folder / "results.json"
     spec.write_text(json.dumps(cases))
     done = subprocess.run([sys.executable, "-c", DRIVER, str(spec), str(out)], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=600)
+                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0 and not done.stderr, done.stderr[-3000:]
     return json.loads(out.read_text())

@@ -112,6 +112,9 @@ CASES = [
      "--model takes NAME=EXPORT_DIR with a new NAME free of '/' and ':', not 'sentiment'"),
     ("multiworker-without-tf-config", TRAIN + ["mw", "--strategy", "multiworker"], {},
      "--strategy multiworker needs the TF_CONFIG"),
+    ("stdin-stream-of-a-bidirectional-model", ["predict", "frame_tagging", "--model",
+                                               "frames_bidirectional", "--input", "-"], {},
+     "cannot stream; train a causal model"),
 ]
 
 
@@ -165,10 +168,11 @@ def assert_one_line(code, stderr, fragment):
 
 
 @pytest.fixture(scope="module")
-def results(tiny_sentiment_run, tmp_path_factory):
+def results(tiny_sentiment_run, tiny_frame_tagging_run, tmp_path_factory):
     """``(scratch folder, {case id: {"code", "stderr"}})`` from one driver process."""
     root = tmp_path_factory.mktemp("bad_inputs")
     make_files(root, tiny_sentiment_run)
+    shutil.copytree(tiny_frame_tagging_run, root / "frames_bidirectional")  # the default
     results = run_cases([{"argv": argv, "env": env, "cwd": str(root)}
                          for _, argv, env, _ in CASES], root, clean_env(), root)
     return root, dict(zip([case[0] for case in CASES], results))

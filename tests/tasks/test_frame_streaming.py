@@ -223,8 +223,11 @@ def test_predict_stdin_labels_frames_as_they_arrive(tmp_path, stream):
     assert [row["label"] for row in got] == [META["labels"][k] for k in labels]
 
 
-@pytest.mark.parametrize("case", ["bidirectional", pytest.param(
-    "bad line", marks=pytest.mark.slow)])  # a StreamRows error, as in a .csv file
+# default tier: a bidirectional model's refusal is test_bad_inputs.py's
+# stdin-stream-of-a-bidirectional-model case (in its one driver process); "bad line"
+# (a StreamRows error, as in a .csv file) was in the slow tier already
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["bidirectional", "bad line"])
 def test_predict_stdin_refusals_are_one_line(tmp_path, case):
     if case == "bidirectional":
         config = apply_overrides(FrameTaggingConfig(), ["units=8", "frame_units=8"])

@@ -18,51 +18,54 @@ import gallery
 import gallery.layers
 
 TASKS = ["sentiment", "captioning", "translation", "frame_tagging", "charlm"]
-LOAD_ALL = """
-import json, sys
-import gallery, keras
+#: One fresh interpreter for the two tests below (one TensorFlow start-up): first what
+#: ``import gallery`` and then ``import keras`` import, then ``register_all`` and a bare
+#: ``keras.models.load_model`` of every task's model.
+FRESH = """
+import json, os, sys
+hooks = list(sys.meta_path)
+import gallery
+imported = {"hooks_kept": sys.meta_path == hooks,
+            "log_level_set": "TF_CPP_MIN_LOG_LEVEL" in os.environ,
+            "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}
+import keras
+imported["after_keras"] = sorted(m for m in sys.modules
+                                 if ".tasks." in m or m.startswith("gallery.layers"))
 registered = sorted(gallery.register_all())
 loaded = {}
 for name, path in json.loads(sys.argv[1]).items():
     model = keras.models.load_model(path)
     loaded[name] = type(model).__name__
 leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("tasks", "lessons"))
-print(json.dumps({"registered": registered, "loaded": loaded, "leaked": leaked}))
+print(json.dumps({"imported": imported, "registered": registered, "loaded": loaded,
+                  "leaked": leaked}))
 """
 
 
-def test_register_all_then_load_model_loads_every_tasks_model(request, tmp_path):
+@pytest.fixture(scope="module")
+def fresh(request, tmp_path_factory):
+    """What :data:`FRESH` printed, run with no ``TF_CPP_*`` variable set."""
     runs = {task: str(request.getfixturevalue(f"tiny_{task}_run") / "model.keras")
             for task in TASKS}
-    done = subprocess.run([sys.executable, "-c", LOAD_ALL, json.dumps(runs)],
-                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
+    done = subprocess.run([sys.executable, "-c", FRESH, json.dumps(runs)],
+                          capture_output=True, text=True, timeout=900,
+                          cwd=tmp_path_factory.mktemp("fresh"), env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(TASKS) <= set(result["registered"])
-    assert sorted(result["loaded"]) == sorted(TASKS)
-    assert result["leaked"] == []  # tasks come through the entry points, never by name
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-IMPORT_ONLY = """
-import os, sys
-hooks = list(sys.meta_path)
-import gallery
-print(sys.meta_path == hooks, "TF_CPP_MIN_LOG_LEVEL" in os.environ,
-      "tensorflow" in sys.modules, "keras" in sys.modules)
-import keras
-print(sorted(m for m in sys.modules if ".tasks." in m or m.startswith("gallery.layers")))
-"""
+def test_register_all_then_load_model_loads_every_tasks_model(fresh):
+    assert set(TASKS) <= set(fresh["registered"])
+    assert sorted(fresh["loaded"]) == sorted(TASKS)
+    assert fresh["leaked"] == []  # tasks come through the entry points, never by name
 
 
-def test_import_gallery_is_light_and_installs_no_hook(tmp_path):
+def test_import_gallery_is_light_and_installs_no_hook(fresh):
     """No import hook, no TensorFlow log level forced (``gallery.quiet`` sets its own), no
     TensorFlow; and importing Keras afterwards imports no task and no gallery layer."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
-    done = subprocess.run([sys.executable, "-c", IMPORT_ONLY], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path, env=env)
-    lines = done.stdout.splitlines()
-    assert lines[0].split() == ["True", "False", "False", "False"], done.stderr[-2000:]
-    assert lines[1] == "[]"
+    assert fresh["imported"] == {"hooks_kept": True, "log_level_set": False,
+                                 "tensorflow": False, "keras": False, "after_keras": []}
 
 
 def broken_task_site(folder):

@@ -233,17 +233,21 @@ THIRD_PARTY = pathlib.Path(__file__).parent / "third_party" / "gallery_toy"
 def third_party_path(tmp_path_factory):
     """tests/third_party/gallery_toy installed by pip into a temporary folder (a task
     that lives outside this repository), that folder added to ``sys.path``: its
-    ``majority`` task is found through its ``rnn_gallery.tasks`` entry point only."""
+    ``majority`` task is found through its ``rnn_gallery.tasks`` entry point only.
+    Installed once for the session (every worker shares the folder; nobody writes it)."""
     import shutil
     import subprocess
     import sys
 
-    source = tmp_path_factory.mktemp("source") / "gallery_toy"  # pip builds in place
-    shutil.copytree(THIRD_PARTY, source, ignore=shutil.ignore_patterns("__pycache__"))
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--no-index", "--target", str(target),
-                    str(source)], check=True, capture_output=True, timeout=300)
+    def install(folder):
+        source = folder / "source" / "gallery_toy"  # pip builds in place
+        shutil.copytree(THIRD_PARTY, source, ignore=shutil.ignore_patterns("__pycache__"))
+        target = folder / "site"
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                        "--no-build-isolation", "--no-index", "--target", str(target),
+                        str(source)], check=True, capture_output=True, timeout=300)
+        return target
+    target = built_once(tmp_path_factory, "third_party", install)
     sys.path.append(str(target))
     yield target
     sys.path.remove(str(target))

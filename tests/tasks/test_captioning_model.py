@@ -113,6 +113,10 @@ def test_cli_predict_and_bad_paths(tiny_captioning_run, loaded, tmp_path, capsys
     assert main(["train", "captioning", "--set", "height=0"]) == 2
 
 
+# trains; default tier: fine-tuning with the vocabulary kept: tests/test_contract.py
+# step 6; a user folder: test_finetune_template below; `gallery finetune`'s command line:
+# tests/tasks/test_sentiment_finetune.py
+@pytest.mark.slow
 def test_finetune_on_a_user_folder(tiny_captioning_run, tmp_path):
     write_caption_folder(tmp_path / "mine", count=30, seed=3)
     out = tmp_path / "tuned"

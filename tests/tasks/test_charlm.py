@@ -156,6 +156,10 @@ def test_bad_text_files(tmp_path, capsys):
         assert err.startswith("gallery: error:") and "\n" not in err
 
 
+# trains; default tier: fine-tuning charlm: tests/test_contract.py step 6; a text file
+# as data: the tiny run (conftest's tiny_charlm_run); `gallery finetune`'s command line:
+# tests/tasks/test_sentiment_finetune.py
+@pytest.mark.slow
 def test_finetune_on_new_text_lowers_its_bits_per_char(tiny_run, tmp_path):
     text = tmp_path / "other.txt"
     text.write_text(("while x < 10:\n    x += 1\n" * 400)[:6000])

@@ -274,8 +274,8 @@ def test_finetune_on_a_folder_of_labelled_streams(tiny_run, tmp_path):
 
 def test_train_on_a_folder_and_bad_folders(tmp_path, capsys):
     folder = write_stream_folder(tmp_path / "mine", count=4)
-    run = cli_train("frame_tagging", tmp_path / "run", TINY[:1] + ["units=8", "frame_units=8",
-                                                                   "num_layers=1"], folder)
+    run = cli_train("frame_tagging", tmp_path / "run", ["epochs=1", "units=8", "frame_units=8",
+                                                        "num_layers=1"], folder)
     assert json.loads((run / "meta.json").read_text())["channels"] == 6
     (tmp_path / "few").mkdir()
     (tmp_path / "few" / "a.csv").write_text("1,2,walk\n")

@@ -4,10 +4,11 @@ Character-level language models on English (Hamlet, optionally after the 2012 US
 convention speeches) and Python (the standard library's source), see
 :mod:`lessons.hmlstm_text`. For each text and each seed, an HM-LSTM and a stacked LSTM
 with the same parameter count get the same training budget (:mod:`lessons.hmlstm_models`);
-by default the HM-LSTM's straight-through backward pass uses the sigmoid's gradient
-(``boundary_gradient``), stops at the top-down gate (``top_down_gradient``), and a
-boundary-rate penalty pulls the layers' rates toward 0.2 / 0.1 / 0.05 (see
-docs/lessons/hmlstm.md for why).
+by default the HM-LSTM's boundaries read each layer's new hidden state
+(``boundary_input``), its gate inputs are layer-normalised, its straight-through backward
+pass uses the sigmoid's gradient (``boundary_gradient``) and stops at the top-down gate
+(``top_down_gradient``), and a boundary-rate penalty pulls the layers' rates toward
+0.2 / 0.1 / 0.05 (see docs/lessons/hmlstm.md for why).
 
 Reported per text, as mean ± sd over the seeds (:mod:`lessons.hmlstm_report`): bits
 per character of both models, each HM-LSTM layer's boundary rate on held-out text,
@@ -53,7 +54,7 @@ class Settings(SettingChecks):
     steps: int = 300              # training batches per model: the same budget for both
     batch_size: int = 32
     seq_len: int = 100            # characters per training window
-    learning_rate: float = 0.002
+    learning_rate: float = 0.003
     clipnorm: float = 1.0         # clip each weight's gradient to this norm (Keras's clipnorm)
     slope_start: float = 1.0      # the boundary detector's slope a at step 0 ...
     slope_rate: float = 0.02      # ... grows by this much per step ...
@@ -65,13 +66,13 @@ class Settings(SettingChecks):
     # pulls each layer toward (one number: the same for every layer).
     boundary_rate_weight: float = 1.0
     boundary_rate_target: float | tuple[float, ...] = (0.2, 0.1, 0.05)
-    layer_norm: bool = False      # the paper's layer normalisation of the gate inputs
+    layer_norm: bool = True       # the paper's layer normalisation of the gate inputs
     # Whether z_{t-1} passes its straight-through gradient through the top-down gate:
     # the paper's yes made the gradient overflow to NaN (see HMLSTMCell.layer_step).
     top_down_gradient: bool = False
     # What layer ℓ's boundary reads: "gates" (the paper: the pre-activation of [h_{t-1}, x_t])
     # or "hidden" (not the paper's: the new h_t, which also predicts the next character).
-    boundary_input: str = "gates"
+    boundary_input: str = "hidden"
     max_chars: int = 175_000      # Hamlet (~175 K) cut to this length
     speeches_chars: int = 0       # convention speeches read before Hamlet (English only)
     texts: tuple[str, ...] = TEXTS  # which texts to run

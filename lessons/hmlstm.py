@@ -147,6 +147,12 @@ def load_text(name, s):
 def run_one(name, seed, s):
     """Train both models on text ``name`` with ``seed``; ``(results, panel, log line)``."""
     deterministic_runtime(seed)
+    # Scoring several models, each with a last batch of another size, retraces predict
+    # functions on purpose; TensorFlow's retracing warning would be noise here (in every
+    # worker process, which is where the models are scored).
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
     with native_stderr_without(DETERMINISM_NOTICE):
         return _run_one(name, seed, s)
 
@@ -223,11 +229,6 @@ def run(out_dir, settings=None, overrides=(), profile=None):
     """The lesson with ``settings`` (default :class:`Settings`), then ``profile``, then
     ``--set`` style ``overrides`` (``["steps=600", "boundary_rate_target=0.3,0.1,0.05"]``)."""
     s = settings_for(settings, overrides, profile)
-    # Scoring several models, each with a last batch of another size, retraces predict
-    # functions on purpose; TensorFlow's retracing warning would be noise here.
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("ERROR")
     (out_dir / "config.json").write_text(report.to_json(dataclasses.asdict(s)))
     cpu = cpu_model()
     print(f"[hmlstm] CPU: {cpu}; one TensorFlow thread per process, deterministic kernels, "

@@ -245,6 +245,9 @@ def build_parser():
     from gallery.batch_predict import INPUT_LINES
 
     parser = _Parser(prog="gallery", description=__doc__.splitlines()[0])
+    # sets_runtime: the command sets TensorFlow's threads or devices itself (before its
+    # runtime starts), and settles the runtime's notices after (gallery.quiet)
+    parser.set_defaults(sets_runtime=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="list the tasks").set_defaults(func=cmd_list)
@@ -266,7 +269,7 @@ def build_parser():
                        "machine, or the machines in TF_CONFIG")
     train.add_argument("--cpu-devices", type=whole_number(1, 256), metavar="N",
                        help="split the CPU into N logical devices (for mirrored on a CPU)")
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(func=cmd_train, sets_runtime=True)
 
     evaluate = sub.add_parser("evaluate", help="test-split metrics of a trained run")
     evaluate.add_argument("task", nargs="?")
@@ -373,7 +376,7 @@ def build_parser():
     lesson.add_argument("--profile", metavar="NAME",
                         help="a named set of the lesson's settings, applied before --set "
                              "(hmlstm: short, the default; full; tiny)")
-    lesson.set_defaults(func=cmd_lesson)
+    lesson.set_defaults(func=cmd_lesson, sets_runtime=True)
 
     presets = sub.add_parser("presets", help="the trained default run of each task, "
                              "shipped with the gallery: list them, or build them again")
@@ -433,9 +436,11 @@ def main(argv=None):
 
     try:
         args = parse(argv)
-        from gallery.quiet import import_tensorflow
+        from gallery.quiet import import_tensorflow, settle_runtime_notices
 
         import_tensorflow()
+        if not args.sets_runtime:  # train and lesson set threads or devices first
+            settle_runtime_notices()
         from gallery.runs import required_free_mb
 
         required_free_mb()  # a malformed GALLERY_MIN_FREE_MB: said now, whatever the command

@@ -25,6 +25,7 @@ import os
 import tensorflow as tf
 
 from gallery.errors import GalleryError
+from gallery.quiet import settle_runtime_notices
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -64,6 +65,12 @@ def make_strategy(name="default", cpu_devices=None):
     """The ``tf.distribute`` strategy called ``name`` (see the module docstring)."""
     if name not in STRATEGIES:
         raise GalleryError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
+    strategy = _strategy(name, cpu_devices)
+    settle_runtime_notices()  # the devices and collectives are set: the runtime may start
+    return strategy
+
+
+def _strategy(name, cpu_devices):
     if name == "multiworker":
         _tf_config()
         split_cpu(cpu_devices)

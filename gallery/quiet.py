@@ -13,9 +13,13 @@ captured line that is not a known start-up notice.
 
 One more notice comes later, on a CPU without AVX-512: the first op that oneDNN cannot run
 for its dtype (e.g. transposing a bool mask) logs "oneDNN supports DT_BOOL only on
-platforms with AVX-512", once per process, as an error. :func:`import_tensorflow`
+platforms with AVX-512", once per process, as an error. :func:`settle_runtime_notices`
 transposes a bool tensor while stderr is captured, so that the notice is written then
-(and dropped) instead of in the middle of a command's output.
+(and dropped) instead of in the middle of a command's output. That op starts TensorFlow's
+runtime, after which its threads and devices can no longer be set, so it is a call of its
+own, made once they are (``gallery.cli.main`` before a command that sets none,
+``gallery.distribute.make_strategy`` and ``gallery.reproducibility.deterministic_runtime``
+after setting them).
 """
 
 import contextlib
@@ -75,6 +79,15 @@ def _import_and_start():
     import tensorflow as tf
 
     tf.config.list_physical_devices()  # the device start-up notices come now, not later
-    # oneDNN's once-per-process "supports DT_BOOL only on platforms with AVX-512" (a CPU
-    # without AVX-512) comes at the first bool transpose: now, not in a command's output.
-    tf.transpose(tf.zeros((1, 1), tf.bool))
+
+
+def settle_runtime_notices():
+    """Start TensorFlow's runtime with stderr captured, so that oneDNN's once-per-process
+    notice of a CPU without AVX-512 ("supports DT_BOOL only on platforms with AVX-512", at
+    the first bool transpose) is written now and dropped, not in a command's output. Call
+    it after the runtime's threads and devices are set: they cannot change afterwards."""
+    import_tensorflow()
+    import tensorflow as tf
+
+    with native_stderr_without(STARTUP_NOTICE):
+        tf.transpose(tf.zeros((1, 1), tf.bool))

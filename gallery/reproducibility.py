@@ -20,6 +20,8 @@ another vector width on another CPU, so float32 sums can round differently; henc
 
 import platform
 
+from gallery.quiet import settle_runtime_notices
+
 
 def cpu_model():
     """The CPU's model name: ``model name`` of ``/proc/cpuinfo`` (what ``lscpu`` shows as
@@ -50,4 +52,5 @@ def deterministic_runtime(seed):
     threading.set_intra_op_parallelism_threads(1)
     threading.set_inter_op_parallelism_threads(1)
     tf.config.experimental.enable_op_determinism()
+    settle_runtime_notices()  # the threads are set: the runtime may start
     keras.utils.set_random_seed(seed)

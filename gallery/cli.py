@@ -198,11 +198,15 @@ def cmd_finetune(args):
 
 def cmd_lesson(args):
     from gallery.lessons import lesson_summaries, run_lesson
+    from gallery.quiet import settle_runtime_notices
+    from gallery.registry import get_lesson
 
     if args.name == "list":
         for name, summary in lesson_summaries().items():
             print(f"{name:13s} {summary}")
         return 0
+    if not getattr(get_lesson(args.name), "SETS_RUNTIME", False):
+        settle_runtime_notices()  # the lesson sets no threads of its own (gallery.quiet)
     run_lesson(args.name, out_dir=args.out, model=args.model, prime=args.prime,
                temperature=args.temperature, overrides=args.set, profile=args.profile)
     return 0
@@ -439,7 +443,7 @@ def main(argv=None):
         from gallery.quiet import import_tensorflow, settle_runtime_notices
 
         import_tensorflow()
-        if not args.sets_runtime:  # train and lesson set threads or devices first
+        if not args.sets_runtime:  # train and lesson may set threads or devices first
             settle_runtime_notices()
         from gallery.runs import required_free_mb
 

@@ -40,6 +40,9 @@ from . import hmlstm_text as texts
 from .hmlstm_figure import boundary_figure
 
 SUMMARY = "a hierarchical multiscale LSTM finds word and token boundaries (vs. an LSTM)"
+#: ``gallery lesson`` leaves TensorFlow's runtime to this lesson: each (text, seed) sets one
+#: thread first (:func:`gallery.reproducibility.deterministic_runtime`).
+SETS_RUNTIME = True
 TEXTS = ("Hamlet", "Python")
 #: What TensorFlow's C++ side writes once per tf.data pipeline when op determinism turns
 #: its parallel map into a sequential one (``keras.Model.fit`` on arrays builds one).

@@ -94,16 +94,32 @@ def set_boundary_bias(cell, value):
         cell.biases[k].assign(b)
 
 
+def assert_equals_reference(hs, zs, ref_hs, ref_zs):
+    """Boundaries equal to the NumPy reference's (both kinds seen), hidden states close."""
+    assert 0.1 < zs.mean() < 0.9, "the test should see both kinds of boundary"
+    np.testing.assert_array_equal(zs, ref_zs)
+    for ours, ref in zip(hs, ref_hs):
+        np.testing.assert_allclose(ours, ref, atol=1e-5)
+
+
+def assert_round_trips(layer, x, path):
+    """``layer`` in a model saved to ``path`` and loaded gives the same outputs on ``x``;
+    returns the loaded model."""
+    model = keras.Sequential([keras.Input((None, x.shape[-1])), layer])
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    for ours, theirs in zip(model(x), loaded(x)):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-6)
+    return loaded
+
+
 def test_matches_numpy_reference_with_learned_boundaries():
     units = [4, 3, 5]
     x = np.random.default_rng(0).normal(size=(3, 9, 2)).astype("float32")
     cell = HMLSTMCell(units, slope=1.5, bias_initializer="random_normal")
     hs, zs = run_cell(cell, x)
     ref_hs, ref_zs = np_hmlstm(cell_weights(cell), x, units, slope=1.5)
-    assert 0.1 < zs.mean() < 0.9, "the test should see both kinds of boundary"
-    np.testing.assert_array_equal(zs, ref_zs)
-    for ours, ref in zip(hs, ref_hs):
-        np.testing.assert_allclose(ours, ref, atol=1e-5)
+    assert_equals_reference(hs, zs, ref_hs, ref_zs)
 
 
 def test_boundary_from_the_hidden_state_matches_numpy_reference(tmp_path):
@@ -120,16 +136,9 @@ def test_boundary_from_the_hidden_state_matches_numpy_reference(tmp_path):
     assert [tuple(k.shape) for k in cell.kernels] == [(2, 16), (4, 12), (3, 20)]
     v = [np.asarray(k) for k in cell.boundary_kernels]
     ref_hs, ref_zs = np_hmlstm(cell_weights(cell), x, units, slope=1.5, boundary_kernels=v)
-    assert 0.1 < zs.mean() < 0.9, "the test should see both kinds of boundary"
-    np.testing.assert_array_equal(zs, ref_zs)
-    for ours, ref in zip(hs, ref_hs):
-        np.testing.assert_allclose(ours, ref, atol=1e-5)
-    layer = HMLSTM(units, boundary_input="hidden", return_boundaries=True)
-    model = keras.Sequential([keras.Input((None, 2)), layer])
-    model.save(tmp_path / "m.keras")
-    again = keras.saving.load_model(tmp_path / "m.keras")
-    for ours, theirs in zip(model(x), again(x)):
-        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-6)
+    assert_equals_reference(hs, zs, ref_hs, ref_zs)
+    assert_round_trips(HMLSTM(units, boundary_input="hidden", return_boundaries=True), x,
+                       tmp_path / "m.keras")
     with pytest.raises(ValueError, match="boundary_input"):
         HMLSTMCell([2], boundary_input="input")
 
@@ -145,17 +154,10 @@ def test_layer_norm_matches_numpy_reference_and_round_trips(tmp_path):
     hs, zs = run_cell(cell, x)
     gains = [np.asarray(g) for g in cell.layer_norm_gains]
     ref_hs, ref_zs = np_hmlstm(cell_weights(cell), x, units, slope=2.0, gains=gains)
-    assert 0.1 < zs.mean() < 0.9, "the test should see both kinds of boundary"
-    np.testing.assert_array_equal(zs, ref_zs)
-    for ours, ref in zip(hs, ref_hs):
-        np.testing.assert_allclose(ours, ref, atol=1e-5)
-    layer = HMLSTM(units, layer_norm=True, return_boundaries=True)
-    model = keras.Sequential([keras.Input((None, 3)), layer])
-    model.save(tmp_path / "ln.keras")
-    loaded = keras.saving.load_model(tmp_path / "ln.keras")
+    assert_equals_reference(hs, zs, ref_hs, ref_zs)
+    loaded = assert_round_trips(HMLSTM(units, layer_norm=True, return_boundaries=True), x,
+                                tmp_path / "ln.keras")
     assert loaded.layers[0].cell.layer_norm and len(loaded.layers[0].cell.layer_norm_gains) == 2
-    for a, b in zip(model(x), loaded(x)):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
 
 
 def np_stacked_lstm_with_extra_inputs(weights, x, units):

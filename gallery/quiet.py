@@ -23,6 +23,7 @@ after setting them).
 """
 
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -81,11 +82,14 @@ def _import_and_start():
     tf.config.list_physical_devices()  # the device start-up notices come now, not later
 
 
+@functools.cache
 def settle_runtime_notices():
     """Start TensorFlow's runtime with stderr captured, so that oneDNN's once-per-process
     notice of a CPU without AVX-512 ("supports DT_BOOL only on platforms with AVX-512", at
     the first bool transpose) is written now and dropped, not in a command's output. Call
-    it after the runtime's threads and devices are set: they cannot change afterwards."""
+    it after the runtime's threads and devices are set: they cannot change afterwards.
+    Once per process, as the notice: a later call (the hmlstm lesson's next seed) does
+    nothing."""
     import_tensorflow()
     import tensorflow as tf
 

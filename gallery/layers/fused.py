@@ -230,20 +230,27 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
     :func:`fused_loop`. A ``tf.while_loop`` over the real length ``T`` (read from
     ``xp`` when the graph runs) doing :data:`INFERENCE_UNROLL` steps an iteration, then
     one for the last ``T mod INFERENCE_UNROLL`` steps, carrying only the states (and,
-    with ``keep``, the last output) and the outputs. A batch with padding (some
+    with ``keep``, the last output) and the outputs. The main loop writes its steps'
+    outputs as one ``(INFERENCE_UNROLL, B, H)`` block: TFLite lowers each write into a
+    ``TensorArray`` to a copy of the whole array (a ``SLICE``/``CONCATENATION`` chain),
+    so one write per step cost ``T²`` copied outputs there. A batch with padding (some
     ``keep`` false) runs one step an iteration: it is a batch, whose steps cost more
     than an iteration's overhead, and each written-out step is traced again (tracing
-    is what every export, ``evaluate`` and ``predict`` pays first). A length of at most
-    ``INFERENCE_UNROLL`` known when traced (a decoder's one-step call) runs its steps
-    without a loop. With the batch and units known when traced (a TFLite export's
-    batch of one), its ``TensorArray`` has a static element shape, which TFLite's
-    converter lowers to built-in ops, so the exported loops run ``T`` steps, not a
+    is what every export, ``evaluate`` and ``predict`` pays first); so does a loop XLA
+    compiles whole (no per-iteration overhead, and array sizes it needs constant). A
+    length of at most ``INFERENCE_UNROLL`` known when traced (a decoder's one-step
+    call) runs its steps without a loop. With the batch and units known when traced (a
+    TFLite export's batch of one), its ``TensorArray`` has a static element shape,
+    which TFLite's converter lowers to built-in ops, so the exported loops run ``T`` steps, not a
     fixed count."""
+    # XLA compiles the loop whole, with no per-iteration overhead to save, and needs
+    # the arrays' sizes constant when it compiles: one step an iteration there.
+    unroll = 1 if inside_xla() else INFERENCE_UNROLL
     if keep is None:
-        return _inference_loop(algebra, xp, U, extra, states)
+        return _inference_loop(algebra, xp, U, extra, states, unroll=unroll)
     # A batch without padding (one request, a TFLite input) skips the selects.
     return tf.cond(tf.reduce_all(keep),
-                   lambda: _inference_loop(algebra, xp, U, extra, states),
+                   lambda: _inference_loop(algebra, xp, U, extra, states, unroll=unroll),
                    lambda: _inference_loop(algebra, xp, U, extra, states, keep,
                                            zero_output_for_mask, unroll=1))
 
@@ -283,25 +290,51 @@ def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_ma
     keep_t = None if keep is None else tf.TensorArray(
         tf.bool, size=steps, element_shape=keep.shape[1:]).unstack(keep)
 
-    def steps_body(width):
-        def body(t, carried, outputs):
-            for k in range(width):
-                carried, out = one_step(xp_t.read(t + k),
-                                        None if keep_t is None else keep_t.read(t + k),
-                                        carried)
-                outputs = outputs.write(t + k, out)
-            return t + width, carried, outputs
-        return body
+    def read(t):
+        return xp_t.read(t), None if keep_t is None else keep_t.read(t)
 
-    outputs = tf.TensorArray(xp.dtype, size=steps, element_shape=states[0].shape)
-    t = 0
+    def steps_body(t, carried, outputs):  # one step, written at its index from ``start``
+        carried, out = one_step(*read(t), carried)
+        return t + 1, carried, outputs.write(t - start, out)
+
+    def blocks_body(t, carried, blocks):  # ``unroll`` steps, their outputs one block
+        outs = []
+        for k in range(unroll):
+            carried, out = one_step(*read(t + k), carried)
+            outs.append(out)
+        return t + unroll, carried, blocks.write(t // unroll, tf.stack(outs))
+
+    def array(size, shape):
+        return tf.TensorArray(xp.dtype, size=size, element_shape=shape)
+
+    def stacked(array, size, shape, lead=()):
+        """``array`` stacked; ``shape`` its element's, ``lead`` + a state's shape."""
+        if shape.is_fully_defined():
+            return array.stack()
+        # An empty array whose element shape is not known when traced cannot stack.
+        empty = tf.concat([[0, *lead], tf.shape(states[0])], 0)
+        return tf.cond(size > 0, array.stack, lambda: tf.zeros(empty, xp.dtype))
+
+    shape = states[0].shape
+    # Array sizes come from the input's shape, never from a loop's output: XLA (a
+    # streaming chunk) needs them constant when it compiles.
+    start, parts = 0, []
     if unroll > 1:
-        whole = steps - steps % unroll
-        t, carried, outputs = tf.while_loop(lambda t, *_: t < whole, steps_body(unroll),
-                                            (t, carried, outputs))
-    _, carried, outputs = tf.while_loop(lambda t, *_: t < steps, steps_body(1),
-                                        (t, carried, outputs))
-    return carried[:count], outputs.stack()
+        # One write per block, not per step: TFLite lowers a TensorArray write to a
+        # copy of the whole array, so per-step writes cost T² element copies there.
+        start = steps - steps % unroll
+        block = tf.TensorShape([unroll, *shape])
+        _, carried, blocks = tf.while_loop(
+            lambda t, *_: t < start, blocks_body,
+            (0, carried, array(start // unroll, block)))
+        blocks = stacked(blocks, start // unroll, block, [unroll])  # (T // unroll, unroll, B, H)
+        parts.append(tf.reshape(blocks, tf.concat([[-1], tf.shape(blocks)[2:]], 0)))
+    _, carried, rest = tf.while_loop(lambda t, *_: t < steps, steps_body,
+                                     (start, carried, array(steps - start, shape)))
+    # With one step an iteration, ``rest`` holds every step (an input has at least one).
+    parts.append(stacked(rest, steps - start, shape) if unroll > 1 else rest.stack())
+    outputs = parts[0] if len(parts) == 1 else tf.concat(parts, 0)
+    return carried[:count], tf.ensure_shape(outputs, [None, *states[0].shape])
 
 
 def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,

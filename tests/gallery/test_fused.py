@@ -247,18 +247,28 @@ def test_the_unrolled_inference_loop_equals_the_step_by_step_loop(name, zero_out
     """Inference runs ``INFERENCE_UNROLL`` steps an iteration and then the rest one by
     one (a padded batch: one by one): every length around the boundaries
     (1 … 2·unroll + 1), rows of other lengths (masked), and a start state, give the
-    generic loop's outputs and final states."""
+    generic loop's outputs and final states, also traced with the batch and length
+    unknown (a SavedModel's signature: the block or the rest may be empty)."""
     from gallery.layers.fused import INFERENCE_UNROLL
 
     keras.utils.set_random_seed(5)
     layer = Recurrent(CELLS[name][0](), return_sequences=True, return_state=True,
                       zero_output_for_mask=zero_output_for_mask)
     rng = np.random.default_rng(1)
+    count = (len(layer.cell.state_size)
+             if isinstance(layer.cell.state_size, (list, tuple)) else 1)
+    state_specs = [tf.TensorSpec([None, 6], tf.float32)] * count
+    unknown = {
+        False: tf.function(lambda x, *s: tf.nest.flatten(layer(x, initial_state=list(s))),
+                           input_signature=[tf.TensorSpec([None, None, 5])] + state_specs),
+        True: tf.function(lambda x, m, *s: tf.nest.flatten(
+            layer(x, initial_state=list(s), mask=m)), input_signature=[
+                tf.TensorSpec([None, None, 5]), tf.TensorSpec([None, None], tf.bool),
+                *state_specs])}
     for steps in range(1, 2 * INFERENCE_UNROLL + 2):
         x = tf.constant(rng.normal(size=(3, steps, 5)).astype("float32"))
         start = [tf.constant(rng.normal(size=(3, 6)).astype("float32"))
-                 for _ in range(len(layer.cell.state_size)
-                                if isinstance(layer.cell.state_size, (list, tuple)) else 1)]
+                 for _ in range(count)]
         mask = tf.constant(np.arange(steps)[None] < np.array([steps, (steps + 1) // 2, 1])[:, None])
         for m in (None, mask):
             runs = []
@@ -267,3 +277,5 @@ def test_the_unrolled_inference_loop_equals_the_step_by_step_loop(name, zero_out
                 runs.append(tf.nest.flatten(layer(x, initial_state=start, mask=m)))
             layer.use_fast_path = True
             assert_close(*runs)
+            assert_close(unknown[m is not None](x, *([] if m is None else [m]), *start),
+                         runs[1])

@@ -11,7 +11,7 @@ lengths are spread uniformly over 10–100 (padding masked with ``keras.layers.M
 and T=100 with ``recurrent_dropout=0.2`` on both sides (Keras then leaves its fused
 op for its step-by-step loop; ours keeps the fused loop, the mask an input).
 Models: ``keras`` (``keras.layers.LSTM``/``GRU``), ``ours`` (``Recurrent``: the
-time loops in the compiled kernels, ``gallery/kernels/recurrent_loop_*.cc``, with the
+time loops in the compiled kernels, ``gallery/kernels/recurrent_loop.cc``, with the
 hand-written backward pass of ``gallery/layers/fused.py``), ``ours, TF loop``
 (``use_kernels=False``: the same algebra as TensorFlow while-loops, XLA-compiled
 where the length is fixed), ``ours, autodiff loop`` (``use_fused=False``: the

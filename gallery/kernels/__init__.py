@@ -1,42 +1,31 @@
-"""Compiled CPU kernels: the fused LSTM, GRU and Elman time loops.
+"""Compiled CPU kernels: the fused LSTM, GRU and Elman time loops (``recurrent_loop.cc``).
 
-Three sources: ``recurrent_loop.h`` (what the two ops share: the equations, the cell,
-the per-thread row blocks), ``recurrent_loop_forward.cc`` (the forward op) and
-``recurrent_loop_backward.cc`` (the backward op). The kernels are built on first use
-with the C++ compiler and TensorFlow's own headers (``tf.sysconfig``) into a cache
-folder, then loaded with ``tf.load_op_library``: the two ``.cc`` files compile at the
-same time, one compiler process each (two cores take about half the time of one),
-then link into one library. The cache key holds every source file, TensorFlow's
-version, the compiler and its flags, and the CPU's instruction-set flags: a home
-folder shared by machines with different CPUs never loads a ``-march=native`` build
-made for another CPU (which could crash with SIGILL). Where the build fails (no
-compiler, another platform), :func:`recurrent_ops` returns ``None`` and the layers use
-the TensorFlow loops instead, with a one-line warning; with a GPU visible it returns
-``None`` too (these are CPU kernels). ``make`` builds them at install (``python -m
+The kernels are built on first use with the C++ compiler and TensorFlow's own
+headers (``tf.sysconfig``) into a cache folder, then loaded with
+``tf.load_op_library``. The cache key holds the source, TensorFlow's version, the
+compiler and its flags, and the CPU's instruction-set flags: a home folder shared by
+machines with different CPUs never loads a ``-march=native`` build made for another
+CPU (which could crash with SIGILL). Where the build fails (no compiler, another
+platform), :func:`recurrent_ops` returns ``None`` and the layers use the TensorFlow
+loops instead, with a one-line warning; with a GPU visible it returns ``None`` too
+(these are CPU kernels). ``make`` builds them at install (``python -m
 gallery.kernels``), so the first training run does not wait. Set
 ``GALLERY_KERNELS=0`` to switch the compiled path off, ``GALLERY_KERNEL_CACHE`` to
 choose the cache folder (default ``~/.cache/rnn-gallery``).
 """
 
-import contextlib
 import functools
 import hashlib
 import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).parent
-HEADER = HERE / "recurrent_loop.h"
-#: The translation units, each compiled to an object file by its own compiler process.
-SOURCES = (HERE / "recurrent_loop_forward.cc", HERE / "recurrent_loop_backward.cc")
-POSIX = os.name == "posix"
+SOURCE = Path(__file__).with_name("recurrent_loop.cc")
 _loaded = {}
 
 
@@ -62,7 +51,7 @@ def native_target(compiler):
 def _flags():
     import tensorflow as tf
 
-    compile_flags = ["-O3", "-march=native", "-fPIC"]
+    compile_flags = ["-O3", "-march=native", "-fPIC", "-shared"]
     # The Eigen bundled with TensorFlow does not compile its AVX512-FP16 half-precision
     # packets with GCC 12 ("expected initializer before '<'" in PacketMathFP16.h); the
     # kernels are float32, so those instructions are switched off where -march=native
@@ -70,8 +59,7 @@ def _flags():
     compiler = _compiler()
     if compiler and re.search(r"-mavx512fp16\s+\[enabled\]", native_target(compiler)):
         compile_flags.append("-mno-avx512fp16")
-    return ([*compile_flags, *tf.sysconfig.get_compile_flags()],
-            ["-shared", *tf.sysconfig.get_link_flags()])
+    return [*compile_flags, *tf.sysconfig.get_compile_flags()], tf.sysconfig.get_link_flags()
 
 
 def cpu_features(compiler=None):
@@ -94,8 +82,7 @@ def _library_path(compile_flags, link_flags):
 
     key = hashlib.sha256()
     compiler = _compiler() or ""
-    sources = [source.read_bytes() for source in (HEADER, *SOURCES)]
-    for part in (*sources, tf.__version__.encode(), platform.machine().encode(),
+    for part in (SOURCE.read_bytes(), tf.__version__.encode(), platform.machine().encode(),
                  compiler.encode(), " ".join(compile_flags + link_flags).encode(),
                  cpu_features(compiler).encode()):
         key.update(part + b"\0")
@@ -104,71 +91,8 @@ def _library_path(compile_flags, link_flags):
     return cache / f"recurrent_loop-{key.hexdigest()[:16]}.so"
 
 
-def _failure(compiler, stderr):
-    """The compiler's errors, not pages of deprecation warnings."""
-    errors = [line for line in stderr.splitlines() if "error" in line]
-    return RuntimeError(f"{compiler} failed: "
-                        + ("\n".join(errors[:5]) or stderr.strip()[-2000:]))
-
-
-def _signal(process, number):
-    """Send ``number`` to the compiler and what it started (cc1plus, as: ending the
-    g++ driver alone would leave cc1plus compiling on its own)."""
-    try:
-        if POSIX:
-            os.killpg(process.pid, number)  # its own process group (_compile_objects)
-        else:
-            process.send_signal(number)
-    except ProcessLookupError:
-        pass
-
-
-def _stop(process):
-    """End a compiler that is still running, and wait for it."""
-    if process.poll() is None:
-        _signal(process, signal.SIGTERM)  # the driver removes its temporary files
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            _signal(process, signal.SIGKILL if POSIX else signal.SIGTERM)
-    process.wait()
-
-
-def _compile_objects(compiler, compile_flags, scratch):
-    """Compile each translation unit in ``SOURCES`` to an object file in ``scratch``,
-    all at the same time, and return their paths. The first compiler that fails
-    stops the others (ended and waited for) and raises. Each compiler's stderr goes to
-    a file: a full pipe never stalls it."""
-    group = {"process_group": 0} if POSIX else {}
-    objects, running = [], []  # running: (process, the file holding its stderr)
-    with contextlib.ExitStack() as logs:
-        try:
-            for source in SOURCES:
-                objects.append(Path(scratch) / f"{source.stem}.o")
-                log = logs.enter_context(open(Path(scratch) / f"{source.stem}.log", "w+",
-                                              encoding="utf-8", errors="replace"))
-                command = [compiler, *compile_flags, "-c", str(source), "-o", str(objects[-1])]
-                running.append((subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                                 stderr=log, **group), log))
-            pending = list(running)
-            while pending:
-                for process, log in list(pending):
-                    if process.poll() is None:
-                        continue
-                    pending.remove((process, log))
-                    if process.returncode != 0:
-                        log.seek(0)
-                        raise _failure(compiler, log.read())
-                if pending:
-                    time.sleep(0.05)
-        finally:
-            for process, _ in running:
-                _stop(process)
-    return objects
-
-
 def build(compile_flags=None, link_flags=None):
-    """Compile the kernels' sources (if not cached) and return the library's path."""
+    """Compile ``recurrent_loop.cc`` (if not cached) and return the library's path."""
     default_compile, default_link = _flags()
     compile_flags = compile_flags or default_compile
     link_flags = link_flags or default_link
@@ -182,12 +106,13 @@ def build(compile_flags=None, link_flags=None):
     print(f"[gallery] compiling the recurrent kernels into {target} (once, ~1 min)",
           file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        objects = _compile_objects(compiler, compile_flags, scratch)
         partial = Path(scratch) / target.name
-        done = subprocess.run([compiler, *map(str, objects), "-o", str(partial),
+        done = subprocess.run([compiler, *compile_flags, str(SOURCE), "-o", str(partial),
                                *link_flags], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise _failure(compiler, done.stderr)
+        if done.returncode != 0:  # the errors, not pages of deprecation warnings
+            errors = [line for line in done.stderr.splitlines() if "error" in line]
+            raise RuntimeError(f"{compiler} failed: "
+                               + ("\n".join(errors[:5]) or done.stderr.strip()[-2000:]))
         os.replace(partial, target)  # atomic: a concurrent build never sees half a file
     return target
 

@@ -28,7 +28,7 @@ a hard-sigmoid LSTM) returns ``None`` and runs the generic loop, which gives the
 numbers by autodiff.
 
 Two implementations of the same algebra: the compiled CPU kernels
-(``gallery/kernels/recurrent_loop_*.cc``, :func:`compiled_loop`; the algebra's
+(``gallery/kernels/recurrent_loop.cc``, :func:`compiled_loop`; the algebra's
 ``kernel`` names its cell there), which split the batch rows across threads for the
 whole sequence, and the TensorFlow while-loops of :func:`fused_loop`, XLA-compiled in
 training when the length is fixed (``Recurrent(jit_compile=...)``). Which one runs is
@@ -61,7 +61,7 @@ class LSTMAlgebra:
     """``z = xp + h̃ U``; ``i f g o``; ``c' = f c + i g``; ``h' = o tanh(c')``."""
 
     num_states = 2
-    kernel = "lstm"  # the compiled loop's cell (gallery/kernels/recurrent_loop.h); None: none
+    kernel = "lstm"  # the compiled loop's cell (gallery/kernels/recurrent_loop.cc); None: none
 
     def __init__(self, cell):
         self.extra = ()
@@ -456,7 +456,7 @@ def compiled_loop(library, algebra, xp, states, U, mask=None, recurrent_mask=Non
                   zero_output_for_mask=False):
     """:func:`fused_loop` with both time loops in the compiled kernels.
 
-    Same contract and the same step algebra (``recurrent_loop.h`` spells it out);
+    Same contract and the same step algebra (``recurrent_loop.cc`` spells it out);
     the weight gradients ``dU = Σ_t h̃_{t−1}ᵀ dZ_t`` (and the GRU's ``db_h``) are
     formed here after the backward loop, as one large matmul.
     """

@@ -11,7 +11,8 @@ hits every variant alike, it times raw input → readable answer:
 
 - **one request**: p50 and p99 over ``--requests`` single inputs (SavedModel: its
   signature with a batch of one; TFLite: ``TFLiteModel.predict`` with one input,
-  TensorFlow's interpreter with ``--threads`` threads and its default XNNPACK delegate);
+  TensorFlow's interpreter with ``--threads`` threads, one for a decoder's one-step
+  parts, and its default XNNPACK delegate);
 - **batch of 32**: inputs per second, the SavedModel given 32 inputs in one call,
   TFLite (a batch-of-one model) 32 inputs one after another.
 

@@ -135,6 +135,9 @@ def export_tflite(task, config, model, meta, out, overwrite=False):
         write_json(side, {**info, "task": task.name, "task_class": task_class_path(task),
                           "decoder": f"{decoder.__module__}:{decoder.__qualname__}",
                           "models": files,
+                          "one_step_parts": [part for part, m in models.items()
+                                             if any(isinstance(layer, _Step)
+                                                    for layer in m.layers)],
                           "ops": sorted(set().union(*(ops for _, ops in converted.values())))})
     except OSError as error:
         raise GalleryError(f"cannot write {out}: {error.strerror or error}") from None

@@ -143,6 +143,20 @@ def _files(models):
     return ", ".join(entry["file"] for entry in models.values())
 
 
+def one_step_parts(info, contents, side):
+    """The parts the side file's ``one_step_parts`` names: the models a decoder calls
+    once per token or frame (:func:`gallery.export.tflite.step_model`), which run on
+    one thread whatever ``num_threads`` says: a step is a few small ops, and handing
+    them to a second thread costs more than it saves (docs/performance.md, the
+    decoders' rows). Absent (an export from before it was written): none."""
+    names = info.get("one_step_parts", [])
+    if not (isinstance(names, list)
+            and all(isinstance(name, str) and name in contents for name in names)):
+        raise GalleryError(f"{side}: one_step_parts must list parts of \"models\" "
+                           f"({', '.join(contents)}); {RE_EXPORT}")
+    return set(names)
+
+
 class TFLiteDecoder:
     """A task's part of running its TFLite export: one input → the inputs of the
     exported models (``self.model.run(part, **arrays)``) → one answer, a dict as
@@ -184,12 +198,22 @@ class TFLiteModel:
         side = pathlib.Path(path).with_suffix(".json").name
         self.info, contents = read_export(path)
         decoder = decoder_class(self.info.get("decoder"), side)
+        one_step = one_step_parts(self.info, contents, side)
         self.parts = {part: interpreter(data, f"the {part!r} model of {pathlib.Path(path).name}",
-                                        num_threads)
+                                        1 if part in one_step else num_threads)
                       for part, data in contents.items()}
         self.runners = {part: model.get_signature_runner() for part, model in self.parts.items()}
         self.inputs = {part: runner.get_input_details() for part, runner in self.runners.items()}
         self.limits = self._input_limits(side)
+        # What run() checks and feeds, worked out once: (name, shape signature with -1
+        # for a free axis, dtype, limit or None) per input, and the outputs' order.
+        self._feeds = {part: [(name, tuple(int(n) for n in detail["shape_signature"]),
+                               detail["dtype"], self.limits[part].get(name))
+                              for name, detail in details.items()]
+                       for part, details in self.inputs.items()}
+        self._outputs = {part: sorted(runner.get_output_details(),
+                                      key=lambda name: int(name.rsplit("_", 1)[-1]))
+                         for part, runner in self.runners.items()}  # output_0, output_1, ...
         self.decoder = decoder(self)
 
     def _input_limits(self, side):
@@ -217,26 +241,22 @@ class TFLiteModel:
         it), and an integer input's values must lie in ``[0, limit)``
         (``input_limits``: e.g. ids below the embedding's size), or
         ``GalleryError``: the interpreter never sees them."""
-        runner, details = self.runners[part], self.inputs[part]
         feed = {}
-        for name, detail in details.items():
+        for name, shape, dtype, limit in self._feeds[part]:
             value = np.asarray(inputs[name])
-            shape = tuple(int(n) for n in detail["shape_signature"])
             if value.ndim != len(shape) or any(
                     want not in (-1, got) for want, got in zip(shape, value.shape)) or (
                     0 in value.shape):
                 shown = ", ".join("None" if n == -1 else str(n) for n in shape)
                 raise ValueError(f"{part} input {name!r} takes shape ({shown}) (no empty "
                                  f"axis), got {value.shape}")
-            limit = self.limits[part].get(name)
-            if limit is not None and value.size and (value.min() < 0 or value.max() >= limit):
+            if limit is not None and (value.min() < 0 or value.max() >= limit):
                 bad = value.max() if value.max() >= limit else value.min()
                 raise GalleryError(f"{part} input {name!r}: {bad} is outside 0..{limit - 1} "
                                    "(the range the model was exported with)")
-            feed[name] = value.astype(detail["dtype"])
-        result = runner(**feed)
-        return [result[name] for name in sorted(
-            result, key=lambda name: int(name.rsplit("_", 1)[-1]))]  # output_0, ...
+            feed[name] = value.astype(dtype, copy=False)
+        result = self.runners[part](**feed)
+        return [result[name] for name in self._outputs[part]]
 
     def predict(self, inputs):
         """One dict per item of ``inputs``: a list (tuple, or array whose first axis

@@ -261,6 +261,37 @@ def test_a_side_file_without_hashes_asks_to_re_export(sentiment_tflite, tmp_path
         TFLiteModel(path)
 
 
+def test_one_step_parts_run_on_one_thread(task_tflite, sentiment_tflite, monkeypatch):
+    """The side file names the parts built by ``step_model`` (a decoder calls them per
+    token); they get one interpreter thread, every other part ``num_threads``."""
+    from gallery.export import tflite_runtime
+
+    threads = {}
+    original = tflite_runtime.interpreter
+
+    def recording(content, name="the model", num_threads=None):
+        threads[name.split("'")[1]] = num_threads
+        return original(content, name, num_threads)
+
+    monkeypatch.setattr(tflite_runtime, "interpreter", recording)
+    charlm = task_tflite("charlm")
+    assert json.loads(charlm.with_suffix(".json").read_text())["one_step_parts"] == ["step"]
+    TFLiteModel(charlm, num_threads=2)
+    assert threads == {"step": 1}
+    threads.clear()
+    TFLiteModel(sentiment_tflite, num_threads=2)
+    assert set(threads.values()) == {2}
+
+
+@pytest.mark.parametrize("bad", ["step", ["encoder"], [["step"]], {"step": 1}])
+def test_a_bad_one_step_parts_is_one_line(sentiment_tflite, tmp_path, bad):
+    path = copy_export(sentiment_tflite, tmp_path)
+    info = json.loads(path.with_suffix(".json").read_text())
+    path.with_suffix(".json").write_text(json.dumps({**info, "one_step_parts": bad}))
+    with pytest.raises(GalleryError, match="one_step_parts must list parts of"):
+        TFLiteModel(path)
+
+
 @pytest.mark.parametrize("inputs", ["a wonderful film", b"a wonderful film",
                                     np.str_("a wonderful film"), np.float32(1.0),
                                     np.array("a wonderful film"), 7])

@@ -11,8 +11,9 @@ hits every variant alike, it times raw input → readable answer:
 
 - **one request**: p50 and p99 over ``--requests`` single inputs (SavedModel: its
   signature with a batch of one; TFLite: ``TFLiteModel.predict`` with one input,
-  TensorFlow's interpreter with ``--threads`` threads, one for a decoder's one-step
-  parts, and its default XNNPACK delegate);
+  TensorFlow's interpreter with its default XNNPACK delegate and its default threads,
+  one, or ``--threads`` (a decoder's one-step parts keep one): on 2 cores a second
+  thread made every recurrent model slower at a batch of one);
 - **batch of 32**: inputs per second, the SavedModel given 32 inputs in one call,
   TFLite (a batch-of-one model) 32 inputs one after another.
 
@@ -197,14 +198,15 @@ def main(argv=None):
     parser.add_argument("--run", action="append", required=True, metavar="TASK=RUN")
     parser.add_argument("--requests", type=int, default=300, help="single inputs timed")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds")
-    parser.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="TFLite interpreter threads (default: the runtime's, one)")
     parser.add_argument("--words", type=int, default=20, help="words per sentiment review")
     parser.add_argument("--frames", type=int, default=100, help="frames per tagged stream")
     parser.add_argument("--chars", type=int, default=50, help="characters per charlm prime")
     args = parser.parse_args(argv)
 
     print(f"CPU: {cpu_name()}, {os.cpu_count()} logical cores; TensorFlow {tf.__version__}; "
-          f"TFLite threads {args.threads}")
+          f"TFLite threads {args.threads or 'default'}")
     print(f"before: {load_average()}")
     table = []
     with tempfile.TemporaryDirectory(prefix="inference-") as root:

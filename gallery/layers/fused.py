@@ -248,7 +248,13 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
     unroll = 1 if inside_xla() else INFERENCE_UNROLL
     if keep is None:
         return _inference_loop(algebra, xp, U, extra, states, unroll=unroll)
-    # A batch without padding (one request, a TFLite input) skips the selects.
+    if xp.shape[1] == 1:
+        # A batch of one known when traced (every TFLite export): the selects, no
+        # tf.cond. TFLite's IF costs more than the selects it would save (it
+        # allocates its branch's tensors each call).
+        return _inference_loop(algebra, xp, U, extra, states, keep, zero_output_for_mask,
+                               unroll=unroll)
+    # A batch without padding (one request) skips the selects.
     return tf.cond(tf.reduce_all(keep),
                    lambda: _inference_loop(algebra, xp, U, extra, states, unroll=unroll),
                    lambda: _inference_loop(algebra, xp, U, extra, states, keep,

@@ -248,7 +248,8 @@ def test_the_unrolled_inference_loop_equals_the_step_by_step_loop(name, zero_out
     one (a padded batch: one by one): every length around the boundaries
     (1 … 2·unroll + 1), rows of other lengths (masked), and a start state, give the
     generic loop's outputs and final states, also traced with the batch and length
-    unknown (a SavedModel's signature: the block or the rest may be empty)."""
+    unknown (a SavedModel's signature: the block or the rest may be empty), and for a
+    batch of one (a TFLite export's: masked steps selected without a ``tf.cond``)."""
     from gallery.layers.fused import INFERENCE_UNROLL
 
     keras.utils.set_random_seed(5)
@@ -279,3 +280,13 @@ def test_the_unrolled_inference_loop_equals_the_step_by_step_loop(name, zero_out
             assert_close(*runs)
             assert_close(unknown[m is not None](x, *([] if m is None else [m]), *start),
                          runs[1])
+        # A batch of one known when traced (a TFLite export's) takes the selects
+        # without a tf.cond: padded after half its steps, and not padded.
+        for m in (mask[1:2], mask[:1]):
+            runs = []
+            for fast in (True, False):
+                layer.use_fast_path = fast
+                runs.append(tf.nest.flatten(layer(x[1:2], initial_state=[s[1:2] for s in start],
+                                                  mask=m)))
+            layer.use_fast_path = True
+            assert_close(*runs)

@@ -24,7 +24,7 @@ imports no TensorFlow either::
 
     from gallery.export.tflite_runtime import TFLiteModel
     model = TFLiteModel("sentiment.tflite")
-    model.predict(["a gorgeous, witty film"])  # [{"label": "pos", "probability": ...}]
+    model.predict(["a gorgeous, witty film"])  # [{"label": "positive", "probability": ...}]
 """
 
 import collections.abc
@@ -152,8 +152,9 @@ def one_step_parts(info, contents, side):
     names = info.get("one_step_parts", [])
     if not (isinstance(names, list)
             and all(isinstance(name, str) and name in contents for name in names)):
-        raise GalleryError(f"{side}: one_step_parts must list parts of \"models\" "
-                           f"({', '.join(contents)}); {RE_EXPORT}")
+        raise GalleryError(f"{side}: one_step_parts must be a list (maybe empty) of names "
+                           f"in \"models\" ({', '.join(contents)}), got {names!r:.60}; "
+                           f"{RE_EXPORT}")
     return set(names)
 
 

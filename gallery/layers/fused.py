@@ -233,8 +233,10 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
     with ``keep``, the last output) and the outputs. The main loop writes its steps'
     outputs as one ``(INFERENCE_UNROLL, B, H)`` block: TFLite lowers each write into a
     ``TensorArray`` to a copy of the whole array (a ``SLICE``/``CONCATENATION`` chain),
-    so one write per step cost ``T²`` copied outputs there. A batch with padding (some
-    ``keep`` false) runs one step an iteration: it is a batch, whose steps cost more
+    so one write per step cost ``T²`` copied outputs there. A batch of one known when
+    traced (every TFLite export) selects its masked steps in that same loop, with no
+    ``tf.cond`` (TFLite's ``IF`` costs more than the selects). A larger batch with
+    padding (some ``keep`` false) runs one step an iteration: it is a batch, whose steps cost more
     than an iteration's overhead, and each written-out step is traced again (tracing
     is what every export, ``evaluate`` and ``predict`` pays first); so does a loop XLA
     compiles whole (no per-iteration overhead, and array sizes it needs constant). A
@@ -326,9 +328,7 @@ def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_ma
     # streaming chunk) needs them constant when it compiles.
     start, parts = 0, []
     if unroll > 1:
-        # One write per block, not per step: TFLite lowers a TensorArray write to a
-        # copy of the whole array, so per-step writes cost T² element copies there.
-        start = steps - steps % unroll
+        start = steps - steps % unroll  # one write per block (the docstring says why)
         block = tf.TensorShape([unroll, *shape])
         _, carried, blocks = tf.while_loop(
             lambda t, *_: t < start, blocks_body,
@@ -340,7 +340,7 @@ def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_ma
     # With one step an iteration, ``rest`` holds every step (an input has at least one).
     parts.append(stacked(rest, steps - start, shape) if unroll > 1 else rest.stack())
     outputs = parts[0] if len(parts) == 1 else tf.concat(parts, 0)
-    return carried[:count], tf.ensure_shape(outputs, [None, *states[0].shape])
+    return carried[:count], tf.ensure_shape(outputs, [None, *shape])
 
 
 def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,

@@ -195,7 +195,8 @@ def measure(task_name, run, args, root):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", action="append", required=True, metavar="TASK=RUN")
+    parser.add_argument("--run", action="append", required=True, metavar="TASK=RUN",
+                        help="a task and its trained run folder or preset:NAME (repeatable)")
     parser.add_argument("--requests", type=int, default=300, help="single inputs timed")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds")
     parser.add_argument("--threads", type=int, default=None,

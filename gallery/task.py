@@ -94,8 +94,17 @@ class Task:
         """
         raise NotImplementedError
 
-    def callbacks(self, config):
-        """Extra Keras callbacks for training (e.g. resetting stateful layers)."""
+    def monitored(self, config):
+        """``(quantity, mode)`` that early stopping and the learning-rate cut watch:
+        ``monitor`` by default; ``mode`` is ``"min"``, ``"max"``, or ``"auto"`` (Keras
+        reads the direction from a compiled metric's name). A quantity no compiled
+        metric gives is added to each epoch's logs by one of :meth:`callbacks`."""
+        return self.monitor, "auto"
+
+    def callbacks(self, config, model, splits):
+        """Extra Keras callbacks for training (e.g. resetting stateful layers, or a
+        validation score written into each epoch's logs before early stopping reads
+        them); ``model`` is the end-to-end model, ``splits`` the prepared data."""
         return []
 
     def compile_core(self, config, core, optimizer):

@@ -2,7 +2,7 @@
 
 ``train`` seeds everything, loads the task's data, builds (or takes) the model,
 trains its core (``task.core_of``) with Adam, gradient clipping and early stopping on
-the task's validation metric (``task.monitor``), evaluates the end-to-end model on the
+the task's validation metric (``task.monitored``), evaluates the end-to-end model on the
 test split, and writes the run folder. Every epoch is checkpointed (``gallery.checkpointing``)
 so a killed run resumes where it was; a NaN/inf loss stops training and keeps the last
 good weights; training can run under a ``tf.distribute`` strategy.
@@ -119,14 +119,16 @@ def fit_core(task, config, model, splits, verbose=None, checkpoint=None, log_dir
     work_around_multiworker_build(core, tf.distribute.get_strategy())
     clock = EpochClock()
     train_ds, val_ds = task.datasets(config, model, splits, clock=clock)
+    monitor, mode = task.monitored(config)
     early_stopping = keras.callbacks.EarlyStopping(
-        monitor=task.monitor, patience=config.patience, restore_best_weights=True)
-    callbacks = [EpochClockCallback(clock), *task.callbacks(config),
+        monitor=monitor, mode=mode, patience=config.patience, restore_best_weights=True)
+    callbacks = [EpochClockCallback(clock), *task.callbacks(config, model, splits),
                  keras.callbacks.TerminateOnNaN(), early_stopping, TimeBudget(config.max_minutes)]
     plateau = None
     if config.lr_plateau_factor:
         plateau = keras.callbacks.ReduceLROnPlateau(
-            monitor=task.monitor, factor=config.lr_plateau_factor, patience=1, verbose=1)
+            monitor=monitor, mode=mode, factor=config.lr_plateau_factor, patience=1,
+            verbose=1)
         callbacks.insert(-2, plateau)
     ema_swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True) if config.ema else None
     if ema_swap:  # validate (and keep as best) the averaged weights, not the raw ones

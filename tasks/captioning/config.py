@@ -40,6 +40,9 @@ class CaptioningConfig(TrainConfig):
     attention_regulariser: float = setting(0.02, "photos: lambda of the doubly stochastic "
                                                  "attention penalty; 0: none")
     min_word_count: int = setting(5, "photos: rarer words of the training captions are unknown")
+    early_stopping_on: str = setting(
+        "val_loss", "what early stopping and the learning-rate cut watch: val_loss, or "
+                    "val_bleu4 (photos: BLEU-4 of the validation captions, every epoch)")
 
     def validate(self):
         super().validate()
@@ -52,6 +55,12 @@ class CaptioningConfig(TrainConfig):
             raise GalleryError(f"setting encoder must be none, {LITE0} or "
                                f"{KERAS_PREFIX}NAME, not {self.encoder!r}")
         check_tail_blocks(self.encoder, self.fine_tune_encoder_blocks)
+        if self.early_stopping_on not in ("val_loss", "val_bleu4"):
+            raise GalleryError("setting early_stopping_on must be val_loss or val_bleu4, "
+                               f"not {self.early_stopping_on!r}")
+        if self.early_stopping_on == "val_bleu4" and self.encoder == "none":
+            raise GalleryError("early_stopping_on=val_bleu4 scores photo captions: it needs "
+                               "an image encoder (--data flickr8k:DIR or captions:DIR)")
         if self.attention_regulariser < 0:
             raise GalleryError("setting attention_regulariser must be >= 0")
         if self.height < 8 or self.width < 8:
@@ -64,7 +73,7 @@ class CaptioningConfig(TrainConfig):
 PHOTOS = {"encoder": "efficientnet_lite0", "units": 512, "embedding_dim": 256,
           "dropout": 0.5, "batch_size": 64, "learning_rate": 1e-3, "epochs": 12,
           "patience": 3, "lr_plateau_factor": 0.5, "max_words": 20, "beam_width": 3,
-          "length_penalty": 1.0, "clipnorm": 5.0}
+          "length_penalty": 1.0, "clipnorm": 5.0, "early_stopping_on": "val_bleu4"}
 PROFILES = {
     "photos": PHOTOS,
     "photos_tiny": {**PHOTOS, "pretrained": False, "epochs": 2, "units": 16,

@@ -10,6 +10,7 @@ BLEU-1…4 of the beam-search captions against every reference caption
 and METEOR when Java and ``pycocoevalcap``'s jar are present (``gallery.meteor``).
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -25,6 +26,8 @@ from .photos import load_photo_data
 
 PHOTO_KINDS = ("flickr8k", "captions")
 FEATURE_BATCH = 32
+#: The validation score :class:`ValidationBleu` adds to each epoch's logs.
+VAL_BLEU = "val_bleu4"
 
 
 def is_photo_config(config):
@@ -139,17 +142,47 @@ class Writer:
                 "captions": tf.reshape(captions, shape[:2]), "scores": scores}
 
 
-def write_captions(config, model, features, beam_width=None, length_penalty=None,
+def caption_writer(config, model, feature_shape, beam_width=None, length_penalty=None,
                    batch_size=100):
-    """Best captions (strings) of cached features ``(N, S, D)``."""
+    """A function: cached features ``(N, *feature_shape)`` → the best captions
+    (strings), traced once and run ``batch_size`` photos at a time."""
     writer = Writer(config, model, beam_width, length_penalty)
     run = tf.function(lambda f: writer(f)["captions"][:, 0], input_signature=[
-        tf.TensorSpec((None, *features.shape[1:]), tf.float32)])
-    out = []
-    for start in range(0, len(features), batch_size):
-        out += [c.decode() for c in run(features[start:start + batch_size]
-                                        .astype(np.float32)).numpy()]
-    return out
+        tf.TensorSpec((None, *feature_shape), tf.float32)])
+
+    def write(features):
+        out = []
+        for start in range(0, len(features), batch_size):
+            out += [c.decode() for c in run(features[start:start + batch_size]
+                                            .astype(np.float32)).numpy()]
+        return out
+    return write
+
+
+def write_captions(config, model, features, beam_width=None, length_penalty=None):
+    """Best captions (strings) of cached features ``(N, S, D)``."""
+    return caption_writer(config, model, features.shape[1:], beam_width,
+                          length_penalty)(features)
+
+
+class ValidationBleu(keras.callbacks.Callback):
+    """After every epoch, ``logs["val_bleu4"]``: corpus BLEU-4 of the validation photos'
+    captions, written as the export writes them (the settings' beam and length
+    penalty), against all their references. Placed before early stopping, which can
+    then watch it (``early_stopping_on=val_bleu4``, as Xu et al. 2015 stopped)."""
+
+    def __init__(self, config, model, part):
+        super().__init__()
+        self.write = caption_writer(config, model, part.features.shape[1:])
+        self.features = part.features
+        self.references = [[caption_tokens(r) for r in refs] for refs in part.references]
+
+    def on_epoch_end(self, epoch, logs=None):
+        hypotheses = [caption_tokens(c) for c in self.write(self.features)]
+        bleu4 = multi_reference_bleu(hypotheses, self.references)[3]
+        if logs is not None:
+            logs[VAL_BLEU] = bleu4
+        print(f"[captioning] epoch {epoch + 1}: validation BLEU-4 {bleu4:.2f}", flush=True)
 
 
 def caption_scores(captions, references):

@@ -52,6 +52,17 @@ class CaptioningTask(Task):
         kind, _ = parse_source(source)
         return "photos" if kind in photo_task.PHOTO_KINDS else None
 
+    def monitored(self, config):
+        if config.early_stopping_on == photo_task.VAL_BLEU:
+            return photo_task.VAL_BLEU, "max"
+        return self.monitor, "auto"
+
+    def callbacks(self, config, model, splits):
+        """Photos: the validation captions' BLEU-4 every epoch (``ValidationBleu``)."""
+        if photo_task.is_photo_config(config):
+            return [photo_task.ValidationBleu(config, model, splits.validation)]
+        return []
+
     def load_data(self, config, source=None):
         kind, value = parse_source(source)
         if kind in photo_task.PHOTO_KINDS:

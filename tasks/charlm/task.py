@@ -67,7 +67,7 @@ class CharLMTask(Task):
                                config.seq_length) for part in (splits.train, splits.validation)]
         return tuple(tf.data.Dataset.from_tensor_slices(p).prefetch(2) for p in pairs)
 
-    def callbacks(self, config):
+    def callbacks(self, config, model, splits):
         return [ResetRecurrentStates()]
 
     def compile_core(self, config, core, optimizer):

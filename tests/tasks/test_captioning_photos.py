@@ -121,3 +121,44 @@ def test_decoding_never_writes_padding_unknown_or_start(photo_folder):
     tokens, lengths, _ = model.beams(features, beam_width=3)
     written = [t for row, n in zip(tokens.numpy()[:, 0], lengths.numpy()[:, 0]) for t in row[:n]]
     assert written and not {0, 1, model.start_id} & set(written)
+
+
+def test_validation_bleu_scores_the_validation_captions(photo_folder):
+    from rnn_gallery.tasks.captioning.photo_task import VAL_BLEU, ValidationBleu, write_captions
+    from rnn_gallery.tasks.captioning.photos import Photos
+
+    task = get_task("captioning")
+    source = f"captions:{photo_folder}"
+    config = make_config(task, "photos_tiny", source)
+    model = task.build_model(config, task.load_data(config, source))
+    features = np.random.default_rng(2).normal(size=(2, 49, 1280)).astype("float16")
+    part = Photos(["a.jpg", "b.jpg"], [["A dog runs on the grass.", "a cat"],
+                                       ["Two men ride bikes down a hill!"]], features)
+    callback = ValidationBleu(config, model, part)
+    assert callback.write(features) == write_captions(config, model, features)  # as evaluated
+    logs = {}
+    callback.write = lambda _: ["a dog runs on the grass", "two men ride bikes down a hill"]
+    callback.on_epoch_end(0, logs)
+    assert logs[VAL_BLEU] == pytest.approx(100.0)  # lower-cased, punctuation removed
+    callback.write = lambda _: ["a dog runs on the grass", "a dog runs on the grass"]
+    callback.on_epoch_end(1, logs)
+    assert 0.0 < logs[VAL_BLEU] < 100.0
+
+
+def test_early_stopping_watches_validation_bleu_for_photos_only(photo_folder):
+    task = get_task("captioning")
+    config = make_config(task, "photos_tiny", f"captions:{photo_folder}")
+    assert task.monitored(config) == ("val_bleu4", "max")
+    assert task.monitored(make_config(task, "tiny")) == ("val_loss", "auto")
+    with pytest.raises(GalleryError, match="needs an image encoder"):
+        make_config(task, "tiny", None, ["early_stopping_on=val_bleu4"])
+    with pytest.raises(GalleryError, match="val_loss or val_bleu4"):
+        make_config(task, "photos_tiny", None, ["early_stopping_on=bleu"])
+
+
+def test_a_photo_run_records_validation_bleu_every_epoch(tiny_photo_run):
+    import json
+
+    history = json.loads((tiny_photo_run / "history.json").read_text())
+    assert len(history["val_bleu4"]) == len(history["val_loss"]) >= 1
+    assert all(0.0 <= b <= 100.0 for b in history["val_bleu4"])

@@ -69,6 +69,9 @@ class Settings(SettingChecks):
     # pulls each layer toward (one number: the same for every layer).
     boundary_rate_weight: float = 1.0
     boundary_rate_target: float | tuple[float, ...] = (0.2, 0.1, 0.05)
+    # How the penalty's gradient reaches the boundary units: "estimator" (the boundary's
+    # straight-through gradient, fading with σ') or "linear" (a pull that does not fade).
+    rate_gradient: str = "estimator"
     layer_norm: bool = True       # the paper's layer normalisation of the gate inputs
     # Whether z_{t-1} passes its straight-through gradient through the top-down gate:
     # the paper's yes made the gradient overflow to NaN (see HMLSTMCell.layer_step).
@@ -110,6 +113,7 @@ class Settings(SettingChecks):
                                f"got {','.join(self.texts)}")
         self.require_choice("boundary_gradient", ("sigmoid", "hard_sigmoid"))
         self.require_choice("boundary_input", ("gates", "hidden"))
+        self.require_choice("rate_gradient", ("estimator", "linear"))
         self.require_choice("compile", ("graph", "eager"))
         return self
 
@@ -119,7 +123,7 @@ class Settings(SettingChecks):
 #: (tests).
 PROFILES = {
     "short": {},
-    "full": {"seeds": 3, "steps": 400, "workers": 2},
+    "full": {"seeds": 3, "steps": 800, "workers": 2},
     "tiny": {"units": 8, "embedding": 4, "steps": 3, "batch_size": 4, "seq_len": 12,
              "max_chars": 4_000, "figure_chars": 40, "trace_every": 2},
 }

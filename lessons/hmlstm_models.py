@@ -35,7 +35,8 @@ def build_hmlstm(vocab_size, s):
                    slope=s.slope_start, boundary_gradient=s.boundary_gradient,
                    boundary_rate_weight=s.boundary_rate_weight,
                    boundary_rate_target=s.boundary_rate_target, layer_norm=s.layer_norm,
-                   top_down_gradient=s.top_down_gradient, boundary_input=s.boundary_input)
+                   top_down_gradient=s.top_down_gradient, boundary_input=s.boundary_input,
+                   rate_gradient=s.rate_gradient)
     h_e, z = layer(x)
     logits = keras.layers.Dense(vocab_size)(h_e)
     return keras.Model(tokens, logits), keras.Model(tokens, [logits, z]), layer

@@ -12,8 +12,10 @@ output) and then applies the output module (the paper's eq. 11) to all steps at 
 
 Optionally (not in the paper), a boundary-rate penalty added with ``add_loss`` while
 training, ``λ · Σ_ℓ (mean_{b,t} z_t^ℓ - r_ℓ)²`` (valid steps only): its gradient
-reaches the boundary units through the straight-through estimator and pulls each
-layer's rate toward ``r_ℓ``, so a layer cannot settle on "never" or "always".
+reaches the boundary units through the straight-through estimator (or, with
+``rate_gradient="linear"``, through a slope that does not fade, see
+:meth:`HMLSTMCell.output_boundary`) and pulls each layer's rate toward ``r_ℓ``, so a
+layer cannot settle on "never" or "always".
 
 Weights: ``gate_kernel (ΣH_ℓ, L)`` (column ``ℓ`` is ``w^ℓ``) and ``output_kernel_l =
 W_ℓ^e (H_ℓ, E)``; no biases, as in the paper.
@@ -49,7 +51,7 @@ class HMLSTM(keras.layers.Layer):
         boundary_rate_target: ``[r_1, ..., r_L]`` (or one ``r`` for all layers).
         Other keyword arguments go to :class:`HMLSTMCell` (initialisers,
         ``unit_forget_bias``, ``boundary_bias``, ``boundary_gradient``, ``layer_norm``,
-            ``top_down_gradient``, ``boundary_input``) or to
+            ``top_down_gradient``, ``boundary_input``, ``rate_gradient``) or to
         ``keras.layers.Layer``.
 
     Call: ``layer(x (B, T, D), mask=None (B, T) bool)``; padding on the right.
@@ -57,7 +59,7 @@ class HMLSTM(keras.layers.Layer):
 
     _CELL_ARGS = ("kernel_initializer", "recurrent_initializer", "bias_initializer",
                   "unit_forget_bias", "boundary_bias", "boundary_gradient", "layer_norm",
-                  "top_down_gradient", "boundary_input")
+                  "top_down_gradient", "boundary_input", "rate_gradient")
 
     def __init__(self, units_per_layer, output_units=None, return_sequences=True,
                  return_boundaries=False, slope=1.0, boundary_rate_weight=0.0,

@@ -70,6 +70,7 @@ def hard_sigmoid(x, slope):
 
 BOUNDARY_GRADIENTS = ("hard_sigmoid", "sigmoid")
 BOUNDARY_INPUTS = ("gates", "hidden")
+RATE_GRADIENTS = ("estimator", "linear")
 
 
 def boundary(u, slope, gradient="hard_sigmoid"):
@@ -122,6 +123,15 @@ class HMLSTMCell(keras.layers.Layer):
         boundary_input: what the boundary detector reads: ``"gates"`` (the paper: a
             column of the pre-activation ``s_t``) or ``"hidden"`` (a deviation: the
             new ``h_t``; see above).
+        rate_gradient: the backward pass of the ``z`` s in the cell's *output* (what a
+            loss on the returned boundaries, such as ``HMLSTM``'s boundary-rate
+            penalty, differentiates): ``"estimator"`` (default: the boundary's own
+            straight-through gradient, which fades where ``σ'(a·u)`` does) or
+            ``"linear"`` (a deviation: ``∂z/∂u := a/4``, or ``a/2`` with the hard
+            sigmoid, the estimator's largest value, at every step, so a loss on the
+            rate pulls a layer that never fires back; see :meth:`output_boundary`).
+            The ``z`` s in the states (the ones the next step reads) keep the
+            estimator's gradient either way.
         top_down_gradient: let the straight-through gradient of ``z_{t-1}^ℓ`` flow
             through its gating of the top-down input ``z_{t-1}^ℓ · h_{t-1}^{ℓ+1}
             U_{ℓ+1}^ℓ`` (the paper; default). ``False`` (a deviation) passes none
@@ -136,7 +146,7 @@ class HMLSTMCell(keras.layers.Layer):
                  recurrent_initializer="orthogonal", bias_initializer="zeros",
                  unit_forget_bias=True, boundary_bias=0.0, boundary_gradient="hard_sigmoid",
                  layer_norm=False, top_down_gradient=True, boundary_input="gates",
-                 **kwargs):
+                 rate_gradient="estimator", **kwargs):
         super().__init__(**kwargs)
         self.units_per_layer = _check_units_per_layer(units_per_layer)
         self.initial_slope = float(slope)
@@ -153,6 +163,10 @@ class HMLSTMCell(keras.layers.Layer):
             raise ValueError(f"`boundary_input` must be one of {BOUNDARY_INPUTS}; "
                              f"received {boundary_input!r}.")
         self.boundary_input = boundary_input
+        if rate_gradient not in RATE_GRADIENTS:
+            raise ValueError(f"`rate_gradient` must be one of {RATE_GRADIENTS}; "
+                             f"received {rate_gradient!r}.")
+        self.rate_gradient = rate_gradient
 
     @property
     def num_layers(self):
@@ -208,7 +222,8 @@ class HMLSTMCell(keras.layers.Layer):
         self.built = True
 
     def layer_step(self, k, h_below, z_below, h_tm1, c_tm1, z_tm1, h_above_tm1):
-        """Layer ``k`` (0-based) at one step; returns ``(h_t, c_t, z_t)``.
+        """Layer ``k`` (0-based) at one step; returns ``(h_t, c_t, z_t, u_t)``, ``u_t``
+        the boundary unit's input (``z_t = 1[a·u_t > 0]``).
 
         ``h_below (B, H_{ℓ-1})`` and ``z_below (B, 1)`` are this step's (``x_t`` and 1
         for the first layer); ``h_above_tm1`` the previous step's layer above (``None``
@@ -246,7 +261,21 @@ class HMLSTMCell(keras.layers.Layer):
         u = (s[:, gates:] if self.boundary_input == "gates"
              else ops.matmul(h, self.boundary_kernels[k]) + bias[gates:])
         z = boundary(u, ops.cast(self.slope, s.dtype), self.boundary_gradient)
-        return h, c, z
+        return h, c, z, u
+
+    def output_boundary(self, z, u):
+        """The ``z`` the cell outputs: ``z`` itself, or with ``rate_gradient="linear"``
+        ``stop_gradient(z) + (a/4)·(u - stop_gradient(u))`` (``a/2`` for the hard
+        sigmoid): the same value (``u - u`` is exactly 0), with ``∂z/∂u = a/4``
+        wherever ``u`` is. With the estimator, once every ``u`` of a layer sits far
+        below 0 (the layer never fires), ``∂z/∂u = a·σ'(a·u) ≈ 0`` and a penalty on
+        the rate cannot bring the layer back; the linear pull does not fade.
+        """
+        if self.rate_gradient == "estimator":
+            return z
+        slope = ops.cast(self.slope, u.dtype)
+        scale = slope * (0.25 if self.boundary_gradient == "sigmoid" else 0.5)
+        return ops.stop_gradient(z) + scale * (u - ops.stop_gradient(u))
 
     def normalise(self, gates, k):
         """``γ^k ⊙ LN(gates)`` over the last axis of ``gates (B, 4H_k)``."""
@@ -261,10 +290,11 @@ class HMLSTMCell(keras.layers.Layer):
         for k in range(self.num_layers):
             h_tm1, c_tm1, z_tm1 = states[3 * k:3 * k + 3]
             h_above_tm1 = states[3 * k + 3] if k + 1 < self.num_layers else None
-            h, c, z = self.layer_step(k, h_below, z_below, h_tm1, c_tm1, z_tm1, h_above_tm1)
+            h, c, z, u = self.layer_step(k, h_below, z_below, h_tm1, c_tm1, z_tm1,
+                                         h_above_tm1)
             new_states += [h, c, z]
             hs.append(h)
-            zs.append(z)
+            zs.append(self.output_boundary(z, u))
             h_below, z_below = h, z
         return ops.concatenate(hs + zs, axis=-1), new_states
 
@@ -281,5 +311,6 @@ class HMLSTMCell(keras.layers.Layer):
             "layer_norm": self.layer_norm,
             "top_down_gradient": self.top_down_gradient,
             "boundary_input": self.boundary_input,
+            "rate_gradient": self.rate_gradient,
         }
         return {**super().get_config(), **config}

@@ -352,6 +352,39 @@ def test_boundary_rate_penalty_value_gradient_and_mask():
     np.testing.assert_array_equal(grad[~mask], 0.0)
 
 
+def rate_penalty_gradients(rate_gradient, boundary_input, boundary_gradient):
+    """The forward ``z`` and the penalty's gradient on each layer's boundary bias, for a
+    layer whose boundaries never fire (boundary bias -50, slope 3)."""
+    layer = HMLSTM([3, 2], slope=3.0, boundary_bias=-50.0, boundary_rate_weight=2.0,
+                   boundary_rate_target=[0.25, 0.5], rate_gradient=rate_gradient,
+                   boundary_input=boundary_input, boundary_gradient=boundary_gradient)
+    x = np.random.default_rng(9).normal(size=(2, 5, 4)).astype("float32")
+    layer.build(x.shape)
+    with tf.GradientTape() as tape:
+        _, z = layer.split(layer.rnn(x, training=True))
+        penalty = layer.boundary_rate_penalty(z)
+    grads = tape.gradient(penalty, layer.cell.biases)
+    return np.asarray(z), [float(np.asarray(g)[-1]) for g in grads]
+
+
+@pytest.mark.parametrize("boundary_input, boundary_gradient, derivative",
+                         [("hidden", "sigmoid", 3.0 / 4), ("gates", "hard_sigmoid", 3.0 / 2)])
+def test_linear_rate_gradient_pulls_a_layer_that_never_fires(boundary_input, boundary_gradient,
+                                                             derivative):
+    z_est, grads_est = rate_penalty_gradients("estimator", boundary_input, boundary_gradient)
+    z_lin, grads_lin = rate_penalty_gradients("linear", boundary_input, boundary_gradient)
+    np.testing.assert_array_equal(z_est, 0.0)  # never fires
+    np.testing.assert_array_equal(z_lin, z_est)  # the same forward value, exactly
+    assert grads_est == [0.0, 0.0]  # the estimator's gradient has faded to nothing
+    # 2λ(rate - r) · ∂z/∂u (∂u/∂b = 1 at each of the 10 steps, averaged over them)
+    expected = [2 * 2.0 * (0.0 - r) * derivative for r in (0.25, 0.5)]
+    np.testing.assert_allclose(grads_lin, expected, rtol=1e-5)
+    config = HMLSTM([2, 2], rate_gradient="linear").get_config()
+    assert HMLSTM.from_config(config).cell.rate_gradient == "linear"
+    with pytest.raises(ValueError, match="rate_gradient"):
+        HMLSTMCell([2], rate_gradient="straight")
+
+
 def test_boundary_rate_penalty_is_added_only_in_training():
     tokens = keras.Input((None,), dtype="int32")
     layer = HMLSTM([3, 2], boundary_rate_weight=1.0, boundary_rate_target=0.3)

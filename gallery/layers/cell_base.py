@@ -135,14 +135,18 @@ class RecurrentCell(keras.layers.Layer):
         cell's compute dtype."""
         inputs = ops.cast(inputs, self.compute_dtype)
         kernel = self._weight(self.kernel)
-        if len(inputs.shape) > 2:  # one 2-D matmul for all leading dimensions
-            leading = ops.shape(inputs)[:-1]
-            flat = ops.reshape(inputs, (-1, inputs.shape[-1]))
-            projected = ops.reshape(ops.matmul(flat, kernel), (*leading, kernel.shape[-1]))
-        else:
-            projected = ops.matmul(inputs, kernel)
         bias = self._input_bias()
-        return projected if bias is None else projected + self._weight(bias)
+        flat = ops.reshape(inputs, (-1, inputs.shape[-1])) if len(inputs.shape) > 2 else inputs
+        projected = ops.matmul(flat, kernel)  # one 2-D matmul for all leading dimensions
+        if bias is not None:  # on the 2-D product: TFLite fuses it into FULLY_CONNECTED
+            projected = projected + self._weight(bias)
+        if len(inputs.shape) <= 2:
+            return projected
+        rest = inputs.shape[1:-1]
+        if all(n is not None for n in rest):  # only the first axis unknown (a TFLite
+            # export's batch of one): no shape arithmetic, three ops in TFLite
+            return ops.reshape(projected, (-1, *rest, kernel.shape[-1]))
+        return ops.reshape(projected, (*ops.shape(inputs)[:-1], kernel.shape[-1]))
 
     def step_projected(self, projected, states, recurrent_mask=None):
         """One step from ``x_t W + b`` ``(B, G*H)`` and the previous states; the

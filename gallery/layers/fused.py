@@ -221,6 +221,11 @@ def inside_xla():
 #: ``Merge``, ``Switch``, ``Identity`` and ``NextIteration`` per loop variable), so
 #: writing out four steps per iteration about halves the ops one short request runs.
 INFERENCE_UNROLL = 4
+#: Steps per iteration for a masked batch of one known when traced (a TFLite export).
+#: TFLite's ``WHILE`` prepares its body's tensors on every call, so a call costs in
+#: proportion to the body's ops besides each iteration's: two steps an iteration is
+#: as fast as four from about 20 steps on and much faster below (docs/performance.md).
+BATCH_OF_ONE_UNROLL = 2
 
 
 def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mask=False):
@@ -233,21 +238,25 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
     with ``keep``, the last output) and the outputs. The main loop writes its steps'
     outputs as one ``(INFERENCE_UNROLL, B, H)`` block: TFLite lowers each write into a
     ``TensorArray`` to a copy of the whole array (a ``SLICE``/``CONCATENATION`` chain),
-    so one write per step cost ``T²`` copied outputs there. A batch of one known when
-    traced (every TFLite export) selects its masked steps in that same loop, with no
-    ``tf.cond`` (TFLite's ``IF`` costs more than the selects). A larger batch with
-    padding (some ``keep`` false) runs one step an iteration: it is a batch, whose steps cost more
-    than an iteration's overhead, and each written-out step is traced again (tracing
-    is what every export, ``evaluate`` and ``predict`` pays first); so does a loop XLA
-    compiles whole (no per-iteration overhead, and array sizes it needs constant). A
-    length of at most ``INFERENCE_UNROLL`` known when traced (a decoder's one-step
-    call) runs its steps without a loop. With the batch and units known when traced (a
-    TFLite export's batch of one), its ``TensorArray`` has a static element shape,
-    which TFLite's converter lowers to built-in ops, so the exported loops run ``T`` steps, not a
-    fixed count."""
+    so one write per step cost ``T²`` copied outputs there.
+
+    A masked batch of one known when traced (every TFLite export of a masked model)
+    selects its masked steps in the main loop, with no ``tf.cond`` (TFLite's ``IF``
+    costs more than the selects), :data:`BATCH_OF_ONE_UNROLL` steps an iteration, and
+    is padded with masked steps to whole blocks: one loop, not two. A larger batch with
+    padding (some ``keep`` false) runs one step an iteration: it is a batch, whose
+    steps cost more than an iteration's overhead, and each written-out step is traced
+    again (tracing is what every export, ``evaluate`` and ``predict`` pays first); so
+    does a loop XLA compiles whole (no per-iteration overhead, and array sizes it needs
+    constant). A length of at most ``INFERENCE_UNROLL`` known when traced (a decoder's
+    one-step call) runs its steps without a loop. With the batch and units known when
+    traced (a TFLite export's batch of one), its ``TensorArray`` has a static element
+    shape, which TFLite's converter lowers to built-in ops, so the exported loops run
+    ``T`` steps, not a fixed count."""
     # XLA compiles the loop whole, with no per-iteration overhead to save, and needs
     # the arrays' sizes constant when it compiles: one step an iteration there.
-    unroll = 1 if inside_xla() else INFERENCE_UNROLL
+    xla = inside_xla()
+    unroll = 1 if xla else INFERENCE_UNROLL
     if keep is None:
         return _inference_loop(algebra, xp, U, extra, states, unroll=unroll)
     if xp.shape[1] == 1:
@@ -255,7 +264,7 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
         # tf.cond. TFLite's IF costs more than the selects it would save (it
         # allocates its branch's tensors each call).
         return _inference_loop(algebra, xp, U, extra, states, keep, zero_output_for_mask,
-                               unroll=unroll)
+                               unroll=1 if xla else BATCH_OF_ONE_UNROLL, whole_blocks=True)
     # A batch without padding (one request) skips the selects.
     return tf.cond(tf.reduce_all(keep),
                    lambda: _inference_loop(algebra, xp, U, extra, states, unroll=unroll),
@@ -264,7 +273,13 @@ def inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mas
 
 
 def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_mask=False,
-                    unroll=INFERENCE_UNROLL):
+                    unroll=INFERENCE_UNROLL, whole_blocks=False):
+    """:func:`inference_loop`'s loops. ``whole_blocks`` (with ``keep``, the batch and
+    units known when traced): the input is padded with masked steps to whole blocks of
+    ``unroll``, run by the main loop alone (the selects keep the states through the
+    padding; its outputs are dropped), so no second loop runs the last ``T mod unroll``
+    steps: one ``WHILE`` instead of two, at the cost of at most ``unroll - 1`` steps
+    whose results are thrown away."""
     count = len(states)
     # The previous output is carried only where a masked step repeats it; elsewhere
     # the output of a step is its new ``h``.
@@ -277,9 +292,17 @@ def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_ma
         out_new, new_states = algebra.step(xp_t, states, U, extra)
         if keep_t is not None:  # select, never blend: padding may hold NaN or inf
             new_states = [tf.where(keep_t, n, s) for n, s in zip(new_states, states)]
-            out_new = tf.where(keep_t, out_new, carried[count] if carry_output
-                               else tf.zeros_like(out_new))
+            # Every algebra's output is its new first state (h), so the selected h is
+            # the output where kept; zeroed outputs are zeroed once, after the loop.
+            out_new = (tf.where(keep_t, out_new, carried[count]) if carry_output
+                       else new_states[0])
         return [*new_states, *([out_new] if carry_output else [])], out_new
+
+    def finish(carried, outputs):
+        """The final states, and the outputs with masked steps zeroed if asked."""
+        if keep is not None and not carry_output:
+            outputs = tf.where(keep, outputs, tf.zeros([], outputs.dtype))
+        return carried[:count], outputs
 
     carried = [*states, *([tf.zeros_like(states[0])] if carry_output else [])]
     known = xp.shape[0]
@@ -290,13 +313,23 @@ def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_ma
         for t in range(known):
             carried, out = one_step(xp[t], None if keep is None else keep[t], carried)
             outputs.append(out)
-        return carried[:count], tf.stack(outputs)
+        return finish(carried, tf.stack(outputs))
 
-    steps = tf.shape(xp)[0]
+    steps = length = tf.shape(xp)[0]
+    xp_steps, keep_steps = xp, keep
+    whole_blocks = whole_blocks and unroll > 1
+    if whole_blocks:
+        # ``unroll - 1`` masked steps (xp 0, keep False) appended as constants, and the
+        # main loop runs while ``t < T``: few ops, each one counts in a short request.
+        xp_steps, keep_steps = (
+            tf.concat([v, tf.zeros([unroll - 1, *v.shape[1:]], v.dtype)], 0)
+            for v in (xp, keep))
+        block_count = (length + (unroll - 1)) // unroll
+        steps = length + (unroll - 1)
     # Steps are read from TensorArrays: one op per read (xp[t] is four).
-    xp_t = tf.TensorArray(xp.dtype, size=steps, element_shape=xp.shape[1:]).unstack(xp)
+    xp_t = tf.TensorArray(xp.dtype, size=steps, element_shape=xp.shape[1:]).unstack(xp_steps)
     keep_t = None if keep is None else tf.TensorArray(
-        tf.bool, size=steps, element_shape=keep.shape[1:]).unstack(keep)
+        tf.bool, size=steps, element_shape=keep.shape[1:]).unstack(keep_steps)
 
     def read(t):
         return xp_t.read(t), None if keep_t is None else keep_t.read(t)
@@ -328,19 +361,24 @@ def _inference_loop(algebra, xp, U, extra, states, keep=None, zero_output_for_ma
     # streaming chunk) needs them constant when it compiles.
     start, parts = 0, []
     if unroll > 1:
-        start = steps - steps % unroll  # one write per block (the docstring says why)
+        if not whole_blocks:
+            start = steps - steps % unroll  # one write per block (the docstring says why)
+            block_count = start // unroll
+        else:
+            start = length
         block = tf.TensorShape([unroll, *shape])
         _, carried, blocks = tf.while_loop(
-            lambda t, *_: t < start, blocks_body,
-            (0, carried, array(start // unroll, block)))
-        blocks = stacked(blocks, start // unroll, block, [unroll])  # (T // unroll, unroll, B, H)
+            lambda t, *_: t < start, blocks_body, (0, carried, array(block_count, block)))
+        blocks = stacked(blocks, block_count, block, [unroll])  # (T // unroll, unroll, B, H)
         parts.append(tf.reshape(blocks, tf.concat([[-1], tf.shape(blocks)[2:]], 0)))
+    if whole_blocks:
+        return finish(carried, tf.ensure_shape(parts[0][:length], [None, *shape]))
     _, carried, rest = tf.while_loop(lambda t, *_: t < steps, steps_body,
                                      (start, carried, array(steps - start, shape)))
     # With one step an iteration, ``rest`` holds every step (an input has at least one).
     parts.append(stacked(rest, steps - start, shape) if unroll > 1 else rest.stack())
     outputs = parts[0] if len(parts) == 1 else tf.concat(parts, 0)
-    return carried[:count], tf.ensure_shape(outputs, [None, *shape])
+    return finish(carried, tf.ensure_shape(outputs, [None, *shape]))
 
 
 def fused_loop(algebra, xp, states, U, mask=None, recurrent_mask=None,

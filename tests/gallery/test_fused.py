@@ -249,7 +249,8 @@ def test_the_unrolled_inference_loop_equals_the_step_by_step_loop(name, zero_out
     (1 … 2·unroll + 1), rows of other lengths (masked), and a start state, give the
     generic loop's outputs and final states, also traced with the batch and length
     unknown (a SavedModel's signature: the block or the rest may be empty), and for a
-    batch of one (a TFLite export's: masked steps selected without a ``tf.cond``)."""
+    batch of one (a TFLite export's: masked steps selected without a ``tf.cond``,
+    padded with masked steps to whole blocks of the unrolled loop)."""
     from gallery.layers.fused import INFERENCE_UNROLL
 
     keras.utils.set_random_seed(5)

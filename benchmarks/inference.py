@@ -116,14 +116,14 @@ def requests(task, config, meta, run_args, count):
 
 
 def size_mb(paths):
-    """The MB the files of ``paths`` (files or folders) take."""
+    """The MiB (2**20 bytes) the files of ``paths`` (files or folders) take."""
     files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
     return sum(f.stat().st_size for f in files) / 2**20
 
 
 def exports(task, config, model, meta, folder, name):
-    """``(SavedModel signatures, its MB, TFLite path or the reason it cannot be made,
-    its MB)``."""
+    """``(SavedModel signatures, its MiB, TFLite path or the reason it cannot be made,
+    its MiB)``."""
     saved_dir, lite_path = folder / name / "1", folder / f"{name}.tflite"
     FORMATS["savedmodel"].export(task, config, model, meta, saved_dir)
     signatures = tf.saved_model.load(str(saved_dir)).signatures
@@ -137,7 +137,7 @@ def exports(task, config, model, meta, folder, name):
 
 
 def measure(task_name, run, args, root):
-    """``{variant: (p50 ms, p99 ms, inputs/s, MB) or reason}`` for one run, its exports
+    """``{variant: (p50 ms, p99 ms, inputs/s, MiB) or reason}`` for one run, its exports
     written under ``root``."""
     task, config, model, meta = load_run(run, task_name)
     if hasattr(config, "beam_width"):  # greedy everywhere, as TFLite's decoders are
@@ -194,7 +194,8 @@ def measure(task_name, run, args, root):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", action="append", required=True, metavar="TASK=RUN",
                         help="a task and its trained run folder or preset:NAME (repeatable)")
     parser.add_argument("--requests", type=int, default=300, help="single inputs timed")
@@ -216,7 +217,7 @@ def main(argv=None):
             results, replaced = measure(task, run, args, root)
             table.append((task, results, replaced))
     print(f"after:  {load_average()}")
-    print(f"\n| task | variant | p50 ms | p99 ms | inputs/s at batch {BATCH} | MB |")
+    print(f"\n| task | variant | p50 ms | p99 ms | inputs/s at batch {BATCH} | MiB |")
     print("|---|---|---:|---:|---:|---:|")
     for task, results, _ in table:
         for name in VARIANTS:

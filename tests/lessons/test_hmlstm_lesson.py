@@ -166,7 +166,7 @@ def test_profiles_and_their_refusals():
     with pytest.raises(GalleryError, match="unknown profile 'long'"):
         hmlstm.check_options(profile="long")
     for bad in ["seeds=0", "seeds=11", "workers=0", "texts=Hamlet,French", "compile=xla",
-                "speeches_chars=-1", "layer_norm=maybe"]:
+                "speeches_chars=-1", "layer_norm=maybe", "rate_gradient=straight"]:
         with pytest.raises(GalleryError):
             hmlstm.check_options(overrides=[bad])
 

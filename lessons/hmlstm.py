@@ -123,7 +123,7 @@ class Settings(SettingChecks):
 #: (tests).
 PROFILES = {
     "short": {},
-    "full": {"seeds": 3, "steps": 400, "workers": 2},
+    "full": {"seeds": 3, "steps": 800, "workers": 2},
     "tiny": {"units": 8, "embedding": 4, "steps": 3, "batch_size": 4, "seq_len": 12,
              "max_chars": 4_000, "figure_chars": 40, "trace_every": 2},
 }

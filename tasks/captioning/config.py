@@ -6,6 +6,11 @@ from gallery.config import TrainConfig, setting
 from gallery.errors import GalleryError
 from gallery.vision.encoders import KERAS_PREFIX, LITE0, check_tail_blocks
 
+#: The validation score of photo captions (BLEU-4, ``photo_task.ValidationBleu``), and
+#: what early stopping can watch (``early_stopping_on``).
+VAL_BLEU = "val_bleu4"
+EARLY_STOPPING_ON = ("val_loss", VAL_BLEU)
+
 
 @dataclasses.dataclass
 class CaptioningConfig(TrainConfig):
@@ -55,10 +60,10 @@ class CaptioningConfig(TrainConfig):
             raise GalleryError(f"setting encoder must be none, {LITE0} or "
                                f"{KERAS_PREFIX}NAME, not {self.encoder!r}")
         check_tail_blocks(self.encoder, self.fine_tune_encoder_blocks)
-        if self.early_stopping_on not in ("val_loss", "val_bleu4"):
-            raise GalleryError("setting early_stopping_on must be val_loss or val_bleu4, "
-                               f"not {self.early_stopping_on!r}")
-        if self.early_stopping_on == "val_bleu4" and self.encoder == "none":
+        if self.early_stopping_on not in EARLY_STOPPING_ON:
+            raise GalleryError("setting early_stopping_on must be "
+                               f"{' or '.join(EARLY_STOPPING_ON)}, not {self.early_stopping_on!r}")
+        if self.early_stopping_on == VAL_BLEU and self.encoder == "none":
             raise GalleryError("early_stopping_on=val_bleu4 scores photo captions: it needs "
                                "an image encoder (--data flickr8k:DIR or captions:DIR)")
         if self.attention_regulariser < 0:
@@ -73,7 +78,7 @@ class CaptioningConfig(TrainConfig):
 PHOTOS = {"encoder": "efficientnet_lite0", "units": 512, "embedding_dim": 256,
           "dropout": 0.5, "batch_size": 64, "learning_rate": 1e-3, "epochs": 12,
           "patience": 3, "lr_plateau_factor": 0.5, "max_words": 20, "beam_width": 3,
-          "length_penalty": 1.0, "clipnorm": 5.0, "early_stopping_on": "val_bleu4"}
+          "length_penalty": 1.0, "clipnorm": 5.0, "early_stopping_on": VAL_BLEU}
 PROFILES = {
     "photos": PHOTOS,
     "photos_tiny": {**PHOTOS, "pretrained": False, "epochs": 2, "units": 16,

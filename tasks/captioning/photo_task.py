@@ -22,12 +22,11 @@ from gallery.images import decode_photo_batch, read_photos
 from gallery.layers.text import TextToIds
 from gallery.metrics import caption_tokens, multi_reference_bleu
 
+from .config import VAL_BLEU
 from .photos import load_photo_data
 
 PHOTO_KINDS = ("flickr8k", "captions")
 FEATURE_BATCH = 32
-#: The validation score :class:`ValidationBleu` adds to each epoch's logs.
-VAL_BLEU = "val_bleu4"
 
 
 def is_photo_config(config):

@@ -15,7 +15,7 @@ from gallery.metrics import corpus_bleu, exact_match
 from gallery.task import Task
 
 from . import photo_task
-from .config import PROFILES, CaptioningConfig
+from .config import PROFILES, VAL_BLEU, CaptioningConfig
 from .data import load_captioning_data
 from .model import END, START, UNKNOWN, Captioner, build_model, build_vocabulary
 from .photo_model import build_photo_model
@@ -53,8 +53,8 @@ class CaptioningTask(Task):
         return "photos" if kind in photo_task.PHOTO_KINDS else None
 
     def monitored(self, config):
-        if config.early_stopping_on == photo_task.VAL_BLEU:
-            return photo_task.VAL_BLEU, "max"
+        if config.early_stopping_on == VAL_BLEU:
+            return VAL_BLEU, "max"
         return self.monitor, "auto"
 
     def callbacks(self, config, model, splits):

@@ -169,7 +169,8 @@ def test_an_interrupted_run_resumes_to_the_same_metrics(resumed_task_name, tmp_p
     again = tmp_path / "again"
     interrupted = registry.get_task(task_name)
     callbacks = interrupted.callbacks
-    interrupted.callbacks = lambda config: [*callbacks(config), Interrupt()]
+    interrupted.callbacks = lambda config, model, splits: [*callbacks(config, model, splits),
+                                                           Interrupt()]
     with pytest.raises(KeyboardInterrupt):
         train(interrupted, make_config(interrupted, profile), source=data, out_dir=again)
     assert (again / "checkpoint").is_dir() and not (again / "model.keras").exists()

@@ -35,3 +35,14 @@ def test_a_batch_decodes_in_a_graph_with_bad_entries_marked(autograph):
     assert pixels.shape == (4, 8, 12, 1) and ok.numpy().tolist() == [True, False, False, True]
     pixels, ok = digits(tf.constant([], tf.string))  # an empty batch is an empty answer
     assert pixels.shape == (0, 8, 12, 1) and ok.shape == (0,)
+
+
+def test_a_batch_where_nothing_decodes_is_all_black_and_marked():
+    photo = np.random.default_rng(1).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    truncated = encoded(photo, "PNG")[:40]
+    pixels, ok = tf.function(lambda x: decode_photo_batch(x, 8))(
+        tf.constant([truncated, b"GIF89a", b"\x89PNG\r\n"]))
+    assert pixels.shape == (3, 8, 8, 3) and not ok.numpy().any()
+    assert not np.any(pixels.numpy())
+    pixels, ok = decode_image_batch(tf.constant(encoded(photo, "PNG")), 8, 8)  # a scalar
+    assert pixels.shape == (1, 8, 8, 1) and ok.numpy().tolist() == [True]

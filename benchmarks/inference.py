@@ -230,14 +230,14 @@ def main(argv=None):
     print()
     for task, results, replaced in table:
         ours, lite = results["SavedModel"], results["TFLite"]
-        line = [f"{task} ({replaced} cell(s) swapped for Keras's):",
-                f"TFLite/SavedModel p50 {lite[0] / ours[0]:.2f}x"]
+        head = f"{task} ({replaced} cell(s) swapped for Keras's): "
+        line = [f"TFLite/SavedModel p50 {lite[0] / ours[0]:.2f}x"]
         for name in ("SavedModel", "TFLite"):
             keras_value = results[f"Keras {name}"]
             if not isinstance(keras_value, str):
                 line.append(f"{name} ours/Keras p50 {results[name][0] / keras_value[0]:.2f}x, "
                             f"batch {BATCH} throughput {results[name][2] / keras_value[2]:.2f}x")
-        print("; ".join(line))
+        print(head + "; ".join(line))
 
 
 if __name__ == "__main__":

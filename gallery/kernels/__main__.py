@@ -3,7 +3,11 @@ runs this at install, so the first training run does not wait for the compiler).
 
 import sys
 
-from gallery.kernels import build
+from gallery.quiet import import_tensorflow
+
+import_tensorflow()  # before the kernels' own import of it: no start-up notices in make
+
+from gallery.kernels import build  # noqa: E402
 
 try:
     print(f"recurrent kernels: {build()}")

@@ -44,6 +44,8 @@ class CaptioningConfig(TrainConfig):
     attention_gate: bool = setting(True, "photos: gate the context with a scalar beta")
     attention_regulariser: float = setting(0.02, "photos: lambda of the doubly stochastic "
                                                  "attention penalty; 0: none")
+    label_smoothing: float = setting(0.0, "spread this share of each target word's probability "
+                                          "over the vocabulary")
     min_word_count: int = setting(5, "photos: rarer words of the training captions are unknown")
     early_stopping_on: str = setting(
         "val_loss", "what early stopping and the learning-rate cut watch: val_loss, or "
@@ -54,7 +56,7 @@ class CaptioningConfig(TrainConfig):
         self.require_positive("train_images", "val_images", "test_images", "height", "width",
                               "max_digits", "max_words", "beam_width", "filters",
                               "embedding_dim")
-        self.require_fraction("dropout")
+        self.require_fraction("dropout", "label_smoothing")
         self.require_positive("feature_units", "attention_units", "min_word_count")
         if self.encoder not in ("none", LITE0) and not self.encoder.startswith(KERAS_PREFIX):
             raise GalleryError(f"setting encoder must be none, {LITE0} or "

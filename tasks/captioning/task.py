@@ -12,6 +12,7 @@ from gallery.data.sources import parse_source
 from gallery.errors import GalleryError
 from gallery.images import check_image_size, decode_image_batch
 from gallery.metrics import corpus_bleu, exact_match
+from gallery.seq2seq import SmoothedSparseCrossentropy
 from gallery.task import Task
 
 from . import photo_task
@@ -130,8 +131,7 @@ class CaptioningTask(Task):
 
     def compile_core(self, config, core, optimizer):
         core.compile(optimizer=optimizer,
-                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
-                                                                     ignore_class=0),
+                     loss=SmoothedSparseCrossentropy(config.label_smoothing, ignore_class=0),
                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="word_accuracy")])
 
     def _captioner(self, config, model, meta):

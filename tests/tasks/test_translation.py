@@ -4,6 +4,7 @@ import gzip
 import json
 import pathlib
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -136,6 +137,25 @@ def test_smoothed_crossentropy_by_hand():
     np.testing.assert_allclose(plain, nll.mean(), rtol=1e-6)
     smooth = SmoothedSparseCrossentropy(0.1)(labels, logits).numpy()
     np.testing.assert_allclose(smooth, (0.9 * nll - 0.1 * log_p.mean(axis=1)).mean(), rtol=1e-6)
+
+
+def test_smoothed_crossentropy_ignores_padding_as_keras_does():
+    """``ignore_class=0`` (the captioning decoder's padding): the mean is over the other
+    steps; unsmoothed it equals Keras's ``SparseCategoricalCrossentropy(ignore_class=0)``."""
+    logits = tf.constant([[[2.0, 0.5, -1.0], [0.0, 1.0, 3.0], [1.0, 1.0, 1.0]],
+                          [[0.3, -2.0, 1.5], [4.0, 0.0, 0.0], [0.5, 0.2, 0.1]]])
+    labels = tf.constant([[1, 2, 0], [2, 0, 0]])
+    keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
+    np.testing.assert_allclose(SmoothedSparseCrossentropy(0.0, ignore_class=0)(labels, logits),
+                               keras_loss(labels, logits), rtol=1e-6)
+    log_p = tf.nn.log_softmax(logits).numpy()
+    kept = [(0, 0, 1), (0, 1, 2), (1, 0, 2)]
+    by_hand = np.mean([-0.8 * log_p[b, t, y] - 0.2 * log_p[b, t].mean() for b, t, y in kept])
+    np.testing.assert_allclose(SmoothedSparseCrossentropy(0.2, ignore_class=0)(labels, logits),
+                               by_hand, rtol=1e-6)
+    restored = SmoothedSparseCrossentropy.from_config(
+        SmoothedSparseCrossentropy(0.2, ignore_class=0).get_config())
+    assert (restored.smoothing, restored.ignore_class) == (0.2, 0)
 
 
 def small_model(**meta_items):

@@ -12,6 +12,11 @@ tenth to the first, in the same run; then the accuracy of the streamed labels on
 run's test streams (chunk by chunk, state carried) beside the run's own
 ``metrics.json`` (whole streams).
 
+The reference in the same run: a SavedModel whose ``stream`` signature has the same
+inputs and outputs and does no work (the state back, empty labels), saved and loaded the
+same way and timed the same way. Its time per call is what one call costs before any
+frame is tagged, so ``chunk / that time`` bounds what one stream can reach at that chunk.
+
     python benchmarks/frame_streaming.py --run runs/live --export saved_models/live/1
 """
 
@@ -20,6 +25,7 @@ import json
 import os
 import pathlib
 import platform
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -60,6 +66,33 @@ def throughput(stream, frames, streams, chunk, total):
     return tenths, tenth * 10 * per_call
 
 
+class _NoWork(tf.Module):
+    """A ``stream`` signature with the real one's inputs and outputs that tags nothing."""
+
+    def __init__(self, frame_shape, width, classes):
+        super().__init__()
+        self.classes = classes
+
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, None, *frame_shape], tf.float32, name="frames"),
+            tf.TensorSpec([None, width], tf.float32, name="state")])
+        def stream(frames, state):
+            shape = tf.shape(frames)
+            return {"labels": tf.fill(shape[:2], ""),
+                    "probabilities": tf.zeros(tf.concat([shape[:2], [self.classes]], 0)),
+                    "state": tf.identity(state)}
+        self.stream = stream
+
+
+def no_work_stream(stream, folder):
+    """``stream``'s inputs and outputs, no work: saved to ``folder`` and loaded back."""
+    inputs = stream.structured_input_signature[1]
+    classes = stream.structured_outputs["probabilities"].shape[-1]
+    module = _NoWork(inputs["frames"].shape[2:], inputs["state"].shape[1], classes)
+    tf.saved_model.save(module, folder, signatures={"stream": module.stream})
+    return tf.saved_model.load(folder).signatures["stream"]
+
+
 def streamed_accuracy(stream, task, config, meta, chunk):
     """Accuracy of the labels streamed chunk by chunk over the run's test streams."""
     splits = task.load_data(config, None)
@@ -95,12 +128,19 @@ def main(argv=None):
     frames = np.concatenate(task.load_data(config, None).test.frames).astype(np.float32)
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average "
           f"{os.getloadavg()[0]:.1f}; chunks of {args.chunk} frames; export {args.export}")
-    for streams in args.streams:
-        total = args.frames if streams > 1 else min(args.frames, 100_000)
-        tenths, done = throughput(stream, frames, streams, args.chunk, total)
-        print(f"{streams:4d} streams: {done:,} frames, {np.mean(tenths):10,.0f} frames/s; "
-              f"per tenth: {' '.join(f'{v:,.0f}' for v in tenths)}; "
-              f"last/first tenth {tenths[-1] / tenths[0]:.2f}")
+    with tempfile.TemporaryDirectory() as folder:
+        floor = no_work_stream(stream, folder)
+        for streams in args.streams:
+            total = args.frames if streams > 1 else min(args.frames, 100_000)
+            tenths, done = throughput(stream, frames, streams, args.chunk, total)
+            idle, _ = throughput(floor, frames, streams, args.chunk, total)
+            call_us = 1e6 * streams * args.chunk / np.mean(idle)
+            print(f"{streams:4d} streams: {done:,} frames, {np.mean(tenths):10,.0f} frames/s; "
+                  f"per tenth: {' '.join(f'{v:,.0f}' for v in tenths)}; "
+                  f"last/first tenth {tenths[-1] / tenths[0]:.2f}")
+            print(f"      the same calls to a signature that does no work: {call_us:,.0f} us "
+                  f"a call, so at most {np.mean(idle):,.0f} frames/s; the real calls take "
+                  f"{np.mean(idle) / np.mean(tenths):.2f}x as long")
     accuracy, count, labelled = streamed_accuracy(stream, task, config, meta, args.chunk)
     metrics = json.loads((pathlib.Path(args.run) / "metrics.json").read_text())
     print(f"accuracy of the streamed labels (chunks of {args.chunk}) on the {count} test "

@@ -77,10 +77,11 @@ class CaptioningConfig(TrainConfig):
 
 #: Named settings (``gallery train captioning --profile NAME``; ``--set`` wins).
 #: ``photos`` is what ``--data flickr8k:DIR`` and ``--data captions:DIR`` train with.
-PHOTOS = {"encoder": "efficientnet_lite0", "units": 512, "embedding_dim": 256,
+PHOTOS = {"encoder": "efficientnet_lite0", "units": 1024, "embedding_dim": 512,
           "dropout": 0.5, "batch_size": 64, "learning_rate": 1e-3, "epochs": 12,
           "patience": 3, "lr_plateau_factor": 0.5, "max_words": 20, "beam_width": 3,
-          "length_penalty": 1.0, "clipnorm": 5.0, "early_stopping_on": VAL_BLEU}
+          "length_penalty": 1.0, "clipnorm": 5.0, "early_stopping_on": VAL_BLEU,
+          "ema": 0.999, "label_smoothing": 0.1}
 PROFILES = {
     "photos": PHOTOS,
     "photos_tiny": {**PHOTOS, "pretrained": False, "epochs": 2, "units": 16,

@@ -22,7 +22,6 @@ from typing import Any, NamedTuple
 import keras
 import tensorflow as tf
 from keras import ops
-from keras.src.backend.common.masking import set_keras_mask  # what Keras's own losses use
 
 from gallery.decoding import beam_search, beam_search_all, greedy_decode
 from gallery.layers.attention import attend, attention_layers
@@ -212,9 +211,10 @@ class Seq2Seq(keras.Model):
 class SmoothedSparseCrossentropy(keras.losses.Loss):
     """Cross-entropy of integer targets ``(B, T)`` against logits ``(B, T, V)`` with
     label smoothing ``ε``: ``(1 − ε)·(−log p_y) + ε·mean_v(−log p_v)`` per step.
-    Padded steps are left out by the logits' Keras mask (the decoder's), or, with
-    ``ignore_class=k``, wherever the target is ``k`` (as Keras's
-    ``SparseCategoricalCrossentropy(ignore_class=k)``: the mean is over the other steps)."""
+    Padded steps are left out by the logits' Keras mask (the decoder's), or, for logits
+    without one, by ``ignore_class=k``: the steps whose target is ``k`` weigh 0 and the
+    batch mean is over the others, as in Keras's
+    ``SparseCategoricalCrossentropy(ignore_class=k)``."""
 
     def __init__(self, smoothing=0.0, ignore_class=None, name="smoothed_crossentropy",
                  **kwargs):
@@ -222,17 +222,25 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
         self.smoothing = float(smoothing)
         self.ignore_class = None if ignore_class is None else int(ignore_class)
 
-    def call(self, y_true, y_pred):
-        y_true = ops.cast(y_true, "int32")
-        log_p = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
-        picked = ops.take_along_axis(log_p, ops.expand_dims(y_true, -1), axis=-1)[..., 0]
-        loss = -(1.0 - self.smoothing) * picked - self.smoothing * ops.mean(log_p, axis=-1)
+    def __call__(self, y_true, y_pred, sample_weight=None):
         if self.ignore_class is None:
-            return loss
-        valid = ops.not_equal(y_true, self.ignore_class)
-        loss = ops.where(valid, loss, 0.0)
-        set_keras_mask(loss, valid)  # Loss.__call__ averages over these only, as Keras's does
-        return loss
+            return super().__call__(y_true, y_pred, sample_weight)
+        kept = ops.cast(ops.not_equal(ops.cast(y_true, "int32"), self.ignore_class), "float32")
+        # the weights Keras gives a mask: total / kept on the kept steps, 0 elsewhere, so the
+        # reduction's sum / total is the mean over the kept steps
+        weight = kept * ops.cast(ops.size(kept), "float32") / ops.maximum(ops.sum(kept), 1.0)
+        if sample_weight is not None:
+            sample_weight = ops.cast(sample_weight, "float32")
+            if len(sample_weight.shape) == 1:  # one weight per sequence
+                sample_weight = ops.expand_dims(sample_weight, -1)
+            weight = weight * sample_weight
+        return super().__call__(y_true, y_pred, weight)
+
+    def call(self, y_true, y_pred):
+        log_p = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
+        picked = ops.take_along_axis(log_p, ops.expand_dims(ops.cast(y_true, "int32"), -1),
+                                     axis=-1)[..., 0]
+        return -(1.0 - self.smoothing) * picked - self.smoothing * ops.mean(log_p, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "smoothing": self.smoothing,

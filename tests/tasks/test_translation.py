@@ -148,6 +148,12 @@ def test_smoothed_crossentropy_ignores_padding_as_keras_does():
     keras_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
     np.testing.assert_allclose(SmoothedSparseCrossentropy(0.0, ignore_class=0)(labels, logits),
                                keras_loss(labels, logits), rtol=1e-6)
+    per_step = tf.constant([[2.0, 2.0, 2.0], [0.5, 0.5, 0.5]])
+    ours = SmoothedSparseCrossentropy(0.0, ignore_class=0)
+    np.testing.assert_allclose(ours(labels, logits, per_step),
+                               keras_loss(labels, logits, per_step), rtol=1e-6)
+    np.testing.assert_allclose(ours(labels, logits, tf.constant([2.0, 0.5])),  # per sequence
+                               ours(labels, logits, per_step), rtol=1e-6)
     log_p = tf.nn.log_softmax(logits).numpy()
     kept = [(0, 0, 1), (0, 1, 2), (1, 0, 2)]
     by_hand = np.mean([-0.8 * log_p[b, t, y] - 0.2 * log_p[b, t].mean() for b, t, y in kept])
